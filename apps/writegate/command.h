@@ -1,0 +1,37 @@
+// The `writegate` CLI is assembled from command files: each cmd_*.cc in this folder registers
+// its subcommands at start-up, so adding a command never edits main.cc.
+//
+//   static const bool kRegistered = writegate::cli::register_command(
+//       [](CLI::App& root, writegate::cli::Globals& globals) {
+//         auto* cmd = root.add_subcommand("hello", "Say hello");
+//         cmd->callback([&globals] { writegate::cli::finish(say_hello(globals)); });
+//       });
+//
+// A command reports its outcome with finish(exit_code) (0 = success); errors go to stderr
+// through fail(), which never prints secrets given to it by the caller.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+
+namespace writegate::cli {
+
+struct Globals {
+  std::string spec_path;  // --spec; empty means ./writegate.yaml if present, else defaults
+  bool verbose = false;
+};
+
+using CommandInstaller = std::function<void(CLI::App& root, Globals& globals)>;
+
+bool register_command(CommandInstaller installer);
+
+// Ends the command with this exit code (thrown as CLI::RuntimeError, caught in main).
+[[noreturn]] void finish(int exit_code);
+
+// Prints "writegate: <error message>" to stderr and ends with exit_code.
+[[noreturn]] void fail(const Error& error, int exit_code = 2);
+
+}  // namespace writegate::cli

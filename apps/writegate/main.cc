@@ -1,0 +1,49 @@
+// writegate: one CLI for the spec, the database, IAM and (later) the local stack.
+#include <iostream>
+#include <vector>
+
+#include "command.h"
+
+namespace writegate::cli {
+namespace {
+std::vector<CommandInstaller>& installers() {
+  static std::vector<CommandInstaller> list;
+  return list;
+}
+}  // namespace
+
+bool register_command(CommandInstaller installer) {
+  installers().push_back(std::move(installer));
+  return true;
+}
+
+void finish(int exit_code) {
+  if (exit_code == 0) throw CLI::Success();
+  throw CLI::RuntimeError(exit_code);
+}
+
+void fail(const Error& error, int exit_code) {
+  std::cerr << "writegate: " << error.message() << "\n";
+  finish(exit_code);
+}
+
+}  // namespace writegate::cli
+
+int main(int argc, char** argv) {
+  using writegate::cli::Globals;
+  CLI::App app{"writegate: write-only access from AWS Lambda to Aurora PostgreSQL through RDS Proxy"};
+  app.require_subcommand(1);
+  Globals globals;
+  app.add_option("--spec", globals.spec_path,
+                 "Spec file (default ./writegate.yaml if present, else built-in defaults)");
+  app.add_flag("-v,--verbose", globals.verbose, "More output (secrets stay redacted)");
+  for (auto& install : writegate::cli::installers()) install(app, globals);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}
