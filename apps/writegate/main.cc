@@ -31,13 +31,15 @@ void fail(const Error& error, int exit_code) {
 
 int main(int argc, char** argv) {
   using writegate::cli::Globals;
-  CLI::App app{"writegate: write-only access from AWS Lambda to Aurora PostgreSQL through RDS Proxy"};
+  CLI::App app{
+      "writegate: write-only access from AWS Lambda to Aurora PostgreSQL through RDS Proxy"};
   app.require_subcommand(1);
   Globals globals;
   app.add_option("--spec", globals.spec_path,
                  "Spec file (default ./writegate.yaml if present, else built-in defaults)");
   app.add_flag("-v,--verbose", globals.verbose, "More output (secrets stay redacted)");
-  for (auto& install : writegate::cli::installers()) install(app, globals);
+  for (auto& install : writegate::cli::installers())
+    install(app, globals);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

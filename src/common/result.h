@@ -41,13 +41,17 @@ class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
-  static Error invalid_argument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
+  static Error invalid_argument(std::string m) {
+    return {ErrorCode::kInvalidArgument, std::move(m)};
+  }
   static Error not_found(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
   static Error already_exists(std::string m) { return {ErrorCode::kAlreadyExists, std::move(m)}; }
   static Error permission_denied(std::string m) {
     return {ErrorCode::kPermissionDenied, std::move(m)};
   }
-  static Error unauthenticated(std::string m) { return {ErrorCode::kUnauthenticated, std::move(m)}; }
+  static Error unauthenticated(std::string m) {
+    return {ErrorCode::kUnauthenticated, std::move(m)};
+  }
   static Error failed_precondition(std::string m) {
     return {ErrorCode::kFailedPrecondition, std::move(m)};
   }
@@ -80,7 +84,7 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return state_.index() == 0; }
@@ -143,9 +147,9 @@ class [[nodiscard]] Status {
 }  // namespace writegate
 
 // Returns early with the error of a Status or Result expression.
-#define WG_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    auto wg_status_ = (expr);                       \
+#define WG_RETURN_IF_ERROR(expr)                           \
+  do {                                                     \
+    auto wg_status_ = (expr);                              \
     if (!wg_status_) return std::move(wg_status_).error(); \
   } while (false)
 

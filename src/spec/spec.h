@@ -1,0 +1,117 @@
+// writegate.yaml — the one declarative description of the whole architecture.
+//
+// Every other part of writegate reads a Spec; nothing repeats its values. The defaults are the
+// names of the architecture document (region us-east-1, cluster my-aurora-cluster, user
+// lambda_writer, schemas foo and bar, ...), so an empty file is a valid spec.
+//
+//   auto spec = writegate::spec::load_file("writegate.yaml");
+//   if (!spec) { std::cerr << spec.error().message(); return 2; }  // names file:line:col, field
+//   for (const auto& schema : spec->database.schemas) provision(schema);
+//
+// Parsing is strict: unknown keys, wrong types and out-of-range values are errors that name the
+// file, line, column and field and say what is allowed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace writegate::spec {
+
+enum class WriteMode {
+  kStrict,  // no SELECT at all: INSERT and unconditional UPDATE/DELETE only
+  kKeyed,   // plus SELECT on primary-key columns, so keyed UPDATE/DELETE work
+};
+std::string_view write_mode_name(WriteMode mode);
+
+struct DatabaseSpec {
+  std::string cluster = "my-aurora-cluster";
+  std::string name = "mydb";
+  int port = 5432;
+  std::string master_user = "postgres";
+  std::string master_secret = "aurora-master-secret";  // Secrets Manager secret name
+  std::string user = "lambda_writer";                  // the writer
+  std::vector<std::string> schemas = {"foo", "bar"};
+  WriteMode write_mode = WriteMode::kStrict;
+  // Roles that create tables in the schemas; default privileges are set FOR ROLE each of them.
+  // Empty means the admin role that runs `provision`.
+  std::vector<std::string> table_owners;
+};
+
+// RDS Proxy's connection pool settings, with RDS Proxy's defaults.
+struct PoolSpec {
+  int max_connections_percent = 100;
+  int max_idle_connections_percent = 50;
+  int connection_borrow_timeout_seconds = 120;
+  int idle_client_timeout_seconds = 1800;
+  std::vector<std::string> session_pinning_filters;  // only EXCLUDE_VARIABLE_SETS is known
+};
+
+struct ProxySpec {
+  std::string name = "aurora-write-proxy";
+  int port = 5432;
+  bool require_tls = true;            // RequireTLS; writegate refuses false
+  std::string iam_auth = "REQUIRED";  // IAMAuth; writegate refuses DISABLED
+  // "SECRETS" (standard: backend login with the user's secret) or "IAM_AUTH" (end-to-end IAM).
+  std::string backend_auth = "SECRETS";
+  std::string resource_id;  // prx-<17 hex>; empty: made by the stack and kept in its state
+  PoolSpec pool;
+};
+
+struct FunctionSpec {
+  std::string name = "aurora-writer-lambda";
+  std::string runtime = "provided.al2023";
+  std::string architecture = "x86_64";
+  int timeout_seconds = 30;
+  int memory_mb = 256;
+};
+
+struct IamSpec {
+  std::string lambda_role = "lambda-aurora-writer-role";
+  std::string proxy_role = "rds-proxy-role";
+};
+
+struct SecurityGroupRule {
+  std::string protocol = "tcp";
+  int port = 5432;
+  std::string peer;  // the name of another security group of this spec
+};
+
+struct SecurityGroup {
+  std::string name;
+  std::string description;
+  std::vector<SecurityGroupRule> ingress;
+  std::vector<SecurityGroupRule> egress;
+};
+
+struct Spec {
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  DatabaseSpec database;
+  ProxySpec proxy;
+  FunctionSpec function;
+  IamSpec iam;
+  std::vector<SecurityGroup> security_groups = default_security_groups();
+
+  static std::vector<SecurityGroup> default_security_groups();
+};
+
+// Parses YAML text; `origin` names the file in error messages.
+Result<Spec> parse(std::string_view yaml_text, std::string_view origin = "<spec>");
+Result<Spec> load_file(const std::string& path);
+
+// --spec resolution: an explicit path must exist; empty means ./writegate.yaml if present,
+// otherwise the built-in defaults.
+Result<Spec> load_for_cli(const std::string& explicit_path);
+
+// The default spec as YAML with a comment on every field (`writegate init`).
+std::string default_yaml_with_comments();
+
+// The effective spec as YAML (`writegate spec show`).
+std::string to_yaml(const Spec& spec);
+
+}  // namespace writegate::spec
