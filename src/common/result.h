@@ -63,6 +63,14 @@ class Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
+  // A domain-specific code next to the generic one: the SQLSTATE of a database error, the
+  // reason code of a refused token. Empty when there is none.
+  const std::string& subcode() const { return subcode_; }
+  Error with_subcode(std::string subcode) && {
+    subcode_ = std::move(subcode);
+    return std::move(*this);
+  }
+
   // Prefixes the message with where the error was met: "reading spec: line 3: ...".
   Error with_context(std::string_view context) && {
     message_ = std::string(context) + ": " + message_;
@@ -79,6 +87,7 @@ class Error {
  private:
   ErrorCode code_;
   std::string message_;
+  std::string subcode_;
 };
 
 template <typename T>

@@ -1,0 +1,206 @@
+#include "common/process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+extern char** environ;
+
+namespace writegate {
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<std::optional<RunAs>> unprivileged_account_if_root(const std::string& preferred) {
+  if (::geteuid() != 0) return std::optional<RunAs>{};
+  for (const std::string& name : {preferred, std::string("nobody")}) {
+    if (const passwd* pw = ::getpwnam(name.c_str())) {
+      return std::optional<RunAs>{RunAs{pw->pw_uid, pw->pw_gid}};
+    }
+  }
+  return Error::failed_precondition("running as root, but neither user '" + preferred +
+                                    "' nor 'nobody' exists to run the server as");
+}
+
+std::optional<std::string> find_program(const std::string& name,
+                                        const std::vector<std::string>& extra_dirs) {
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) == 0) return name;
+    return std::nullopt;
+  }
+  std::vector<std::string> dirs = extra_dirs;
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream in(path);
+    std::string dir;
+    while (std::getline(in, dir, ':'))
+      dirs.push_back(dir.empty() ? "." : dir);
+  }
+  for (const auto& dir : dirs) {
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options) {
+  if (argv.empty()) return Error::invalid_argument("run_process: empty command");
+  const auto program = find_program(argv[0]);
+  if (!program) return Error::not_found("program not found: " + argv[0]);
+
+  int out_pipe[2];
+  int in_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(in_pipe, O_CLOEXEC) != 0) {
+    return Error::io("pipe: " + errno_text());
+  }
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]), in_read(in_pipe[0]), in_write(in_pipe[1]);
+
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e)
+    env_storage.emplace_back(*e);
+  for (const auto& kv : options.extra_env) {
+    const std::string key = kv.substr(0, kv.find('=') + 1);
+    std::erase_if(env_storage, [&](const std::string& e) { return e.starts_with(key); });
+    env_storage.push_back(kv);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_storage)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (auto& a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::io("fork: " + errno_text());
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here on.
+    ::dup2(in_read.get(), STDIN_FILENO);
+    ::dup2(out_write.get(), STDOUT_FILENO);
+    ::dup2(out_write.get(), STDERR_FILENO);
+    if (options.run_as) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->gid) != 0 ||
+          ::setuid(options.run_as->uid) != 0) {
+        ::_exit(126);
+      }
+    }
+    ::execve(program->c_str(), cargs.data(), envp.data());
+    ::_exit(127);
+  }
+  out_write.reset();
+  in_read.reset();
+
+  // Feed stdin then close it, while collecting output, all under the timeout.
+  ProcessOutput result;
+  std::size_t written = 0;
+  if (options.stdin_data.empty()) in_write.reset();
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  bool timed_out = false;
+  while (out_read.get() >= 0) {
+    pollfd fds[2] = {{out_read.get(), POLLIN, 0}, {in_write.get(), POLLOUT, 0}};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    const int n = ::poll(fds, in_write.get() >= 0 ? 2 : 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (in_write.get() >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      const ssize_t w = ::write(in_write.get(), options.stdin_data.data() + written,
+                                options.stdin_data.size() - written);
+      if (w > 0) written += static_cast<std::size_t>(w);
+      if (w < 0 || written == options.stdin_data.size()) in_write.reset();
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[8192];
+      const ssize_t r = ::read(out_read.get(), buf, sizeof buf);
+      if (r > 0) {
+        result.output.append(buf, static_cast<std::size_t>(r));
+      } else if (r == 0 || errno != EINTR) {
+        out_read.reset();
+      }
+    }
+  }
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return Error::unavailable(argv[0] + " did not finish within " +
+                              std::to_string(options.timeout.count()) + " ms");
+  }
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+    if (result.exit_code == 126 && options.run_as) {
+      return Error::failed_precondition("could not switch to uid " +
+                                        std::to_string(options.run_as->uid) + " to run " + argv[0]);
+    }
+  } else if (WIFSIGNALED(status)) {
+    result.exit_code = 128 + WTERMSIG(status);
+  }
+  return result;
+}
+
+Result<int> pick_free_port(const std::string& host) {
+  Fd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return Error::io("socket: " + errno_text());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return Error::invalid_argument("not an IPv4 address: " + host);
+  }
+  if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Error::io("bind: " + errno_text());
+  }
+  socklen_t len = sizeof addr;
+  if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Error::io("getsockname: " + errno_text());
+  }
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+}  // namespace writegate
