@@ -1,0 +1,30 @@
+// SHA-256, HMAC-SHA256, hex and a constant-time compare for the SigV4 code (OpenSSL 3 EVP).
+//
+// Internal to writegate_sigv4 and its tests/benchmarks; other modules use sigv4.h instead.
+//
+//   Digest d = sha256("abc");
+//   std::string h = to_hex(d);                   // "ba7816bf..."
+//   Digest mac = hmac_sha256(key_bytes, "data");
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace writegate::sigv4::detail {
+
+using Digest = std::array<std::uint8_t, 32>;
+
+Digest sha256(std::string_view data);
+Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data);
+
+// Lowercase hex, 64 characters for a Digest.
+std::string to_hex(std::span<const std::uint8_t> bytes);
+void append_hex(std::string& out, std::span<const std::uint8_t> bytes);
+
+// True when a and b are equal; the time taken depends only on the lengths (CRYPTO_memcmp).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace writegate::sigv4::detail
