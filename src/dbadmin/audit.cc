@@ -1,0 +1,677 @@
+#include "dbadmin/audit.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace writegate::dbadmin {
+namespace {
+
+using pgclient::quote_ident;
+using pgclient::quote_literal;
+
+std::string pg_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += (i ? "," : "") + std::string("\"");
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += "\"";
+  }
+  return out + "}";
+}
+
+std::string kind_name(const std::string& relkind) {
+  if (relkind == "r") return "table";
+  if (relkind == "p") return "partitioned table";
+  if (relkind == "v") return "view";
+  if (relkind == "m") return "materialized view";
+  if (relkind == "f") return "foreign table";
+  if (relkind == "S") return "sequence";
+  return "relation";
+}
+
+class Auditor {
+ public:
+  Auditor(pgclient::Connection& conn, const spec::Spec& spec) : conn_(conn), spec_(spec) {
+    report_.user = spec.database.user;
+    report_.mode = spec.database.write_mode;
+    user_ = quote_ident(spec.database.user);
+  }
+
+  Result<AuditReport> run() {
+    WG_ASSIGN_OR_RETURN(
+        auto facts,
+        conn_.query("SELECT current_database() AS db, current_user AS me,"
+                    " (SELECT oid::text FROM pg_roles WHERE rolname = $1) AS user_oid,"
+                    " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') AS rds_iam_exists",
+                    {spec_.database.user}));
+    report_.database = facts.get(0, "db");
+    me_ = facts.get(0, "me");
+    db_ = quote_ident(report_.database);
+    if (report_.database != spec_.database.name) {
+      report_.notes.push_back("the connection is to database '" + report_.database +
+                              "', the spec names '" + spec_.database.name + "'");
+    }
+    oid_ = facts.get(0, "user_oid");
+    if (oid_.empty()) {
+      add("role-missing", Severity::kCritical, "role " + spec_.database.user,
+          "the writer role does not exist", "-- run: writegate provision");
+      return std::move(report_);
+    }
+    rds_iam_exists_ = facts.get(0, "rds_iam_exists") == "t";
+    WG_RETURN_IF_ERROR(check_role());
+    WG_RETURN_IF_ERROR(check_memberships());
+    WG_RETURN_IF_ERROR(check_database());
+    WG_RETURN_IF_ERROR(check_schemas());
+    WG_RETURN_IF_ERROR(check_relations_in_schemas());
+    WG_RETURN_IF_ERROR(check_relations_elsewhere());
+    WG_RETURN_IF_ERROR(check_sequences());
+    WG_RETURN_IF_ERROR(check_ownership());
+    WG_RETURN_IF_ERROR(check_default_privileges());
+    WG_RETURN_IF_ERROR(check_security_definer());
+    return std::move(report_);
+  }
+
+ private:
+  void add(std::string check, Severity severity, std::string object, std::string message,
+           std::string fix) {
+    report_.findings.push_back(
+        {std::move(check), severity, std::move(object), std::move(message), std::move(fix)});
+  }
+
+  Status check_role() {
+    WG_ASSIGN_OR_RETURN(
+        auto role,
+        conn_.query(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin"
+            " FROM pg_roles WHERE oid = $1::oid",
+            {oid_}));
+    const std::string object = "role " + spec_.database.user;
+    const std::pair<const char*, const char*> attributes[] = {{"rolsuper", "SUPERUSER"},
+                                                              {"rolcreaterole", "CREATEROLE"},
+                                                              {"rolcreatedb", "CREATEDB"},
+                                                              {"rolreplication", "REPLICATION"},
+                                                              {"rolbypassrls", "BYPASSRLS"}};
+    for (const auto& [column, attribute] : attributes) {
+      if (role.get(0, column) == "t") {
+        add("role-attribute", Severity::kCritical, object,
+            std::string("has ") + attribute + ": the writer must hold no role attributes",
+            "ALTER ROLE " + user_ + " NO" + attribute + ";");
+      }
+    }
+    if (role.get(0, "rolcanlogin") != "t") {
+      add("role-cannot-login", Severity::kMedium, object, "cannot log in (NOLOGIN)",
+          "ALTER ROLE " + user_ + " LOGIN;");
+    }
+    // A password would allow logins around IAM where rds_iam does not stop them. Reading it
+    // needs superuser; on Aurora rds_iam makes password logins fail anyway.
+    auto password = conn_.query(
+        "SELECT rolpassword IS NOT NULL AS has_password FROM pg_authid WHERE oid = $1::oid",
+        {oid_});
+    if (!password) {
+      report_.notes.push_back("password check skipped: " + password.error().message());
+    } else if (password->get(0, "has_password") == "t") {
+      add("role-has-password", Severity::kHigh, object,
+          "has a password: logins could bypass IAM authentication",
+          "ALTER ROLE " + user_ + " PASSWORD NULL;");
+    }
+    return {};
+  }
+
+  Status check_memberships() {
+    const std::string object = "role " + spec_.database.user;
+    if (!rds_iam_exists_) {
+      add("rds-iam-missing", Severity::kHigh, object,
+          "role rds_iam does not exist, so the writer is not IAM-only",
+          "CREATE ROLE rds_iam NOLOGIN; GRANT rds_iam TO " + user_ + ";");
+    }
+    // MEMBER covers every membership, inherited or not: NOINHERIT roles are one SET ROLE away.
+    WG_ASSIGN_OR_RETURN(
+        auto members,
+        conn_.query(
+            "SELECT r.rolname,"
+            " EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = "
+            "$1::oid)"
+            "   AS direct,"
+            " pg_has_role($1::oid, r.oid, 'USAGE') AS inherited"
+            " FROM pg_roles r WHERE r.oid <> $1::oid AND pg_has_role($1::oid, r.oid, 'MEMBER')"
+            " ORDER BY r.rolname",
+            {oid_}));
+    bool has_rds_iam = false;
+    for (std::size_t i = 0; i < members.rows.size(); ++i) {
+      const std::string role = members.get(i, "rolname");
+      if (role == "rds_iam") {
+        has_rds_iam = true;
+        continue;
+      }
+      const bool direct = members.get(i, "direct") == "t";
+      const bool inherited = members.get(i, "inherited") == "t";
+      add("role-membership", Severity::kCritical, object,
+          std::string("is a member of ") + role + (direct ? "" : " (through another role)") +
+              (inherited ? ", and inherits its privileges"
+                         : ", not inherited but reachable with SET ROLE"),
+          direct ? "REVOKE " + quote_ident(role) + " FROM " + user_ + ";"
+                 : "-- revoke the membership chain that leads from " + user_ + " to " +
+                       quote_ident(role));
+    }
+    if (rds_iam_exists_ && !has_rds_iam) {
+      add("rds-iam-missing", Severity::kHigh, object,
+          "is not a member of rds_iam, so it is not IAM-only on Aurora",
+          "GRANT rds_iam TO " + user_ + ";");
+    }
+    return {};
+  }
+
+  Status check_database() {
+    WG_ASSIGN_OR_RETURN(
+        auto db,
+        conn_.query(
+            "SELECT has_database_privilege($1::oid, d.oid, 'CONNECT') AS can_connect,"
+            " has_database_privilege($1::oid, d.oid, 'CREATE') AS can_create,"
+            " has_database_privilege($1::oid, d.oid, 'TEMPORARY') AS can_temp,"
+            " EXISTS (SELECT 1 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
+            "   WHERE a.grantee = 0 AND a.privilege_type = 'TEMPORARY') AS public_temp,"
+            " EXISTS (SELECT 1 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
+            "   WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS public_create"
+            " FROM pg_database d WHERE d.datname = current_database()",
+            {oid_}));
+    const std::string object = "database " + report_.database;
+    if (db.get(0, "can_connect") != "t") {
+      add("connect-missing", Severity::kMedium, object, "the writer cannot connect",
+          "GRANT CONNECT ON DATABASE " + db_ + " TO " + user_ + ";");
+    }
+    if (db.get(0, "can_create") == "t") {
+      const bool via_public = db.get(0, "public_create") == "t";
+      add("database-create", Severity::kCritical, object,
+          std::string("the writer can CREATE schemas in the database") +
+              (via_public ? " (through PUBLIC)" : ""),
+          "REVOKE CREATE ON DATABASE " + db_ + " FROM " + (via_public ? "PUBLIC, " : "") + user_ +
+              ";");
+    }
+    if (db.get(0, "can_temp") == "t") {
+      const bool via_public = db.get(0, "public_temp") == "t";
+      add("database-temp", Severity::kHigh, object,
+          std::string("the writer can CREATE TEMP TABLE (DDL)") +
+              (via_public ? " through PUBLIC's default TEMPORARY grant" : ""),
+          "REVOKE TEMPORARY ON DATABASE " + db_ + " FROM " + (via_public ? "PUBLIC, " : "") +
+              user_ + ";");
+    }
+    return {};
+  }
+
+  Status check_schemas() {
+    WG_ASSIGN_OR_RETURN(
+        auto created,
+        conn_.query("SELECT n.nspname FROM pg_namespace n"
+                    " WHERE has_schema_privilege($1::oid, n.oid, 'CREATE')"
+                    " AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast%'"
+                    " ORDER BY 1",
+                    {oid_}));
+    for (const auto& row : created.rows) {
+      const std::string schema = row[0].value_or("");
+      add("schema-create", Severity::kCritical, "schema " + schema,
+          "the writer can CREATE objects in this schema (DDL)",
+          "REVOKE CREATE ON SCHEMA " + quote_ident(schema) + " FROM PUBLIC, " + user_ + ";");
+    }
+    WG_ASSIGN_OR_RETURN(
+        auto wanted,
+        conn_.query(
+            "SELECT s.name, n.oid IS NOT NULL AS present,"
+            " n.oid IS NOT NULL AND has_schema_privilege($1::oid, n.oid, 'USAGE') AS usage"
+            " FROM unnest($2::text[]) AS s(name) LEFT JOIN pg_namespace n ON n.nspname = s.name",
+            {oid_, pg_array(spec_.database.schemas)}));
+    for (std::size_t i = 0; i < wanted.rows.size(); ++i) {
+      const std::string schema = wanted.get(i, "name");
+      if (wanted.get(i, "present") != "t") {
+        add("schema-missing", Severity::kMedium, "schema " + schema, "does not exist",
+            "CREATE SCHEMA " + quote_ident(schema) + "; -- then writegate provision");
+      } else if (wanted.get(i, "usage") != "t") {
+        add("schema-usage-missing", Severity::kMedium, "schema " + schema,
+            "the writer has no USAGE, so it cannot write to any table in it",
+            "GRANT USAGE ON SCHEMA " + quote_ident(schema) + " TO " + user_ + ";");
+      }
+    }
+    return {};
+  }
+
+  Status check_relations_in_schemas() {
+    // One pass over the schemas' relations; per-column work only where SELECT exists at all.
+    WG_ASSIGN_OR_RETURN(
+        auto rels,
+        conn_.query(
+            "WITH rel AS ("
+            "  SELECT c.oid, c.relkind::text AS relkind, format('%I.%I', n.nspname, c.relname) AS "
+            "name,"
+            "   c.reloptions, has_any_column_privilege($1::oid, c.oid, 'SELECT') AS any_select,"
+            "   has_table_privilege($1::oid, c.oid, 'SELECT') AS table_select,"
+            "   has_table_privilege($1::oid, c.oid, 'INSERT') AS ins,"
+            "   has_table_privilege($1::oid, c.oid, 'UPDATE') AS upd,"
+            "   has_table_privilege($1::oid, c.oid, 'DELETE') AS del,"
+            "   concat_ws(', ',"
+            "     CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
+            "     CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES')"
+            "       THEN 'REFERENCES' END,"
+            "     CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
+            "     AS extra,"
+            "   (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk"
+            "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
+            " SELECT rel.oid, relkind, name, any_select, table_select, ins, upd, del, extra,"
+            "  pk IS NOT NULL AS has_pk,"
+            "  EXISTS (SELECT 1 FROM unnest(coalesce(reloptions, '{}')) o WHERE lower(o) IN"
+            "   ('security_invoker=true', 'security_invoker=on', 'security_invoker=1',"
+            "    'security_invoker=yes')) AS security_invoker,"
+            "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum > 0"
+            "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+            "'SELECT')"
+            "   AND NOT (pk IS NOT NULL AND a.attnum = ANY(pk))) END AS readable_non_key,"
+            "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum > 0"
+            "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+            "'SELECT'))"
+            "   END AS readable_all,"
+            "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+            "   AND a.attnum = ANY(pk)) END AS key_columns,"
+            "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+            "   AND a.attnum = ANY(pk)"
+            "   AND NOT has_column_privilege($1::oid, rel.oid, a.attnum, 'SELECT')) END"
+            "   AS unreadable_key"
+            " FROM rel ORDER BY name",
+            {oid_, pg_array(spec_.database.schemas)}));
+    report_.relations_checked += rels.rows.size();
+    const bool keyed = spec_.database.write_mode == spec::WriteMode::kKeyed;
+    for (std::size_t i = 0; i < rels.rows.size(); ++i) {
+      const std::string kind = rels.get(i, "relkind");
+      const std::string name = rels.get(i, "name");
+      const std::string object = kind_name(kind) + " " + name;
+      const bool is_table = kind == "r" || kind == "p";
+      const bool any_select = rels.get(i, "any_select") == "t";
+      const bool table_select = rels.get(i, "table_select") == "t";
+      const std::string readable_non_key = rels.get(i, "readable_non_key");
+      const bool has_pk = rels.get(i, "has_pk") == "t";
+
+      if (keyed && is_table) {
+        if (!has_pk) {
+          add("keyed-no-primary-key", Severity::kMedium, object,
+              "keyed mode, but the table has no primary key: keyed UPDATE/DELETE cannot work",
+              "ALTER TABLE " + name + " ADD PRIMARY KEY (...);");
+        } else if (const std::string missing = rels.get(i, "unreadable_key"); !missing.empty()) {
+          add("keyed-key-not-readable", Severity::kLow, object,
+              "keyed mode, but the key columns " + missing +
+                  " are not readable, so keyed UPDATE/DELETE fail (a table made after provision?)",
+              "GRANT SELECT (" + rels.get(i, "key_columns") + ") ON " + name + " TO " + user_ +
+                  ";");
+        }
+      }
+      if (table_select) {
+        add("select-on-relation", Severity::kCritical, object, "the writer can SELECT every column",
+            revoke_select_fix(name, is_table && keyed && has_pk, i, rels));
+      } else if (any_select && (!keyed || !is_table || !readable_non_key.empty())) {
+        const std::string columns =
+            keyed && is_table ? readable_non_key : rels.get(i, "readable_all");
+        add(keyed && is_table ? "select-on-column" : "select-on-relation", Severity::kCritical,
+            object,
+            "the writer can SELECT column(s) " + columns + " through column-level grants" +
+                (keyed && is_table ? " (keyed mode allows the primary key only)" : ""),
+            "REVOKE SELECT (" + columns + ") ON " + name + " FROM " + user_ + ";");
+      }
+      if (is_table) {
+        std::vector<std::string> missing;
+        if (rels.get(i, "ins") != "t") missing.push_back("INSERT");
+        if (rels.get(i, "upd") != "t") missing.push_back("UPDATE");
+        if (rels.get(i, "del") != "t") missing.push_back("DELETE");
+        if (!missing.empty()) {
+          std::string list;
+          for (const auto& p : missing)
+            list += (list.empty() ? "" : ", ") + p;
+          add("write-missing", Severity::kMedium, object, "the writer lacks " + list,
+              "GRANT " + list + " ON " + name + " TO " + user_ + ";");
+        }
+      }
+      if (const std::string extra = rels.get(i, "extra"); !extra.empty()) {
+        add("extra-privilege", Severity::kHigh, object,
+            "the writer holds " + extra + " (beyond INSERT/UPDATE/DELETE)",
+            "REVOKE " + extra + " ON " + name + " FROM " + user_ + ";");
+      }
+      if (kind == "v" && rels.get(i, "security_invoker") != "t") {
+        add("view-not-security-invoker", Severity::kMedium, object,
+            "the view runs with its owner's rights, so writes through it bypass the writer's "
+            "grants",
+            "ALTER VIEW " + name + " SET (security_invoker = true);");
+      }
+    }
+    return {};
+  }
+
+  std::string revoke_select_fix(const std::string& name, bool keep_keys, std::size_t i,
+                                const pgclient::QueryResult& rels) {
+    std::string fix = "REVOKE SELECT ON " + name + " FROM " + user_ + ";";
+    if (keep_keys) {
+      fix += " GRANT SELECT (" + rels.get(i, "key_columns") + ") ON " + name + " TO " + user_ + ";";
+    }
+    return fix;
+  }
+
+  Status check_relations_elsewhere() {
+    WG_ASSIGN_OR_RETURN(
+        auto rels,
+        conn_.query(
+            "SELECT c.relkind::text AS relkind, format('%I.%I', n.nspname, c.relname) AS name,"
+            " concat_ws(', ',"
+            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'INSERT') THEN 'INSERT' END,"
+            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END,"
+            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'DELETE') THEN 'DELETE' END,"
+            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
+            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES') THEN 'REFERENCES' "
+            "END,"
+            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
+            "  AS privileges"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE NOT (n.nspname = ANY($2::text[]))"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+            " ORDER BY 2",
+            {oid_, pg_array(spec_.database.schemas)}));
+    report_.relations_checked += rels.rows.size();
+    for (std::size_t i = 0; i < rels.rows.size(); ++i) {
+      const std::string privileges = rels.get(i, "privileges");
+      if (privileges.empty()) continue;
+      const std::string name = rels.get(i, "name");
+      add("privilege-outside-schemas", Severity::kCritical,
+          kind_name(rels.get(i, "relkind")) + " " + name,
+          "the writer holds " + privileges + " outside its schemas",
+          "REVOKE ALL ON " + name + " FROM " + user_ + ";");
+    }
+    return {};
+  }
+
+  Status check_sequences() {
+    WG_ASSIGN_OR_RETURN(
+        auto seqs,
+        conn_.query(
+            "SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname = ANY($2::text[]) AS "
+            "mine,"
+            " concat_ws(', ',"
+            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END) AS "
+            "bad,"
+            " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " ORDER BY 1",
+            {oid_, pg_array(spec_.database.schemas)}));
+    for (std::size_t i = 0; i < seqs.rows.size(); ++i) {
+      const std::string name = seqs.get(i, "name");
+      const bool mine = seqs.get(i, "mine") == "t";
+      if (const std::string bad = seqs.get(i, "bad"); !bad.empty()) {
+        add("sequence-privilege", Severity::kHigh, "sequence " + name,
+            "the writer holds " + bad + " (reads or resets the sequence; USAGE is enough)",
+            "REVOKE SELECT, UPDATE ON SEQUENCE " + name + " FROM " + user_ + ";");
+      }
+      if (mine && seqs.get(i, "usage") != "t") {
+        add("sequence-usage-missing", Severity::kLow, "sequence " + name,
+            "the writer lacks USAGE, so inserts that draw from it fail",
+            "GRANT USAGE ON SEQUENCE " + name + " TO " + user_ + ";");
+      } else if (!mine && seqs.get(i, "usage") == "t") {
+        add("privilege-outside-schemas", Severity::kMedium, "sequence " + name,
+            "the writer holds USAGE on a sequence outside its schemas",
+            "REVOKE ALL ON SEQUENCE " + name + " FROM " + user_ + ";");
+      }
+    }
+    return {};
+  }
+
+  Status check_ownership() {
+    // pg_shdepend records ownership of every object in every database of the cluster.
+    WG_ASSIGN_OR_RETURN(
+        auto owned,
+        conn_.query(
+            "SELECT coalesce(db.datname, '(shared)') AS datname,"
+            " CASE WHEN d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "   OR d.dbid = 0 THEN pg_describe_object(d.classid, d.objid, 0)"
+            "   ELSE d.classid::regclass::text || ' ' || d.objid END AS what"
+            " FROM pg_shdepend d LEFT JOIN pg_database db ON db.oid = d.dbid"
+            " WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = $1::oid AND d.deptype = "
+            "'o'"
+            " ORDER BY 1, 2",
+            {oid_}));
+    for (std::size_t i = 0; i < owned.rows.size(); ++i) {
+      const std::string db = owned.get(i, "datname");
+      add("owns-objects", Severity::kCritical, owned.get(i, "what") + " in database " + db,
+          "the writer owns it, and an owner can ALTER, DROP and GRANT on it",
+          "REASSIGN OWNED BY " + user_ + " TO " + quote_ident(me_) + "; -- in database " +
+              quote_ident(db));
+    }
+    return {};
+  }
+
+  Status check_default_privileges() {
+    std::vector<std::string> owners = spec_.database.table_owners;
+    if (owners.empty()) {
+      // Whoever owns tables in the schemas today, and the admin who provisions.
+      WG_ASSIGN_OR_RETURN(
+          auto found,
+          conn_.query("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c"
+                      " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') ORDER BY 1",
+                      {pg_array(spec_.database.schemas)}));
+      owners.push_back(me_);
+      for (const auto& row : found.rows) {
+        const std::string owner = row[0].value_or("");
+        if (owner != spec_.database.user &&
+            std::find(owners.begin(), owners.end(), owner) == owners.end()) {
+          owners.push_back(owner);
+        }
+      }
+    }
+    report_.table_owners = owners;
+    WG_ASSIGN_OR_RETURN(
+        auto acl,
+        conn_.query(
+            "WITH owners AS (SELECT o.name, r.oid FROM unnest($2::text[]) o(name)"
+            "   LEFT JOIN pg_roles r ON r.rolname = o.name),"
+            " schemas AS (SELECT oid, nspname FROM pg_namespace WHERE nspname = ANY($3::text[])),"
+            " kinds AS (SELECT * FROM (VALUES ('r'), ('S')) k(objtype))"
+            " SELECT o.name AS owner, o.oid IS NULL AS owner_missing, s.nspname, k.objtype,"
+            "  (SELECT string_agg(DISTINCT x.privilege_type, ',')"
+            "   FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x"
+            "   WHERE d.defaclrole = o.oid AND d.defaclobjtype::text = k.objtype"
+            "   AND d.defaclnamespace IN (0, s.oid) AND x.grantee IN ($1::oid, 0)) AS privileges"
+            " FROM owners o CROSS JOIN schemas s CROSS JOIN kinds k ORDER BY 1, 3, 4",
+            {oid_, pg_array(owners), pg_array(spec_.database.schemas)}));
+    std::set<std::string> missing_owner_reported;
+    for (std::size_t i = 0; i < acl.rows.size(); ++i) {
+      const std::string owner = acl.get(i, "owner");
+      if (acl.get(i, "owner_missing") == "t") {
+        if (missing_owner_reported.insert(owner).second) {
+          add("table-owner-missing", Severity::kMedium, "role " + owner,
+              "is named in database.table_owners but does not exist",
+              "CREATE ROLE " + quote_ident(owner) + " NOLOGIN; -- then writegate provision");
+        }
+        continue;
+      }
+      std::set<std::string> have;
+      std::stringstream in(acl.get(i, "privileges"));
+      std::string p;
+      while (std::getline(in, p, ','))
+        have.insert(p);
+      const std::string schema = acl.get(i, "nspname");
+      const bool tables = acl.get(i, "objtype") == "r";
+      const std::vector<std::string> want =
+          tables ? std::vector<std::string>{"INSERT", "UPDATE", "DELETE"}
+                 : std::vector<std::string>{"USAGE"};
+      const std::vector<std::string> forbidden =
+          tables ? std::vector<std::string>{"SELECT", "TRUNCATE", "REFERENCES", "TRIGGER"}
+                 : std::vector<std::string>{"SELECT", "UPDATE"};
+      std::string lacking, extra;
+      for (const auto& w : want) {
+        if (!have.contains(w)) lacking += (lacking.empty() ? "" : ", ") + w;
+      }
+      for (const auto& f : forbidden) {
+        if (have.contains(f)) extra += (extra.empty() ? "" : ", ") + f;
+      }
+      const std::string what = tables ? "TABLES" : "SEQUENCES";
+      const std::string prefix = "ALTER DEFAULT PRIVILEGES FOR ROLE " + quote_ident(owner) +
+                                 " IN SCHEMA " + quote_ident(schema);
+      const std::string object = "default privileges of " + owner + " in schema " + schema;
+      if (!lacking.empty()) {
+        add("default-privileges", Severity::kMedium, object,
+            "new " + std::string(tables ? "tables" : "sequences") + " made by " + owner +
+                " would not give the writer " + lacking,
+            prefix + " GRANT " + lacking + " ON " + what + " TO " + user_ + ";");
+      }
+      if (!extra.empty()) {
+        add("default-privileges", Severity::kCritical, object,
+            "new " + std::string(tables ? "tables" : "sequences") + " made by " + owner +
+                " would give the writer " + extra,
+            prefix + " REVOKE " + extra + " ON " + what + " FROM " + user_ + ";");
+      }
+    }
+    return {};
+  }
+
+  Status check_security_definer() {
+    WG_ASSIGN_OR_RETURN(
+        auto funcs,
+        conn_.query("SELECT p.oid::regprocedure::text AS name, pg_get_userbyid(p.proowner) AS owner"
+                    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                    " AND has_function_privilege($1::oid, p.oid, 'EXECUTE')"
+                    " AND has_schema_privilege($1::oid, n.oid, 'USAGE')"
+                    " ORDER BY 1",
+                    {oid_}));
+    for (std::size_t i = 0; i < funcs.rows.size(); ++i) {
+      const std::string name = funcs.get(i, "name");
+      add("security-definer-function", Severity::kHigh, "function " + name,
+          "SECURITY DEFINER, owned by " + funcs.get(i, "owner") +
+              ", and the writer can EXECUTE it: it runs with its owner's rights",
+          "REVOKE EXECUTE ON FUNCTION " + name + " FROM PUBLIC, " + user_ + ";");
+    }
+    return {};
+  }
+
+  pgclient::Connection& conn_;
+  const spec::Spec& spec_;
+  AuditReport report_;
+  std::string oid_;
+  std::string user_;
+  std::string me_;
+  std::string db_;
+  bool rds_iam_exists_ = false;
+};
+
+}  // namespace
+
+std::string_view severity_name(Severity severity) {
+  switch (severity) {
+    case Severity::kCritical:
+      return "critical";
+    case Severity::kHigh:
+      return "high";
+    case Severity::kMedium:
+      return "medium";
+    case Severity::kLow:
+      return "low";
+  }
+  return "unknown";
+}
+
+const std::vector<std::pair<std::string, std::string>>& audit_checks() {
+  static const std::vector<std::pair<std::string, std::string>> kChecks = {
+      {"role-missing", "the writer role does not exist"},
+      {"role-attribute", "SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS"},
+      {"role-cannot-login", "the writer is NOLOGIN"},
+      {"role-has-password", "the writer has a password (logins around IAM)"},
+      {"role-membership", "member of any role but rds_iam, inherited or not"},
+      {"rds-iam-missing", "not a member of rds_iam (or rds_iam does not exist)"},
+      {"connect-missing", "no CONNECT on the database"},
+      {"database-create", "CREATE on the database, directly or through PUBLIC"},
+      {"database-temp", "TEMPORARY on the database, directly or through PUBLIC"},
+      {"schema-create", "CREATE on any schema"},
+      {"schema-missing", "a schema of the spec does not exist"},
+      {"schema-usage-missing", "no USAGE on a schema of the spec"},
+      {"select-on-relation", "SELECT on any column of a relation (column grants included)"},
+      {"select-on-column", "keyed mode: SELECT on a column outside the primary key"},
+      {"keyed-no-primary-key", "keyed mode: a table without a primary key"},
+      {"keyed-key-not-readable", "keyed mode: primary-key columns not readable"},
+      {"write-missing", "INSERT, UPDATE or DELETE missing on a table of the schemas"},
+      {"extra-privilege", "TRUNCATE, REFERENCES or TRIGGER on a relation of the schemas"},
+      {"privilege-outside-schemas", "any privilege on a relation outside the schemas"},
+      {"view-not-security-invoker", "a view in the schemas without security_invoker"},
+      {"sequence-privilege", "SELECT or UPDATE on a sequence"},
+      {"sequence-usage-missing", "no USAGE on a sequence of the schemas"},
+      {"owns-objects", "the writer owns an object in any database"},
+      {"default-privileges", "new tables/sequences of an owner would get the wrong grants"},
+      {"table-owner-missing", "a role named in database.table_owners does not exist"},
+      {"security-definer-function", "a SECURITY DEFINER function the writer can execute"},
+  };
+  return kChecks;
+}
+
+Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec) {
+  Auditor auditor(admin, spec);
+  auto report = auditor.run();
+  if (!report) return std::move(report).error().with_context("audit");
+  std::stable_sort(report->findings.begin(), report->findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
+  return report;
+}
+
+std::string format_text(const AuditReport& report) {
+  std::ostringstream out;
+  out << "writegate audit: database " << report.database << ", user " << report.user << ", "
+      << spec::write_mode_name(report.mode) << " mode, " << report.relations_checked
+      << " relations checked\n";
+  for (const auto& f : report.findings) {
+    out << "\n"
+        << severity_name(f.severity) << "  " << f.check << "  " << f.object << "\n"
+        << "    " << f.message << "\n"
+        << "    fix: " << f.fix << "\n";
+  }
+  for (const auto& note : report.notes)
+    out << "\nnote: " << note << "\n";
+  std::map<Severity, int> counts;
+  for (const auto& f : report.findings)
+    ++counts[f.severity];
+  if (report.findings.empty()) {
+    out << "\nclean: no findings\n";
+  } else {
+    out << "\n" << report.findings.size() << " finding(s):";
+    for (const auto& [severity, count] : counts)
+      out << " " << count << " " << severity_name(severity);
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string format_json(const AuditReport& report) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& f : report.findings) {
+    findings.push_back({{"check", f.check},
+                        {"severity", severity_name(f.severity)},
+                        {"object", f.object},
+                        {"message", f.message},
+                        {"fix", f.fix}});
+  }
+  nlohmann::json doc = {{"database", report.database},
+                        {"user", report.user},
+                        {"write_mode", spec::write_mode_name(report.mode)},
+                        {"relations_checked", report.relations_checked},
+                        {"table_owners", report.table_owners},
+                        {"clean", report.findings.empty()},
+                        {"findings", findings},
+                        {"notes", report.notes}};
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace writegate::dbadmin

@@ -1,0 +1,52 @@
+// `writegate audit`: the writer's effective privileges, found the hard way.
+//
+// Grants can lie: a column grant hides from has_table_privilege, PUBLIC holds TEMPORARY, a role
+// membership (pg_read_all_data, NOINHERIT roles reachable by SET ROLE) bypasses every REVOKE,
+// default privileges only cover one owner. The audit asks PostgreSQL what the user can really
+// do, with set-based catalog queries (a database of 10,000 tables audits in seconds).
+//
+//   auto report = dbadmin::audit(*conn, spec);
+//   if (!report) return 2;                      // could not run
+//   std::cout << dbadmin::format_text(*report);
+//   return report->findings.empty() ? 0 : 1;
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "pgclient/pgclient.h"
+#include "spec/spec.h"
+
+namespace writegate::dbadmin {
+
+enum class Severity { kCritical, kHigh, kMedium, kLow };
+std::string_view severity_name(Severity severity);
+
+struct Finding {
+  std::string check;  // stable id, e.g. "select-on-relation"
+  Severity severity;
+  std::string object;   // e.g. "table foo.orders", "role lambda_writer", "database mydb"
+  std::string message;  // what is wrong
+  std::string fix;      // SQL that fixes it
+};
+
+struct AuditReport {
+  std::string database;
+  std::string user;
+  spec::WriteMode mode = spec::WriteMode::kStrict;
+  std::size_t relations_checked = 0;
+  std::vector<std::string> table_owners;  // whose default privileges were checked
+  std::vector<Finding> findings;
+  std::vector<std::string> notes;  // checks that could not run fully, and why
+};
+
+// The check ids this auditor knows, with one line each (for --help and the README).
+const std::vector<std::pair<std::string, std::string>>& audit_checks();
+
+Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec);
+
+std::string format_text(const AuditReport& report);
+std::string format_json(const AuditReport& report);
+
+}  // namespace writegate::dbadmin
