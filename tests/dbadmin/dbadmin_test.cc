@@ -105,7 +105,7 @@ TEST_F(DbAdminTest, DryRunChangesNothingAndShowsTheSql) {
   EXPECT_THAT(plan->statements,
               ::testing::Contains("CREATE ROLE \"" + spec_.database.user + "\" LOGIN"));
   EXPECT_THAT(plan->statements,
-              ::testing::Contains("REVOKE TEMPORARY ON DATABASE " + db_ + " FROM PUBLIC"));
+              ::testing::Contains("REVOKE TEMPORARY ON DATABASE \"" + db_ + "\" FROM PUBLIC"));
   // Planning alone created nothing.
   EXPECT_EQ(must_exec(*admin_, "SELECT count(*) AS n FROM pg_roles WHERE rolname = '" +
                                    spec_.database.user + "'")
