@@ -505,8 +505,8 @@ Result<SignatureDetails> presign_request(HttpRequest& request, const Credentials
   if (!credentials.session_token.empty()) {
     request.query.push_back({"X-Amz-Security-Token", credentials.session_token});
   }
-  std::string payload =
-      params.path_mode == PathMode::kS3 ? std::string(kUnsignedPayload) : payload_hash_of(request);
+  // S3 presigned URLs sign "UNSIGNED-PAYLOAD": callers set request.payload_hash to it.
+  std::string payload = payload_hash_of(request);
   std::string creq =
       build_canonical_request(request.method, canonical_uri(request.path, params.path_mode),
                               canonical_query(request.query), headers, payload);
@@ -770,8 +770,7 @@ AuthResult<VerifiedRequest> verify_request(const HttpRequest& request, const Key
 
   std::string payload;
   if (presigned) {
-    payload = options.path_mode == PathMode::kS3 ? std::string(kUnsignedPayload)
-                                                 : payload_hash_of(request);
+    payload = payload_hash_of(request);
   } else if (auto declared = request.header("x-amz-content-sha256")) {
     payload = std::string(*declared);
     if (payload != kUnsignedPayload && payload.rfind("STREAMING-", 0) != 0 &&

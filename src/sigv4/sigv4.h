@@ -156,7 +156,8 @@ Result<SignatureDetails> sign_request(HttpRequest& request, const Credentials& c
 
 // Appends X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, [-Security-Token],
 // -Signature to request.query, in that order (botocore's order). The session token is not a
-// signed header. The payload hash is request.payload_hash, else sha256(body).
+// signed header. The payload hash is request.payload_hash, else sha256(body); for S3 set
+// request.payload_hash = kUnsignedPayload (the verifier must then see the same).
 Result<SignatureDetails> presign_request(HttpRequest& request, const Credentials& credentials,
                                          const SigningParams& params,
                                          SigningKeyCache* cache = nullptr);
