@@ -1,0 +1,117 @@
+// The writegate CLI as a user runs it: init, spec show, provision, audit, exit codes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "common/process.h"
+#include "support/pg_fixture.h"
+
+namespace writegate {
+namespace {
+
+using testing::fresh_database;
+using testing::must_connect;
+using testing::must_exec;
+using testing::shared_cluster;
+
+std::string writegate_bin() {
+  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
+  return std::string(dir ? dir : "bin") + "/writegate";
+}
+
+ProcessOutput run(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {writegate_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto out = run_process(argv);
+  EXPECT_TRUE(out.ok()) << out.error().message();
+  return out ? *out : ProcessOutput{};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("writegate-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write_spec(const std::string& text) {
+    const std::string path = (dir_ / "writegate.yaml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliTest, InitWritesACommentedSpecThatShowReads) {
+  const std::string path = (dir_ / "writegate.yaml").string();
+  auto init = run({"init", "-o", path});
+  EXPECT_EQ(init.exit_code, 0) << init.output;
+  auto again = run({"init", "-o", path});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.output, ::testing::HasSubstr("exists already; use --force"));
+  auto show = run({"--spec", path, "spec", "show"});
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, ::testing::HasSubstr("user: lambda_writer"));
+  EXPECT_THAT(show.output, ::testing::Not(::testing::HasSubstr("#")));
+}
+
+TEST_F(CliTest, BadSpecExitsTwoNamingTheField) {
+  const std::string path = write_spec("database:\n  write_mode: sloppy\n");
+  auto show = run({"--spec", path, "spec", "show"});
+  EXPECT_EQ(show.exit_code, 2);
+  EXPECT_THAT(show.output, ::testing::HasSubstr(path + ":2:15: database.write_mode: 'sloppy'"));
+}
+
+TEST_F(CliTest, ProvisionDryRunThenProvisionThenAuditExitCodes) {
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli_writer_" + std::to_string(::getpid());
+  const std::string spec =
+      write_spec("database:\n  name: " + db + "\n  user: " + user + "\n  write_mode: keyed\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE TABLE foo.t (id int PRIMARY KEY, v text)");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+
+  // Before provisioning: the writer does not exist -> findings (exit 1).
+  auto before = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(before.exit_code, 1) << before.output;
+  EXPECT_THAT(before.output, ::testing::HasSubstr("role-missing"));
+
+  auto dry = run({"--spec", spec, "provision", "--dsn", dsn, "--dry-run", "--harden-public"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, ::testing::HasSubstr("GRANT SELECT (id) ON foo.t TO"));
+  EXPECT_THAT(dry.output, ::testing::HasSubstr("BEGIN;"));
+  EXPECT_EQ(must_exec(admin, "SELECT count(*) AS n FROM pg_roles WHERE rolname = '" + user + "'")
+                .get(0, "n"),
+            "0");
+
+  auto applied = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  EXPECT_EQ(applied.exit_code, 0) << applied.output;
+  EXPECT_THAT(applied.output, ::testing::HasSubstr("keyed mode"));
+
+  auto clean = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_THAT(clean.output, ::testing::HasSubstr("clean: no findings"));
+
+  must_exec(admin, "GRANT SELECT ON foo.t TO " + user);
+  auto json = run({"--spec", spec, "audit", "--dsn", dsn, "--json"});
+  EXPECT_EQ(json.exit_code, 1) << json.output;
+  EXPECT_THAT(json.output, ::testing::HasSubstr("\"check\": \"select-on-relation\""));
+}
+
+TEST_F(CliTest, AuditThatCannotRunExitsTwoWithoutLeakingThePassword) {
+  auto out = run(
+      {"audit", "--dsn", "host=127.0.0.1 port=1 user=x password=hunter2-secret connect_timeout=2"});
+  EXPECT_EQ(out.exit_code, 2) << out.output;
+  EXPECT_THAT(out.output, ::testing::HasSubstr("cannot connect to the database"));
+  EXPECT_THAT(out.output, ::testing::Not(::testing::HasSubstr("hunter2-secret")));
+}
+
+}  // namespace
+}  // namespace writegate
