@@ -130,7 +130,7 @@ class FrameDecoder {
   Phase phase() const { return phase_; }
   bool failed() const { return phase_ == Phase::kFailed; }
   // Bytes fed but not yet handed out in a frame.
-  size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  size_t buffered_bytes() const { return buffer_.size() - consumed_ - pending_; }
   const DecoderOptions& options() const { return options_; }
 
  private:
