@@ -42,12 +42,13 @@ std::vector<ProbeResult> run_probes(pgclient::Connection& writer, const spec::Sp
     if (outcome) {
       r.got = "ok";
     } else {
-      r.got = outcome.error().subcode().empty() ? outcome.error().message()
-                                                : outcome.error().subcode() + " " +
-                                                      outcome.error().message();
+      r.got = outcome.error().subcode().empty()
+                  ? outcome.error().message()
+                  : outcome.error().subcode() + " " + outcome.error().message();
     }
-    r.passed = probe.expected == "ok" ? outcome.ok()
-                                      : !outcome.ok() && outcome.error().subcode() == probe.expected;
+    r.passed = probe.expected == "ok"
+                   ? outcome.ok()
+                   : !outcome.ok() && outcome.error().subcode() == probe.expected;
     results.push_back(std::move(r));
   }
   return results;

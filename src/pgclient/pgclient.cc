@@ -76,7 +76,8 @@ Result<Connection> Connection::open(const std::string& conninfo) {
   Connection conn(raw);
   if (!raw) return Error::internal("libpq could not allocate a connection");
   // Server notices ("schema already exists, skipping") are not errors; keep them off stderr.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   if (PQstatus(raw) != CONNECTION_OK) {
     // libpq's message names host and port but never the password.
     return Error::unavailable("cannot connect to the database: " + trim(PQerrorMessage(raw)));
