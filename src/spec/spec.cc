@@ -152,10 +152,22 @@ Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) 
                                   {"cluster", "name", "port", "master_user", "master_secret",
                                    "user", "schemas", "write_mode", "table_owners"}));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "cluster", db.cluster));
+  if (!std::regex_match(db.cluster, std::regex("[A-Za-z][A-Za-z0-9-]{0,62}"))) {
+    return r.error_at(node["cluster"], f + ".cluster",
+                      "'" + db.cluster +
+                          "' is not a DB cluster identifier (letters, digits, "
+                          "hyphens, starting with a letter, at most 63)");
+  }
   WG_RETURN_IF_ERROR(r.read_string(node, f, "name", db.name));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "port", 1, 65535, db.port));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "master_user", db.master_user));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "master_secret", db.master_secret));
+  if (!std::regex_match(db.master_secret, std::regex("[A-Za-z0-9/_+=.@-]{1,512}"))) {
+    return r.error_at(node["master_secret"], f + ".master_secret",
+                      "'" + db.master_secret +
+                          "' is not a Secrets Manager secret name (letters, "
+                          "digits, /_+=.@-)");
+  }
   WG_RETURN_IF_ERROR(r.read_string(node, f, "user", db.user));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "schemas", db.schemas));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "table_owners", db.table_owners));
@@ -335,6 +347,12 @@ Status read_security_groups(const Reader& r, const YAML::Node& node,
     SecurityGroup group;
     if (!item["name"]) return r.error_at(item, f + ".name", "required");
     WG_RETURN_IF_ERROR(r.read_string(item, f, "name", group.name));
+    if (!std::regex_match(group.name, std::regex("[A-Za-z0-9][A-Za-z0-9._-]{0,254}"))) {
+      return r.error_at(item["name"], f + ".name",
+                        "'" + group.name +
+                            "' is not a security group name (letters, digits, "
+                            "'.', '_', '-', at most 255)");
+    }
     WG_RETURN_IF_ERROR(r.read_string(item, f, "description", group.description));
     if (group.description.find_first_of("\"\\\n") != std::string::npos ||
         group.description.size() > 255) {
