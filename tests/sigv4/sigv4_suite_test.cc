@@ -177,11 +177,12 @@ TEST_P(SuiteTest, PresigningMatchesEveryIntermediate) {
   EXPECT_TRUE(verify_request(from_url, keys, options_).ok()) << "order must not matter";
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, SuiteTest, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
-  std::string n = param_info.param.name;
-  std::replace(n.begin(), n.end(), '-', '_');
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Cases, SuiteTest, ::testing::ValuesIn(all_cases()),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.name;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 TEST(SuiteCases, AllExpectedCasesArePresent) {
   std::vector<std::string> names;
