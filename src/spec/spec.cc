@@ -148,9 +148,10 @@ Status check_identifier(const Reader& reader, const YAML::Node& node, const std:
 
 Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) {
   const std::string f = "database";
-  WG_RETURN_IF_ERROR(r.expect_map(node, f,
-                                  {"cluster", "name", "port", "master_user", "master_secret",
-                                   "user", "schemas", "write_mode", "table_owners"}));
+  WG_RETURN_IF_ERROR(
+      r.expect_map(node, f,
+                   {"cluster", "name", "port", "master_user", "master_secret", "user",
+                    "user_secret", "schemas", "write_mode", "table_owners"}));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "cluster", db.cluster));
   if (!std::regex_match(db.cluster, std::regex("[A-Za-z][A-Za-z0-9-]{0,62}"))) {
     return r.error_at(node["cluster"], f + ".cluster",
@@ -169,6 +170,13 @@ Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) 
                           "digits, /_+=.@-)");
   }
   WG_RETURN_IF_ERROR(r.read_string(node, f, "user", db.user));
+  WG_RETURN_IF_ERROR(r.read_string(node, f, "user_secret", db.user_secret));
+  if (!std::regex_match(db.user_secret, std::regex("[A-Za-z0-9/_+=.@-]{1,512}"))) {
+    return r.error_at(node["user_secret"], f + ".user_secret",
+                      "'" + db.user_secret +
+                          "' is not a Secrets Manager secret name (letters, "
+                          "digits, /_+=.@-)");
+  }
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "schemas", db.schemas));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "table_owners", db.table_owners));
   std::string mode = std::string(write_mode_name(db.write_mode));
@@ -512,6 +520,8 @@ std::string emit(const Spec& s, bool comments) {
   out << "  master_secret: " << s.database.master_secret << "\n";
   c("  # The writer: no password, INSERT/UPDATE/DELETE in the schemas, no SELECT, no DDL.\n");
   out << "  user: " << s.database.user << "\n";
+  c("  # The writer's own secret, read by the proxy for standard (SECRETS) backend logins.\n");
+  out << "  user_secret: " << s.database.user_secret << "\n";
   out << "  schemas: " << quoted_list(s.database.schemas) << "\n";
   c("  # strict: no SELECT at all, so UPDATE/DELETE with a WHERE clause cannot work.\n"
     "  # keyed:  SELECT on primary-key columns only, so keyed UPDATE/DELETE work.\n");

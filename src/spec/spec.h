@@ -35,6 +35,9 @@ struct DatabaseSpec {
   std::string master_user = "postgres";
   std::string master_secret = "aurora-master-secret";  // Secrets Manager secret name
   std::string user = "lambda_writer";                  // the writer
+  // Secrets Manager secret holding the writer's own password, for the proxy's standard
+  // (SECRETS) backend login. Never the master secret: the proxy logs in as the same user.
+  std::string user_secret = "lambda-writer-secret";
   std::vector<std::string> schemas = {"foo", "bar"};
   WriteMode write_mode = WriteMode::kStrict;
   // Roles that create tables in the schemas; default privileges are set FOR ROLE each of them.
