@@ -9,6 +9,8 @@
 //
 // Every length the peer sends is checked against Limits as soon as the 5-byte (or 4-byte)
 // header has arrived, so a peer cannot make the decoder wait for, or buffer, more than the cap.
+// Call next() until it answers NeedMoreData after each feed(): the buffer then never holds more
+// than one capped frame plus the last read.
 //
 // A frontend decoder (what a client sends) starts in the untyped startup phase: SSLRequest,
 // GSSENCRequest (each at most once), CancelRequest (ends the stream) or StartupMessage (moves
