@@ -1,0 +1,128 @@
+// Seeding the store from a spec, then deciding the architecture's requests with it.
+#include "iam/seed.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "iam/arn.h"
+#include "iam/evaluator.h"
+#include "iam/lint.h"
+#include "iam/store.h"
+
+namespace writegate::iam {
+namespace {
+
+class SeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wg-iam-seed-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    spec_.account_id = "123456789012";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  Decision decide(IamStore& store, const std::string& principal, const std::string& action,
+                  const std::string& resource,
+                  std::vector<std::pair<std::string, std::string>> keys = {}) {
+    auto found = store.find_principal(principal);
+    EXPECT_TRUE(found.ok());
+    RequestContext request;
+    request.principal = found->principal;
+    request.action = action;
+    request.resource = resource;
+    for (auto& [k, v] : keys)
+      request.keys.add(k, v);
+    return evaluate(found->policies, request).decision;
+  }
+
+  std::string root_;
+  spec::Spec spec_;
+};
+
+TEST_F(SeedTest, SeedsTheDocumentRoles) {
+  auto seeded = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message();
+  EXPECT_TRUE(is_proxy_resource_id(seeded->proxy_resource_id));
+  EXPECT_EQ(seeded->dbuser_arn, "arn:aws:rds-db:us-east-1:123456789012:dbuser:" +
+                                    seeded->proxy_resource_id + "/lambda_writer");
+  EXPECT_EQ(seeded->lambda_role_arn, "arn:aws:iam::123456789012:role/lambda-aurora-writer-role");
+  auto store = IamStore::open(root_ + "/state");
+  ASSERT_TRUE(store.ok());
+  auto& s = **store;
+  EXPECT_EQ(s.settings().proxy_resource_id, seeded->proxy_resource_id);
+
+  const std::string lambda = "lambda-aurora-writer-role";
+  EXPECT_EQ(decide(s, lambda, "rds-db:connect", seeded->dbuser_arn), Decision::kAllowed);
+  EXPECT_EQ(decide(s, lambda, "rds-db:connect",
+                   "arn:aws:rds-db:us-east-1:123456789012:dbuser:" + seeded->proxy_resource_id +
+                       "/postgres"),
+            Decision::kImplicitDeny);
+  EXPECT_EQ(decide(s, lambda, "ec2:DescribeSubnets", "*"), Decision::kAllowed);  // managed policy
+  EXPECT_EQ(
+      decide(s, lambda, "secretsmanager:GetSecretValue",
+             "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-master-secret-AbCdEf"),
+      Decision::kImplicitDeny);
+  const std::string proxy = "rds-proxy-role";
+  EXPECT_EQ(
+      decide(s, proxy, "secretsmanager:GetSecretValue",
+             "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-master-secret-AbCdEf"),
+      Decision::kAllowed);
+  EXPECT_EQ(decide(s, proxy, "kms:Decrypt", seeded->kms_key_arn,
+                   {{"kms:ViaService", "secretsmanager.us-east-1.amazonaws.com"}}),
+            Decision::kAllowed);
+  EXPECT_EQ(decide(s, proxy, "kms:Decrypt", seeded->kms_key_arn), Decision::kImplicitDeny);
+  EXPECT_EQ(decide(s, proxy, "rds-db:connect", seeded->dbuser_arn), Decision::kImplicitDeny);
+
+  // Lambda may assume its role; the proxy service may not.
+  auto trust = s.trust_policy(lambda);
+  ASSERT_TRUE(trust.ok());
+  PrincipalInfo service;
+  service.type = PrincipalInfo::Type::kService;
+  service.service = "lambda.amazonaws.com";
+  EXPECT_TRUE(authorize_assume_role({service, {}}, seeded->lambda_role_arn, *trust).allowed);
+  service.service = "rds.amazonaws.com";
+  EXPECT_FALSE(authorize_assume_role({service, {}}, seeded->lambda_role_arn, *trust).allowed);
+
+  // What the seed wrote passes the linter.
+  auto role = s.role(lambda);
+  ASSERT_TRUE(role.has_value());
+  for (const auto& [name, document] : role->inline_policies) {
+    EXPECT_TRUE(lint_policy(document).empty()) << name;
+  }
+  auto proxy_role = s.role(proxy);
+  ASSERT_TRUE(proxy_role.has_value());
+  for (const auto& [name, document] : proxy_role->inline_policies) {
+    EXPECT_TRUE(lint_policy(document).empty()) << name;
+  }
+}
+
+TEST_F(SeedTest, IdempotentAndStable) {
+  auto first = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(first.ok());
+  auto role_id = (*IamStore::open(root_ + "/state"))->role("rds-proxy-role")->role_id;
+  auto second = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->proxy_resource_id, second->proxy_resource_id);
+  EXPECT_EQ(first->kms_key_id, second->kms_key_id);
+  EXPECT_EQ((*IamStore::open(root_ + "/state"))->role("rds-proxy-role")->role_id, role_id);
+}
+
+TEST_F(SeedTest, SpecValuesWin) {
+  spec_.proxy.resource_id = "prx-00000000000000abc";
+  spec_.database.user = "app_writer";
+  spec_.region = "eu-west-1";
+  auto seeded = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message();
+  EXPECT_EQ(seeded->dbuser_arn,
+            "arn:aws:rds-db:eu-west-1:123456789012:dbuser:prx-00000000000000abc/app_writer");
+  spec_.proxy.resource_id = "prxy-abc";
+  auto bad = seed_store(spec_, root_ + "/state");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(),
+            "proxy.resource_id prxy-abc is not prx- followed by 17 lowercase hex digits");
+}
+
+}  // namespace
+}  // namespace writegate::iam
