@@ -59,7 +59,7 @@ std::string proxy_secrets_policy(const SeedParams& p) {
                     {"Action", ordered_json::array({"secretsmanager:GetSecretValue",
                                                     "secretsmanager:DescribeSecret"})},
                     {"Resource", "arn:aws:secretsmanager:" + p.region + ":" + p.account_id +
-                                     ":secret:" + p.master_secret + "-*"}},
+                                     ":secret:" + p.backend_secret + "-*"}},
        ordered_json{
            {"Sid", "AllowKMSDecrypt"},
            {"Effect", "Allow"},
@@ -97,7 +97,7 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
                     spec.account_id,
                     spec.database.user,
                     settings.proxy_resource_id,
-                    spec.database.master_secret,
+                    spec.database.user_secret,
                     settings.kms_key_id};
 
   const std::string& lambda_role = spec.iam.lambda_role;
@@ -124,7 +124,7 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
   result.dbuser_arn =
       rds_db_user_arn(spec.region, spec.account_id, settings.proxy_resource_id, spec.database.user);
   result.secret_arn_pattern = "arn:aws:secretsmanager:" + spec.region + ":" + spec.account_id +
-                              ":secret:" + spec.database.master_secret + "-*";
+                              ":secret:" + spec.database.user_secret + "-*";
   result.kms_key_arn =
       "arn:aws:kms:" + spec.region + ":" + spec.account_id + ":key/" + settings.kms_key_id;
   return result;

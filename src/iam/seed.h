@@ -1,7 +1,9 @@
 // Seeds the local IAM store with the architecture document's two roles, for the names of a spec:
 // the Lambda role (trust lambda.amazonaws.com; rds-db:connect on the one dbuser ARN, the basic
 // execution policy, AWSLambdaVPCAccessExecutionRole) and the RDS Proxy role (trust
-// rds.amazonaws.com; Secrets Manager read of the master secret, kms:Decrypt via Secrets Manager).
+// rds.amazonaws.com; Secrets Manager read of the secret the proxy logs in to the database with —
+// spec database.user_secret, the writer's own secret, never the master secret — and kms:Decrypt
+// only via Secrets Manager).
 // This is the only part of writegate_iam that depends on writegate_spec.
 //
 //   auto spec = writegate::spec::load_for_cli(globals.spec_path);
@@ -31,7 +33,7 @@ struct SeedParams {
   std::string account_id;
   std::string db_user;
   std::string proxy_resource_id;  // prx-<17 hex>
-  std::string master_secret;      // Secrets Manager secret name
+  std::string backend_secret;     // Secrets Manager secret name the proxy reads
   std::string kms_key_id;
 };
 

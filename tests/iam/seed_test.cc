@@ -67,8 +67,13 @@ TEST_F(SeedTest, SeedsTheDocumentRoles) {
   const std::string proxy = "rds-proxy-role";
   EXPECT_EQ(
       decide(s, proxy, "secretsmanager:GetSecretValue",
-             "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-master-secret-AbCdEf"),
+             "arn:aws:secretsmanager:us-east-1:123456789012:secret:lambda-writer-secret-AbCdEf"),
       Decision::kAllowed);
+  // The proxy logs in as the writer (spec database.user_secret): the master secret is out of reach.
+  EXPECT_EQ(
+      decide(s, proxy, "secretsmanager:GetSecretValue",
+             "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-master-secret-AbCdEf"),
+      Decision::kImplicitDeny);
   EXPECT_EQ(decide(s, proxy, "kms:Decrypt", seeded->kms_key_arn,
                    {{"kms:ViaService", "secretsmanager.us-east-1.amazonaws.com"}}),
             Decision::kAllowed);
