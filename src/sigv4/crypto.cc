@@ -28,15 +28,16 @@ EVP_MD_CTX* thread_ctx() {
   return ctx.get();
 }
 
-// Hashes the concatenation of the parts. Failure of OpenSSL's SHA-256 on in-memory data means
+// Hashes prefix followed by the parts. Failure of OpenSSL's SHA-256 on in-memory data means
 // the library is broken (allocation failure); the digest is then all zero and can never match.
-template <std::size_t N>
-Digest hash_parts(const std::array<std::string_view, N>& parts) {
+Digest hash_parts(std::string_view prefix, std::span<const std::string_view> parts) {
   Digest out{};
   EVP_MD_CTX* ctx = thread_ctx();
   if (ctx == nullptr || sha256_md() == nullptr) return out;
   if (EVP_DigestInit_ex2(ctx, sha256_md(), nullptr) != 1) return out;
+  if (!prefix.empty() && EVP_DigestUpdate(ctx, prefix.data(), prefix.size()) != 1) return Digest{};
   for (std::string_view part : parts) {
+    if (part.empty()) continue;
     if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) return Digest{};
   }
   unsigned int len = 0;
@@ -51,10 +52,18 @@ std::string_view as_view(std::span<const std::uint8_t> bytes) {
 }  // namespace
 
 Digest sha256(std::string_view data) {
-  return hash_parts<1>({data});
+  return hash_parts({}, {&data, 1});
+}
+
+Digest sha256(std::span<const std::string_view> parts) {
+  return hash_parts({}, parts);
 }
 
 Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data) {
+  return hmac_sha256(key, {&data, 1});
+}
+
+Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::string_view> parts) {
   // RFC 2104 written out over the cached EVP digest: HMAC() in OpenSSL 3 fetches the algorithm
   // on every call, which would dominate the cost of signing a token.
   std::array<std::uint8_t, kBlockSize> block{};
@@ -70,8 +79,9 @@ Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data) {
     ipad[i] = block[i] ^ 0x36;
     opad[i] = block[i] ^ 0x5c;
   }
-  Digest inner = hash_parts<2>({as_view(ipad), data});
-  Digest outer = hash_parts<2>({as_view(opad), as_view(inner)});
+  Digest inner = hash_parts(as_view(ipad), parts);
+  std::string_view inner_view = as_view(inner);
+  Digest outer = hash_parts(as_view(opad), {&inner_view, 1});
   OPENSSL_cleanse(block.data(), block.size());
   OPENSSL_cleanse(ipad.data(), ipad.size());
   OPENSSL_cleanse(opad.data(), opad.size());

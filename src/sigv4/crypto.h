@@ -5,6 +5,8 @@
 //   Digest d = sha256("abc");
 //   std::string h = to_hex(d);                   // "ba7816bf..."
 //   Digest mac = hmac_sha256(key_bytes, "data");
+//   std::string_view parts[] = {"GET\n", path, "\n", query};
+//   Digest whole = sha256(parts);                // as if hashing the joined text
 #pragma once
 
 #include <array>
@@ -18,7 +20,11 @@ namespace writegate::sigv4::detail {
 using Digest = std::array<std::uint8_t, 32>;
 
 Digest sha256(std::string_view data);
+// SHA-256 of the concatenation of parts, without making the concatenation.
+Digest sha256(std::span<const std::string_view> parts);
 Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data);
+// HMAC-SHA256 of the concatenation of parts.
+Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::string_view> parts);
 
 // Lowercase hex, 64 characters for a Digest.
 std::string to_hex(std::span<const std::uint8_t> bytes);

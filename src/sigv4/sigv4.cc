@@ -5,14 +5,10 @@
 #include <string>
 
 #include "sigv4/crypto.h"
+#include "sigv4/encoding.h"
 
 namespace writegate::sigv4 {
 namespace {
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -124,47 +120,26 @@ std::optional<std::string_view> HttpRequest::header(std::string_view name) const
 // ---- encoding ---------------------------------------------------------------------------------
 
 void append_uri_encoded(std::string& out, std::string_view text, bool keep_slash) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 0xf]);
-    }
-  }
+  detail::append_encoded(out, text, keep_slash);
 }
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
   std::string out;
-  out.reserve(text.size() + text.size() / 2);
-  append_uri_encoded(out, text, keep_slash);
+  detail::append_encoded(out, text, keep_slash);
   return out;
 }
 
 Result<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
+  if (!detail::has_valid_escapes(text)) {
+    std::size_t i = 0;
+    for (i = text.find('%'); i != std::string_view::npos; i = text.find('%', i + 3)) {
+      if (i + 2 >= text.size() || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) break;
     }
-    if (i + 2 >= text.size()) {
-      return Error::invalid_argument("'%' at offset " + std::to_string(i) +
-                                     " is not followed by two hex digits");
-    }
-    int hi = hex_value(text[i + 1]);
-    int lo = hex_value(text[i + 2]);
-    if (hi < 0 || lo < 0) {
-      return Error::invalid_argument("'%' at offset " + std::to_string(i) +
-                                     " is not followed by two hex digits");
-    }
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
+    return Error::invalid_argument("'%' at offset " + std::to_string(i) +
+                                   " is not followed by two hex digits");
   }
+  std::string out;
+  detail::append_percent_decoded(out, text);
   return out;
 }
 
