@@ -1,0 +1,61 @@
+// writegate-proxy --config proxy.yaml [--spec writegate.yaml]
+// RDS Proxy's counterpart: TLS required, IAM tokens required, same-user backend logins.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "proxy/server.h"
+#include "spec/spec.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"writegate-proxy: a TLS-only, IAM-only PostgreSQL proxy (RDS Proxy's counterpart)"};
+  std::string spec_path;
+  std::string config_path;
+  app.add_option("--spec", spec_path, "Spec file (default ./writegate.yaml, else defaults)");
+  app.add_option("--config", config_path, "Proxy config (YAML: listen, TLS, backend, secrets)")
+      ->required();
+  CLI11_PARSE(app, argc, argv);
+
+  auto spec = writegate::spec::load_for_cli(spec_path);
+  if (!spec) {
+    std::cerr << "writegate-proxy: " << spec.error().message() << "\n";
+    return 2;
+  }
+  auto config = writegate::proxy::load_config(*spec, config_path);
+  if (!config) {
+    std::cerr << "writegate-proxy: " << config.error().message() << "\n";
+    return 2;
+  }
+  auto secrets = writegate::proxy::make_secret_source(*config);
+  if (!secrets) {
+    std::cerr << "writegate-proxy: " << secrets.error().message() << "\n";
+    return 2;
+  }
+  // Signals are taken by a thread of their own, which asks the server to stop.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto server = writegate::proxy::ProxyServer::create(std::move(*config), std::move(*secrets));
+  if (!server) {
+    std::cerr << "writegate-proxy: " << server.error().message() << "\n";
+    return 2;
+  }
+  std::cout << "writegate-proxy listening on " << (*server)->config().listen_host << ":"
+            << (*server)->port() << " (resource id " << (*server)->config().resource_id << ")"
+            << std::endl;
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    (*server)->stop();
+  });
+  (*server)->run();
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}

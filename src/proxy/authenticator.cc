@@ -1,0 +1,93 @@
+#include "proxy/authenticator.h"
+
+#include "iam/arn.h"
+#include "iam/evaluator.h"
+
+namespace writegate::proxy {
+
+// The IAM store seen through the SigV4 verifier's KeyResolver interface.
+class IamAuthenticator::StoreKeys : public sigv4::KeyResolver {
+ public:
+  explicit StoreKeys(iam::IamStore& store) : store_(store) {}
+  Result<sigv4::ResolvedKey> resolve(std::string_view access_key_id,
+                                     sigv4::TimePoint now) const override {
+    WG_ASSIGN_OR_RETURN(iam::KeyIdentity identity, store_.find_access_key(access_key_id, now));
+    sigv4::ResolvedKey key;
+    key.secret_access_key = identity.secret_access_key;
+    if (!identity.session_token.empty()) key.session_token = identity.session_token;
+    key.expires = identity.expiration;
+    key.principal_arn = identity.principal.arn;
+    return key;
+  }
+
+ private:
+  iam::IamStore& store_;
+};
+
+IamAuthenticator::IamAuthenticator(iam::IamStore& store, Options options)
+    : store_(store), options_(std::move(options)), keys_(std::make_unique<StoreKeys>(store)) {
+  verifier_ = std::make_unique<sigv4::RdsTokenVerifier>(
+      *keys_, sigv4::RdsVerifyOptions{.endpoint_hosts = options_.endpoint_hosts,
+                                      .port = options_.port,
+                                      .region = options_.region});
+}
+
+IamAuthenticator::~IamAuthenticator() = default;
+
+std::string IamAuthenticator::dbuser_arn(std::string_view user) const {
+  return iam::rds_db_user_arn(options_.region, options_.account_id, options_.resource_id, user);
+}
+
+AuthOutcome IamAuthenticator::authenticate(std::string_view token, std::string_view user,
+                                           std::chrono::system_clock::time_point now) {
+  AuthOutcome out;
+  if (auto reloaded = store_.reload_if_changed(); !reloaded) {
+    out.reason = "store_unavailable";
+    out.detail = reloaded.error().message();
+    return out;
+  }
+  auto claims = verifier_->verify(token, user, now);
+  if (!claims) {
+    const auto& rejection = claims.rejection();
+    out.reason = std::string(sigv4::auth_failure_name(rejection.reason));
+    out.detail = rejection.error.message();
+    if (rejection.reason == sigv4::AuthFailure::kUnknownKey) {
+      // The store knows expired sessions and inactive keys: say which, not "unknown".
+      if (auto parsed = sigv4::parse_rds_token(token)) {
+        auto identity = store_.find_access_key(parsed->access_key_id, now);
+        if (!identity && identity.error().code() == ErrorCode::kUnauthenticated) {
+          out.reason = "session_expired";
+        } else if (!identity && identity.error().code() == ErrorCode::kFailedPrecondition) {
+          out.reason = "inactive_key";
+        }
+      }
+    }
+    return out;
+  }
+  out.principal_arn = claims->principal_arn;
+  auto identity = store_.find_access_key(claims->access_key_id, now);
+  if (!identity) {
+    out.reason = "unknown_key";
+    out.detail = identity.error().message();
+    return out;
+  }
+  iam::RequestContext request;
+  request.principal = identity->principal;
+  request.action = "rds-db:connect";
+  request.resource = dbuser_arn(user);
+  iam::add_global_keys(request, now);
+  const iam::EvaluationResult decision = iam::evaluate(identity->policies, request);
+  if (!decision.allowed()) {
+    out.reason = decision.decision == iam::Decision::kExplicitDeny ? "policy_explicit_deny"
+                                                                   : "policy_implicit_deny";
+    out.detail = identity->principal.arn + " may not rds-db:connect on " + request.resource + ": " +
+                 decision.describe();
+    return out;
+  }
+  out.ok = true;
+  out.reason = "ok";
+  out.detail = decision.describe();
+  return out;
+}
+
+}  // namespace writegate::proxy

@@ -1,0 +1,179 @@
+#include "proxy/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace writegate::proxy {
+namespace {
+
+Error config_error(const std::string& file, const YAML::Node& node, const std::string& field,
+                   const std::string& what) {
+  std::ostringstream out;
+  out << file;
+  if (node.Mark().line >= 0) out << ":" << node.Mark().line + 1 << ":" << node.Mark().column + 1;
+  out << ": " << field << ": " << what;
+  return Error::invalid_argument(out.str());
+}
+
+Status read_port(const std::string& file, const YAML::Node& node, const std::string& field,
+                 int& out) {
+  if (!node) return {};
+  int value = -1;
+  try {
+    value = node.as<int>();
+  } catch (const YAML::Exception&) {
+  }
+  if (value < 0 || value > 65535) {
+    return config_error(file, node, field, "expected a port number 0..65535");
+  }
+  out = value;
+  return {};
+}
+
+Status read_str(const std::string& file, const YAML::Node& node, const std::string& field,
+                std::string& out) {
+  if (!node) return {};
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    return config_error(file, node, field, "expected a non-empty string");
+  }
+  out = node.Scalar();
+  return {};
+}
+
+Status check_keys(const std::string& file, const YAML::Node& node, const std::string& field,
+                  const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return config_error(file, node, field, "expected a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (!allowed.contains(key)) {
+      std::string list;
+      for (const auto& a : allowed)
+        list += (list.empty() ? "" : ", ") + a;
+      return config_error(file, kv.first, field.empty() ? key : field + "." + key,
+                          "unknown key; allowed keys: " + list);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& config_file) {
+  ProxyConfig c;
+  c.region = spec.region;
+  c.account_id = spec.account_id;
+  c.resource_id = spec.proxy.resource_id;
+  c.listen_port = spec.proxy.port;
+  c.proxy_name = spec.proxy.name;
+  c.proxy_role = spec.iam.proxy_role;
+  c.database = spec.database.name;
+  c.writer_user = spec.database.user;
+  c.user_secret_name = spec.database.user_secret;
+  c.idle_client_timeout_seconds = spec.proxy.pool.idle_client_timeout_seconds;
+  if (config_file.empty()) {
+    return Error::invalid_argument("writegate-proxy needs --config FILE (TLS files, backend)");
+  }
+  YAML::Node root;
+  try {
+    std::ifstream in(config_file);
+    if (!in) return Error::not_found("cannot read proxy config " + config_file);
+    root = YAML::Load(in);
+  } catch (const YAML::Exception& e) {
+    return Error::invalid_argument(config_file + ":" + std::to_string(e.mark.line + 1) +
+                                   ": not valid YAML: " + e.msg);
+  }
+  const std::string& f = config_file;
+  try {
+    WG_RETURN_IF_ERROR(
+        check_keys(f, root, "",
+                   {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
+                    "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
+                    "max_client_connections", "verify_threads"}));
+    if (root["listen"]) {
+      const std::string listen = root["listen"].Scalar();
+      const auto colon = listen.rfind(':');
+      if (colon == std::string::npos) {
+        return config_error(f, root["listen"], "listen", "expected address:port");
+      }
+      c.listen_host = listen.substr(0, colon);
+      try {
+        c.listen_port = std::stoi(listen.substr(colon + 1));
+      } catch (const std::exception&) {
+        return config_error(f, root["listen"], "listen", "expected address:port");
+      }
+      if (c.listen_port < 0 || c.listen_port > 65535) {
+        return config_error(f, root["listen"], "listen", "port out of range");
+      }
+    }
+    if (root["endpoint_names"]) {
+      if (!root["endpoint_names"].IsSequence()) {
+        return config_error(f, root["endpoint_names"], "endpoint_names", "expected a list");
+      }
+      for (const auto& name : root["endpoint_names"])
+        c.endpoint_names.push_back(name.Scalar());
+    }
+    WG_RETURN_IF_ERROR(read_port(f, root["endpoint_port"], "endpoint_port", c.endpoint_port));
+    WG_RETURN_IF_ERROR(read_str(f, root["tls_cert"], "tls_cert", c.tls_cert_file));
+    WG_RETURN_IF_ERROR(read_str(f, root["tls_key"], "tls_key", c.tls_key_file));
+    WG_RETURN_IF_ERROR(read_str(f, root["state_dir"], "state_dir", c.state_dir));
+    WG_RETURN_IF_ERROR(read_str(f, root["resource_id"], "resource_id", c.resource_id));
+    WG_RETURN_IF_ERROR(read_str(f, root["secrets_file"], "secrets_file", c.secrets_file));
+    WG_RETURN_IF_ERROR(read_str(f, root["log_file"], "log_file", c.log_file));
+    if (const auto b = root["backend"]) {
+      WG_RETURN_IF_ERROR(check_keys(f, b, "backend", {"host", "port", "ca_file", "server_name"}));
+      WG_RETURN_IF_ERROR(read_str(f, b["host"], "backend.host", c.backend.host));
+      WG_RETURN_IF_ERROR(read_port(f, b["port"], "backend.port", c.backend.port));
+      WG_RETURN_IF_ERROR(read_str(f, b["ca_file"], "backend.ca_file", c.backend.ca_file));
+      WG_RETURN_IF_ERROR(
+          read_str(f, b["server_name"], "backend.server_name", c.backend.server_name));
+    } else {
+      return config_error(f, root, "backend", "required: {host, port, ca_file}");
+    }
+    if (const auto s = root["secrets"]) {
+      WG_RETURN_IF_ERROR(check_keys(f, s, "secrets", {"endpoint", "ca_file"}));
+      WG_RETURN_IF_ERROR(read_str(f, s["endpoint"], "secrets.endpoint", c.secrets_endpoint));
+      WG_RETURN_IF_ERROR(read_str(f, s["ca_file"], "secrets.ca_file", c.secrets_ca_file));
+    }
+    for (const auto& [key, target, low, high] :
+         {std::tuple{"auth_timeout", &c.auth_timeout_seconds, 1, 600},
+          std::tuple{"max_client_connections", &c.max_client_connections, 1, 100000},
+          std::tuple{"verify_threads", &c.verify_threads, 1, 64}}) {
+      if (const auto n = root[key]) {
+        int value = -1;
+        try {
+          value = n.as<int>();
+        } catch (const YAML::Exception&) {
+        }
+        if (value < low || value > high) {
+          return config_error(f, n, key,
+                              "expected " + std::to_string(low) + ".." + std::to_string(high));
+        }
+        *target = value;
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Error::invalid_argument(config_file + ": " + e.msg);
+  }
+  if (c.tls_cert_file.empty() || c.tls_key_file.empty()) {
+    return Error::invalid_argument(
+        config_file + ": tls_cert and tls_key are required: the proxy only speaks TLS");
+  }
+  if (c.backend.ca_file.empty()) {
+    return Error::invalid_argument(config_file +
+                                   ": backend.ca_file is required: the proxy verifies the "
+                                   "database's certificate (verify-full)");
+  }
+  if (c.backend.server_name.empty()) c.backend.server_name = c.backend.host;
+  if (c.secrets_endpoint.empty() && c.secrets_file.empty()) {
+    return Error::invalid_argument(config_file +
+                                   ": say where users' secrets come from: secrets.endpoint "
+                                   "(Secrets Manager) or secrets_file");
+  }
+  if (c.endpoint_names.empty()) c.endpoint_names = {"localhost"};
+  return c;
+}
+
+}  // namespace writegate::proxy

@@ -1,0 +1,71 @@
+// writegate-proxy's configuration: what the spec says (region, account, proxy name and port,
+// database, user) plus the local facts of one deployment from a `--config` YAML file (where to
+// listen, TLS files, the backend, the IAM state folder, where secrets come from).
+//
+//   auto config = proxy::load_config(spec, "proxy.yaml");
+//   if (!config) { std::cerr << config.error().message(); return 2; }
+//
+// Config file keys (all optional but tls_cert/tls_key and backend):
+//   listen: 127.0.0.1:5432          # address:port; port 0 picks a free one (printed at start)
+//   endpoint_names: [aurora-write-proxy.proxy-abc.us-east-1.rds.amazonaws.com, localhost]
+//   endpoint_port: 5432             # the port in tokens; default: the listen port
+//   tls_cert: proxy.crt             # certificate for the endpoint names
+//   tls_key: proxy.key
+//   state_dir: .writegate/state     # the local IAM store (keys, roles, policies)
+//   resource_id: prx-...            # default: spec proxy.resource_id, else the store's
+//   backend: {host: 127.0.0.1, port: 5433, ca_file: ca.crt, server_name: localhost}
+//   secrets: {endpoint: https://127.0.0.1:4566, ca_file: ca.crt}   # Secrets Manager
+//   secrets_file: passwords.json    # test/dev only: {"user": "password"}, mode 0600
+//   log_file: proxy.log             # JSON lines; default stderr
+//   auth_timeout: 30                # seconds a client has to log in
+//   max_client_connections: 1000
+//   verify_threads: 2
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "spec/spec.h"
+
+namespace writegate::proxy {
+
+struct BackendConfig {
+  std::string host = "127.0.0.1";
+  int port = 5432;
+  std::string ca_file;      // verify-full against this CA
+  std::string server_name;  // the name on the server's certificate; default: host
+};
+
+struct ProxyConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 5432;
+  std::vector<std::string> endpoint_names;
+  int endpoint_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string state_dir = ".writegate/state";
+  std::string region;
+  std::string account_id;
+  std::string resource_id;  // prx-<17 hex>; empty until resolved from the store
+  BackendConfig backend;
+  std::string secrets_endpoint;
+  std::string secrets_ca_file;
+  std::string secrets_file;
+  std::string log_file;  // empty: stderr
+  int auth_timeout_seconds = 30;
+  int max_client_connections = 1000;
+  int verify_threads = 2;
+  // From the spec.
+  std::string proxy_name;
+  std::string proxy_role;
+  std::string database;
+  std::string user_secret_name;  // the writer's secret (standard mode)
+  std::string writer_user;
+  int idle_client_timeout_seconds = 1800;
+};
+
+Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& config_file);
+
+}  // namespace writegate::proxy

@@ -1,0 +1,32 @@
+// Where the proxy gets a database user's own password for its standard (SECRETS) backend
+// login. Called on the verification thread pool, never on the event loop; implementations are
+// thread-safe and never log the secret.
+//
+//   auto source = proxy::make_file_secret_source("passwords.json");   // tests and development
+//   auto password = (*source)->password_for("lambda_writer");
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace writegate::proxy {
+
+class SecretSource {
+ public:
+  virtual ~SecretSource() = default;
+  // The password of `user`; not_found when there is none for that user.
+  virtual Result<std::string> password_for(const std::string& user) = 0;
+  virtual std::string describe() const = 0;  // "secrets file passwords.json", ...
+};
+
+// A JSON object {"user": "password", ...} in a file that must be mode 0600 (0400) and owned by
+// the proxy's user: for tests and development. Re-read when it changes.
+Result<std::unique_ptr<SecretSource>> make_file_secret_source(const std::string& path);
+
+struct ProxyConfig;
+// The source a proxy config names: Secrets Manager (secrets.endpoint) or a secrets file.
+Result<std::unique_ptr<SecretSource>> make_secret_source(const ProxyConfig& config);
+
+}  // namespace writegate::proxy

@@ -1,0 +1,826 @@
+// clang-format off
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format on
+#include "proxy/server.h"
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "iam/store.h"
+#include "pgwire/encode.h"
+#include "pgwire/errors.h"
+#include "pgwire/frame_decoder.h"
+#include "pgwire/parse.h"
+#include "pgwire/scram.h"
+#include "proxy/authenticator.h"
+
+namespace writegate::proxy {
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
+
+std::string now_iso8601() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+// One JSON object per line, to a file or stderr; lines never interleave.
+class JsonLog {
+ public:
+  Status open(const std::string& path) {
+    if (path.empty()) return {};
+    file_ = std::fopen(path.c_str(), "a");
+    if (!file_) return Error::io("cannot open log file " + path);
+    return {};
+  }
+  ~JsonLog() {
+    if (file_) std::fclose(file_);
+  }
+  void write(nlohmann::json line) {
+    line["time"] = now_iso8601();
+    const std::string text = line.dump() + "\n";
+    std::lock_guard lock(mutex_);
+    FILE* out = file_ ? file_ : stderr;
+    std::fwrite(text.data(), 1, text.size(), out);
+    std::fflush(out);
+  }
+
+ private:
+  std::mutex mutex_;
+  FILE* file_ = nullptr;
+};
+
+// The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the right
+// backend with the backend's key (RDS Proxy cannot do this; we can).
+class CancelRegistry {
+ public:
+  struct Target {
+    std::int32_t backend_pid;
+    std::int32_t backend_secret;
+  };
+  pgwire::BackendKeyData add(Target target) {
+    std::lock_guard lock(mutex_);
+    for (;;) {
+      pgwire::BackendKeyData key;
+      RAND_bytes(reinterpret_cast<unsigned char*>(&key.process_id), sizeof key.process_id);
+      RAND_bytes(reinterpret_cast<unsigned char*>(&key.secret_key), sizeof key.secret_key);
+      key.process_id &= 0x7fffffff;
+      if (key.process_id == 0) continue;
+      if (entries_.emplace(std::pair{key.process_id, key.secret_key}, target).second) return key;
+    }
+  }
+  void remove(const pgwire::BackendKeyData& key) {
+    std::lock_guard lock(mutex_);
+    entries_.erase({key.process_id, key.secret_key});
+  }
+  std::optional<Target> find(std::int32_t pid, std::int32_t secret) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find({pid, secret});
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::int32_t, std::int32_t>, Target> entries_;
+};
+
+Status verify_peer_name(SSL* ssl_handle, const std::string& name) {
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const bool is_ip = X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1;
+  if (!is_ip && (X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0) != 1 ||
+                 SSL_set_tlsext_host_name(ssl_handle, name.c_str()) != 1)) {
+    return Error::invalid_argument("cannot verify the database's name " + name);
+  }
+  return {};
+}
+
+}  // namespace
+
+struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
+  ProxyConfig config;
+  asio::io_context io{1};
+  ssl::context front_tls{ssl::context::tls_server};
+  ssl::context back_tls{ssl::context::tls_client};
+  asio::thread_pool verify_pool;
+  std::unique_ptr<iam::IamStore> store;
+  std::unique_ptr<IamAuthenticator> auth;
+  std::unique_ptr<SecretSource> secrets;
+  std::mutex auth_mutex;  // the store snapshot is thread-safe; the verifier's cache is too
+  CancelRegistry cancels;
+  JsonLog log;
+  Metrics metrics;
+  tcp::acceptor acceptor{io};
+  int bound_port = 0;
+
+  explicit State(ProxyConfig c)
+      : config(std::move(c)), verify_pool(static_cast<std::size_t>(config.verify_threads)) {}
+
+  awaitable<void> accept_loop();
+  awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
+};
+
+namespace {
+
+// One client connection from accept to close.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<ProxyServer::State> state, tcp::socket socket)
+      : state_(std::move(state)),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()),
+        decoder_(pgwire::FrameDecoder::frontend(decoder_options())) {
+    error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    client_ = ec ? "unknown" : peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
+
+  ~Session() {
+    if (registered_) state_->cancels.remove(client_key_);
+    if (backend_) --state_->metrics.database_connections;
+    --state_->metrics.client_connections;
+  }
+
+  awaitable<void> run() {
+    ++state_->metrics.client_connections;
+    ++state_->metrics.client_connections_received;
+    arm_deadline();
+    const bool logged_in = co_await login();
+    deadline_.cancel();
+    if (!logged_in) {
+      close_all();
+      co_return;
+    }
+    // Relay: server -> client in its own coroutine, client -> server here.
+    auto self = shared_from_this();
+    asio::co_spawn(
+        socket_.get_executor(),
+        [self]() -> awaitable<void> {
+          co_await self->relay_backend_to_client();
+          self->close_all();
+        },
+        asio::detached);
+    co_await relay_client_to_backend();
+    close_all();
+  }
+
+ private:
+  static pgwire::DecoderOptions decoder_options() {
+    pgwire::DecoderOptions options;
+    options.limits.max_message = 64 * 1024 * 1024;
+    return options;
+  }
+
+  void arm_deadline() {
+    deadline_.expires_after(std::chrono::seconds(state_->config.auth_timeout_seconds));
+    deadline_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        self->timed_out_ = true;
+        self->close_all();
+      }
+    });
+  }
+
+  void close_all() {
+    error_code ignored;
+    if (tls_) {
+      tls_->lowest_layer().close(ignored);
+    } else {
+      socket_.close(ignored);
+    }
+    if (backend_) backend_->lowest_layer().close(ignored);
+  }
+
+  // ---- client I/O ----
+  awaitable<bool> read_client() {
+    char buf[kReadChunk];
+    error_code ec;
+    std::size_t n = 0;
+    if (tls_) {
+      n = co_await tls_->async_read_some(asio::buffer(buf),
+                                         asio::redirect_error(use_awaitable, ec));
+    } else {
+      n = co_await socket_.async_read_some(asio::buffer(buf),
+                                           asio::redirect_error(use_awaitable, ec));
+    }
+    if (ec || n == 0) co_return false;
+    decoder_.feed(std::string_view(buf, n));
+    co_return true;
+  }
+
+  awaitable<bool> write_client(std::string_view bytes) {
+    error_code ec;
+    if (tls_) {
+      co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()),
+                                 asio::redirect_error(use_awaitable, ec));
+    } else {
+      co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
+                                 asio::redirect_error(use_awaitable, ec));
+    }
+    co_return !ec;
+  }
+
+  // The next complete client frame; nullopt when the client left or sent garbage (answered).
+  awaitable<std::optional<pgwire::Frame>> next_client_frame() {
+    for (;;) {
+      auto decoded = decoder_.next();
+      if (!decoded) {
+        co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                            "invalid message from client: " + decoded.error().message());
+        reason_ = "protocol_violation";
+        co_return std::nullopt;
+      }
+      if (decoded->ready()) co_return decoded->frame;
+      if (!co_await read_client()) {
+        reason_ = timed_out_ ? "auth_timeout" : "client_closed";
+        co_return std::nullopt;
+      }
+    }
+  }
+
+  awaitable<void> send_error(pgwire::Severity severity, std::string_view sqlstate,
+                             const std::string& message) {
+    auto bytes = pgwire::error_response_bytes(severity, sqlstate, message);
+    if (bytes) co_await write_client(*bytes);
+  }
+
+  void log_attempt(const std::string& outcome) {
+    nlohmann::json line = {{"event", "connect"},    {"client", client_},  {"user", user_},
+                           {"database", database_}, {"outcome", outcome}, {"reason", reason_},
+                           {"tls", tls_ != nullptr}};
+    if (!principal_.empty()) line["principal"] = principal_;
+    if (!detail_.empty()) line["detail"] = detail_;
+    state_->log.write(std::move(line));
+  }
+
+  // ---- login: startup, TLS, IAM token, backend ----
+  awaitable<bool> login() {
+    std::optional<pgwire::StartupMessage> startup;
+    while (!startup) {
+      auto frame = co_await next_client_frame();
+      if (!frame) {
+        if (reason_ != "client_closed") log_attempt("refused");
+        co_return false;
+      }
+      switch (frame->kind) {
+        case pgwire::FrameKind::kSslRequest: {
+          if (!co_await write_client(pgwire::encryption_response(true))) co_return false;
+          if (decoder_.buffered_bytes() != 0) {
+            // Bytes sent in plaintext before the handshake must not pass as encrypted.
+            reason_ = "plaintext_after_sslrequest";
+            log_attempt("refused");
+            co_return false;
+          }
+          tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), state_->front_tls);
+          error_code ec;
+          co_await tls_->async_handshake(ssl::stream_base::server,
+                                         asio::redirect_error(use_awaitable, ec));
+          if (ec) {
+            reason_ = "tls_handshake_failed";
+            detail_ = ec.message();
+            log_attempt("refused");
+            co_return false;
+          }
+          ++state_->metrics.client_connections_tls;
+          break;
+        }
+        case pgwire::FrameKind::kGssEncRequest:
+          if (!co_await write_client(pgwire::encryption_response(false))) co_return false;
+          break;
+        case pgwire::FrameKind::kCancelRequest: {
+          auto cancel = pgwire::parse_cancel_request(frame->body);
+          if (cancel) {
+            co_await state_->forward_cancel(cancel->process_id, cancel->secret_key);
+          }
+          co_return false;
+        }
+        case pgwire::FrameKind::kStartupMessage: {
+          auto parsed = pgwire::parse_startup_message(frame->body);
+          if (!parsed) {
+            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                                parsed.error().message());
+            reason_ = "bad_startup";
+            log_attempt("refused");
+            co_return false;
+          }
+          startup = std::move(*parsed);
+          break;
+        }
+        default:
+          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                              "unexpected message before startup");
+          reason_ = "protocol_violation";
+          log_attempt("refused");
+          co_return false;
+      }
+    }
+    user_ = std::string(startup->user());
+    database_ = std::string(startup->parameter("database").value_or(user_));
+    if (!tls_) {
+      co_await send_error(pgwire::Severity::kFatal,
+                          pgwire::sqlstate::kInvalidAuthorizationSpecification,
+                          std::string(kTlsRequired));
+      reason_ = "tls_required";
+      ++state_->metrics.client_connections_setup_failed_auth;
+      log_attempt("refused");
+      co_return false;
+    }
+    if (startup->parameter("replication")) {
+      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kFeatureNotSupported,
+                          "replication connections are not supported by this proxy");
+      reason_ = "replication_refused";
+      log_attempt("refused");
+      co_return false;
+    }
+
+    // IAM only: ask for the token as a cleartext password, inside TLS.
+    auto ask = pgwire::encode(pgwire::Authentication::cleartext_password());
+    if (!ask || !co_await write_client(*ask)) co_return false;
+    auto frame = co_await next_client_frame();
+    if (!frame) {
+      log_attempt("refused");
+      co_return false;
+    }
+    if (frame->kind != pgwire::FrameKind::kMessage || frame->type != 'p') {
+      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                          "expected a password message");
+      reason_ = "protocol_violation";
+      log_attempt("refused");
+      co_return false;
+    }
+    auto password = pgwire::parse_password_message(frame->body);
+    const std::string token = password ? password->password : std::string();
+
+    // Verification and the secret look-up run on the pool: the event loop never waits on them.
+    auto state = state_;
+    const std::string user = user_;
+    const AuthOutcome outcome = co_await asio::co_spawn(
+        state->verify_pool,
+        [state, token, user]() -> awaitable<AuthOutcome> {
+          co_return state->auth->authenticate(token, user, std::chrono::system_clock::now());
+        },
+        use_awaitable);
+    principal_ = outcome.principal_arn;
+    detail_ = outcome.detail;
+    if (!outcome.ok) {
+      reason_ = outcome.reason;
+      ++state_->metrics.client_connections_setup_failed_auth;
+      // Generic to the client; the precise reason is in the proxy's log.
+      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kInvalidPassword,
+                          "IAM authentication failed for user \"" + user_ + "\"");
+      log_attempt("refused");
+      co_return false;
+    }
+
+    struct SecretOutcome {
+      std::optional<std::string> password;
+      std::string error;
+    };
+    auto secret = co_await asio::co_spawn(
+        state->verify_pool,
+        [state, user]() -> awaitable<SecretOutcome> {
+          auto found = state->secrets->password_for(user);
+          if (!found) co_return SecretOutcome{std::nullopt, found.error().message()};
+          co_return SecretOutcome{std::move(*found), {}};
+        },
+        use_awaitable);
+    if (!secret.password) {
+      reason_ = "secret_unavailable";
+      detail_ = secret.error;
+      co_await send_error(
+          pgwire::Severity::kFatal, pgwire::sqlstate::kCannotConnectNow,
+          "the proxy could not get the database credentials of user \"" + user_ + "\"");
+      log_attempt("error");
+      co_return false;
+    }
+    if (!co_await connect_backend(*startup, *secret.password)) {
+      log_attempt("error");
+      co_return false;
+    }
+    reason_ = "ok";
+    ++state_->metrics.client_connections_setup_succeeded;
+    log_attempt("ok");
+    co_return true;
+  }
+
+  // ---- backend ----
+  awaitable<bool> write_backend(std::string_view bytes) {
+    error_code ec;
+    co_await asio::async_write(*backend_, asio::buffer(bytes.data(), bytes.size()),
+                               asio::redirect_error(use_awaitable, ec));
+    co_return !ec;
+  }
+
+  awaitable<bool> backend_failed(const std::string& why, std::string_view sqlstate,
+                                 const std::string& client_message) {
+    reason_ = "backend_login_failed";
+    detail_ = why;
+    co_await send_error(pgwire::Severity::kFatal, sqlstate, client_message);
+    co_return false;
+  }
+
+  awaitable<bool> connect_backend(const pgwire::StartupMessage& client_startup,
+                                  const std::string& password) {
+    const BackendConfig& target = state_->config.backend;
+    ++state_->metrics.database_connection_requests;
+    auto executor = socket_.get_executor();
+    tcp::resolver resolver(executor);
+    error_code ec;
+    const auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
+                                                           asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_return co_await backend_failed("resolve " + target.host + ": " + ec.message(),
+                                        pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database");
+    }
+    tcp::socket raw(executor);
+    co_await asio::async_connect(raw, endpoints, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_return co_await backend_failed("connect: " + ec.message(),
+                                        pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database");
+    }
+    raw.set_option(tcp::no_delay(true), ec);
+    // TLS to the database, certificate and name verified.
+    const std::string ssl_request = *pgwire::encode(pgwire::SslRequest{});
+    co_await asio::async_write(raw, asio::buffer(ssl_request),
+                               asio::redirect_error(use_awaitable, ec));
+    char answer = 0;
+    if (!ec) {
+      co_await asio::async_read(raw, asio::buffer(&answer, 1),
+                                asio::redirect_error(use_awaitable, ec));
+    }
+    if (ec || answer != 'S') {
+      co_return co_await backend_failed("the database did not accept TLS",
+                                        pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database securely");
+    }
+    backend_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(raw), state_->back_tls);
+    ++state_->metrics.database_connections;
+    if (auto named = verify_peer_name(backend_->native_handle(), target.server_name); !named) {
+      co_return co_await backend_failed(named.error().message(),
+                                        pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database securely");
+    }
+    co_await backend_->async_handshake(ssl::stream_base::client,
+                                       asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_return co_await backend_failed("TLS handshake with the database: " + ec.message(),
+                                        pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database securely");
+    }
+
+    // The same user, the client's database and session parameters.
+    pgwire::StartupMessage startup;
+    startup.parameters.emplace_back("user", user_);
+    startup.parameters.emplace_back("database", database_);
+    for (const auto& [name, value] : client_startup.parameters) {
+      if (name != "user" && name != "database") startup.parameters.emplace_back(name, value);
+    }
+    auto startup_bytes = pgwire::encode(startup);
+    if (!startup_bytes || !co_await write_backend(*startup_bytes)) {
+      co_return co_await backend_failed("cannot send startup", pgwire::sqlstate::kCannotConnectNow,
+                                        "the proxy cannot reach the database");
+    }
+
+    auto decoder = pgwire::FrameDecoder::backend();
+    std::optional<pgwire::ScramClient> scram;
+    std::string to_client;  // ParameterStatus and notices, relayed after AuthenticationOk
+    pgwire::BackendKeyData backend_key;
+    for (;;) {
+      auto decoded = decoder.next();
+      if (!decoded) {
+        co_return co_await backend_failed(
+            "bad message from the database: " + decoded.error().message(),
+            pgwire::sqlstate::kConnectionFailure, "the database sent an invalid message");
+      }
+      if (!decoded->ready()) {
+        char buf[kReadChunk];
+        const std::size_t n = co_await backend_->async_read_some(
+            asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+        if (ec || n == 0) {
+          co_return co_await backend_failed("the database closed the connection during login",
+                                            pgwire::sqlstate::kConnectionFailure,
+                                            "the database closed the connection");
+        }
+        decoder.feed(std::string_view(buf, n));
+        continue;
+      }
+      const pgwire::Frame& frame = decoded->frame;
+      switch (frame.type) {
+        case 'R': {
+          auto auth = pgwire::parse_authentication(frame.body);
+          if (!auth)
+            co_return co_await backend_failed(auth.error().message(),
+                                              pgwire::sqlstate::kConnectionFailure,
+                                              "the database sent an invalid message");
+          std::string reply;
+          Status made;
+          switch (auth->type) {
+            case pgwire::AuthType::kOk:
+              break;
+            case pgwire::AuthType::kSasl: {
+              const auto& mechs = auth->sasl_mechanisms;
+              if (std::find(mechs.begin(), mechs.end(), pgwire::kScramSha256) == mechs.end()) {
+                co_return co_await backend_failed("the database offers no SCRAM-SHA-256",
+                                                  pgwire::sqlstate::kCannotConnectNow,
+                                                  "the proxy cannot log in to the database");
+              }
+              auto client = pgwire::ScramClient::create(password);
+              if (!client) {
+                co_return co_await backend_failed(client.error().message(),
+                                                  pgwire::sqlstate::kCannotConnectNow,
+                                                  "the proxy cannot log in to the database");
+              }
+              scram.emplace(std::move(*client));
+              made = pgwire::encode_to(pgwire::SaslInitialResponse{std::string(scram->mechanism()),
+                                                                   scram->client_first_message()},
+                                       reply);
+              break;
+            }
+            case pgwire::AuthType::kSaslContinue: {
+              if (!scram) made = Error::failed_precondition("SASLContinue before SASL");
+              auto final_message = scram ? scram->handle_server_first(auth->data)
+                                         : Result<std::string>(made.error());
+              if (!final_message) {
+                made = final_message.error();
+              } else {
+                made = pgwire::encode_to(pgwire::SaslResponse{*final_message}, reply);
+              }
+              break;
+            }
+            case pgwire::AuthType::kSaslFinal:
+              made = scram ? scram->verify_server_final(auth->data)
+                           : Status(Error::failed_precondition("SASLFinal before SASL"));
+              break;
+            case pgwire::AuthType::kMd5Password: {
+              auto hashed = pgwire::md5_password_response(user_, password, auth->data);
+              if (!hashed) {
+                made = hashed.error();
+              } else {
+                made = pgwire::encode_to(pgwire::PasswordMessage{*hashed}, reply);
+              }
+              break;
+            }
+            case pgwire::AuthType::kCleartextPassword:
+              // Only over the verified TLS link established above.
+              made = pgwire::encode_to(pgwire::PasswordMessage{password}, reply);
+              break;
+            default:
+              made = Error::failed_precondition("the database asks for an unsupported method");
+          }
+          if (!made) {
+            co_return co_await backend_failed(made.error().message(),
+                                              pgwire::sqlstate::kCannotConnectNow,
+                                              "the proxy cannot log in to the database");
+          }
+          if (!reply.empty() && !co_await write_backend(reply)) {
+            co_return co_await backend_failed("write to the database failed",
+                                              pgwire::sqlstate::kConnectionFailure,
+                                              "the database closed the connection");
+          }
+          break;
+        }
+        case 'E': {
+          auto error = pgwire::parse_error_response(frame.body);
+          const std::string message = error ? std::string(error->message()) : "unknown";
+          const std::string code = error ? std::string(error->sqlstate()) : "08006";
+          // Authentication errors say nothing to the client about the proxy's secret.
+          if (code.starts_with("28")) {
+            co_return co_await backend_failed("the database refused the proxy's login: " + message,
+                                              pgwire::sqlstate::kCannotConnectNow,
+                                              "the proxy cannot log in to the database");
+          }
+          reason_ = "backend_login_failed";
+          detail_ = message;
+          co_await write_client(frame.wire);  // e.g. 3D000 database does not exist
+          co_return false;
+        }
+        case 'S':
+        case 'N':
+          to_client.append(frame.wire);
+          break;
+        case 'K': {
+          auto key = pgwire::parse_backend_key_data(frame.body);
+          if (key) backend_key = *key;
+          break;
+        }
+        case 'Z': {
+          client_key_ = state_->cancels.add({backend_key.process_id, backend_key.secret_key});
+          registered_ = true;
+          std::string out = *pgwire::encode(pgwire::Authentication::ok());
+          out += to_client;
+          (void)pgwire::encode_to(client_key_, out);
+          out.append(frame.wire);
+          co_return co_await write_client(out);
+        }
+        default:
+          co_return co_await backend_failed(
+              std::string("unexpected message '") + frame.type + "' from the database during login",
+              pgwire::sqlstate::kProtocolViolation, "the database sent an unexpected message");
+      }
+    }
+  }
+
+  // ---- relay ----
+  awaitable<void> relay_client_to_backend() {
+    for (;;) {
+      auto frame = co_await next_client_frame();
+      if (!frame) co_return;
+      if (!co_await write_backend(frame->wire)) co_return;
+      if (frame->type == 'X') co_return;  // Terminate
+    }
+  }
+
+  awaitable<void> relay_backend_to_client() {
+    std::vector<char> buf(kReadChunk * 4);
+    for (;;) {
+      error_code ec;
+      const std::size_t n = co_await backend_->async_read_some(
+          asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      if (ec || n == 0) co_return;
+      if (!co_await write_client(std::string_view(buf.data(), n))) co_return;
+    }
+  }
+
+  std::shared_ptr<ProxyServer::State> state_;
+  tcp::socket socket_;
+  std::unique_ptr<ssl::stream<tcp::socket>> tls_;
+  std::unique_ptr<ssl::stream<tcp::socket>> backend_;
+  asio::steady_timer deadline_;
+  pgwire::FrameDecoder decoder_;
+  pgwire::BackendKeyData client_key_;
+  bool registered_ = false;
+  bool timed_out_ = false;
+  std::string client_;
+  std::string user_;
+  std::string database_;
+  std::string reason_;
+  std::string detail_;
+  std::string principal_;
+};
+
+}  // namespace
+
+awaitable<void> ProxyServer::State::accept_loop() {
+  for (;;) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    if (metrics.client_connections.load() >= config.max_client_connections) {
+      // Over the limit: a proper FATAL, then close.
+      auto bytes = pgwire::error_response_bytes(pgwire::Severity::kFatal,
+                                                pgwire::sqlstate::kTooManyConnections,
+                                                "too many client connections to the proxy");
+      if (bytes) asio::write(socket, asio::buffer(*bytes), ec);
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket));
+    asio::co_spawn(
+        io, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
+  }
+}
+
+awaitable<void> ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_t secret) {
+  const auto target = cancels.find(pid, secret);
+  if (!target) co_return;  // unknown keys are ignored, as PostgreSQL does
+  error_code ec;
+  tcp::resolver resolver(io);
+  const auto endpoints =
+      co_await resolver.async_resolve(config.backend.host, std::to_string(config.backend.port),
+                                      asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return;
+  tcp::socket socket(io);
+  co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return;
+  auto bytes = pgwire::encode(pgwire::CancelRequest{target->backend_pid, target->backend_secret});
+  if (bytes) {
+    co_await asio::async_write(socket, asio::buffer(*bytes),
+                               asio::redirect_error(use_awaitable, ec));
+  }
+  log.write({{"event", "cancel"}, {"outcome", ec ? "error" : "forwarded"}});
+}
+
+ProxyServer::ProxyServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ProxyServer::~ProxyServer() {
+  stop();
+  state_->verify_pool.join();
+}
+
+Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
+                                                         std::unique_ptr<SecretSource> secrets) {
+  auto state = std::make_shared<State>(std::move(config));
+  ProxyConfig& c = state->config;
+  state->secrets = std::move(secrets);
+  WG_RETURN_IF_ERROR(state->log.open(c.log_file));
+
+  WG_ASSIGN_OR_RETURN(state->store, iam::IamStore::open(c.state_dir));
+  if (c.resource_id.empty()) c.resource_id = state->store->settings().proxy_resource_id;
+  if (c.resource_id.empty()) {
+    return Error::failed_precondition(
+        "the proxy has no resource id: set proxy.resource_id in the spec or run `writegate iam "
+        "seed`");
+  }
+
+  error_code ec;
+  state->front_tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                               ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  state->front_tls.use_certificate_chain_file(c.tls_cert_file, ec);
+  if (ec)
+    return Error::invalid_argument("proxy TLS certificate " + c.tls_cert_file + ": " +
+                                   ec.message());
+  state->front_tls.use_private_key_file(c.tls_key_file, ssl::context::pem, ec);
+  if (ec) return Error::invalid_argument("proxy TLS key " + c.tls_key_file + ": " + ec.message());
+  SSL_CTX_set_min_proto_version(state->front_tls.native_handle(), TLS1_2_VERSION);
+
+  state->back_tls.set_verify_mode(ssl::verify_peer);
+  state->back_tls.load_verify_file(c.backend.ca_file, ec);
+  if (ec) return Error::invalid_argument("backend CA " + c.backend.ca_file + ": " + ec.message());
+  SSL_CTX_set_min_proto_version(state->back_tls.native_handle(), TLS1_2_VERSION);
+
+  tcp::endpoint endpoint(asio::ip::make_address(c.listen_host, ec),
+                         static_cast<unsigned short>(c.listen_port));
+  if (ec) return Error::invalid_argument("listen address " + c.listen_host + ": " + ec.message());
+  state->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) state->acceptor.bind(endpoint, ec);
+  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error::unavailable("cannot listen on " + c.listen_host + ":" +
+                              std::to_string(c.listen_port) + ": " + ec.message());
+  }
+  state->bound_port = state->acceptor.local_endpoint().port();
+  if (c.endpoint_port == 0) c.endpoint_port = state->bound_port;
+
+  state->auth = std::make_unique<IamAuthenticator>(
+      *state->store,
+      IamAuthenticator::Options{.region = c.region,
+                                .account_id = c.account_id,
+                                .resource_id = c.resource_id,
+                                .endpoint_hosts = c.endpoint_names,
+                                .port = static_cast<std::uint16_t>(c.endpoint_port)});
+  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state)));
+}
+
+int ProxyServer::port() const {
+  return state_->bound_port;
+}
+const ProxyConfig& ProxyServer::config() const {
+  return state_->config;
+}
+const Metrics& ProxyServer::metrics() const {
+  return state_->metrics;
+}
+
+void ProxyServer::run() {
+  asio::co_spawn(state_->io, state_->accept_loop(), asio::detached);
+  state_->log.write({{"event", "start"},
+                     {"listen", state_->config.listen_host + ":" + std::to_string(port())},
+                     {"resource_id", state_->config.resource_id},
+                     {"secrets", state_->secrets->describe()}});
+  state_->io.run();
+}
+
+void ProxyServer::stop() {
+  asio::post(state_->io, [state = state_] {
+    error_code ignored;
+    state->acceptor.close(ignored);
+    state->io.stop();
+  });
+}
+
+}  // namespace writegate::proxy

@@ -1,0 +1,59 @@
+// writegate-proxy: RDS Proxy's front half. TLS is required, the password must be a valid RDS
+// IAM token allowed to rds-db:connect as the startup user, and each client gets a backend
+// connection logged in as that same user (never the master user) over verified TLS.
+//
+//   auto server = proxy::ProxyServer::create(config, std::move(secret_source));
+//   if (!server) return 2;
+//   std::cout << "listening on " << (*server)->port();
+//   (*server)->run();            // until stop() (thread-safe, e.g. from a signal handler thread)
+//
+// One event loop runs the sessions; token verification and secret look-ups run on a small
+// thread pool so a slow check never stalls other clients. Every connection attempt writes one
+// JSON log line: time, client, user, database, outcome, reason (never a token or password).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "proxy/config.h"
+#include "proxy/secrets.h"
+
+namespace writegate::proxy {
+
+// Counters named after RDS Proxy's CloudWatch metrics.
+struct Metrics {
+  std::atomic<std::int64_t> client_connections{0};  // current
+  std::atomic<std::int64_t> client_connections_received{0};
+  std::atomic<std::int64_t> client_connections_setup_succeeded{0};
+  std::atomic<std::int64_t> client_connections_setup_failed_auth{0};
+  std::atomic<std::int64_t> client_connections_tls{0};
+  std::atomic<std::int64_t> database_connections{0};  // current
+  std::atomic<std::int64_t> database_connection_requests{0};
+};
+
+class ProxyServer {
+ public:
+  static Result<std::unique_ptr<ProxyServer>> create(ProxyConfig config,
+                                                     std::unique_ptr<SecretSource> secrets);
+  ~ProxyServer();
+  ProxyServer(const ProxyServer&) = delete;
+  ProxyServer& operator=(const ProxyServer&) = delete;
+
+  int port() const;  // the bound port (the real one when the config asked for 0)
+  const ProxyConfig& config() const;
+  const Metrics& metrics() const;
+
+  void run();   // serves until stop()
+  void stop();  // thread-safe
+
+  struct State;  // the event loop, TLS contexts, store and counters (server.cc)
+
+ private:
+  explicit ProxyServer(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace writegate::proxy
