@@ -340,7 +340,10 @@ Result<TimePoint> parse_amz_date(std::string_view text) {
       !digits(11, 2, mi) || !digits(13, 2, s)) {
     return bad();
   }
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return bad();
+  // TimePoint counts nanoseconds in 64 bits and ends in April 2262: later years would overflow.
+  if (y < 1970 || y > kMaxAmzYear || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) {
+    return bad();
+  }
   using namespace std::chrono;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return bad();

@@ -140,7 +140,9 @@ std::string build_string_to_sign(std::string_view amz_date, std::string_view sco
 
 // yyyymmddThhmmssZ in UTC (seconds truncated).
 std::string format_amz_date(TimePoint time);
-// Strict: exactly 16 characters, a real calendar date, hours < 24, ... .
+// Strict: exactly 16 characters, a real calendar date in the years 1970..kMaxAmzYear,
+// hours < 24, ... .
+inline constexpr int kMaxAmzYear = 2200;
 Result<TimePoint> parse_amz_date(std::string_view text);
 
 // hex(HMAC(signing_key, string_to_sign)).

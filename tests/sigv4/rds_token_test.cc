@@ -300,6 +300,61 @@ TEST(Verify, EveryReason) {
       AuthFailure::kExpiresTooLong);
 }
 
+TEST(Verify, SignatureCoversTheParametersAsWritten) {
+  // The canonical query is built from the token's own text: any encoding a client may choose
+  // (over-encoded letters, lowercase hex) verifies, and X-Amz-Expires is signed as written.
+  Store store;
+  const TimePoint now = at("20260102T030500Z");
+  const Credentials session{"ASIDEXAMPLE", kSecret, "abc/def+ghi="};
+  HttpRequest r;
+  r.query = {{"Action", "connect"}, {"DBUser", "lambda writer"}};
+  r.headers = {{"host", "db.example.com:5432"}};
+  SigningParams p{.region = "us-east-1",
+                  .service = "rds-db",
+                  .time = at("20260102T030405Z"),
+                  .expires = seconds(900)};
+  ASSERT_TRUE(presign_request(r, session, p).ok());
+  // Rewrite the presigner's query by hand: X-Amz-Expires=0900 signed as "0900".
+  for (QueryParam& q : r.query) {
+    if (q.name == "X-Amz-Expires") q.value = "0900";
+  }
+  std::erase_if(r.query, [](const QueryParam& q) { return q.name == "X-Amz-Signature"; });
+  SigningKey key = derive_signing_key(kSecret, "20260102", "us-east-1", "rds-db");
+  std::string creq = build_canonical_request("GET", "/", canonical_query(r.query),
+                                             canonical_headers(r.headers), kEmptyPayloadHash);
+  std::string sig = compute_signature(
+      key,
+      build_string_to_sign("20260102T030405Z", "20260102/us-east-1/rds-db/aws4_request", creq));
+  r.query.push_back({"X-Amz-Signature", sig});
+  std::string token = "db.example.com:5432/" + encode_query_string(r.query);
+  auto ok = verify_rds_token(token, "lambda writer", store, kOptions, now);
+  ASSERT_TRUE(ok.ok()) << ok.rejection().error.to_string();
+  EXPECT_EQ(ok->expires, at("20260102T031905Z"));
+  EXPECT_EQ(reason(verify_rds_token(replace(token, "X-Amz-Expires=0900", "X-Amz-Expires=900"),
+                                    "lambda writer", store, kOptions, now)),
+            AuthFailure::kBadSignature);
+
+  // Non-canonical but equivalent encodings of the CLI token still verify.
+  const std::string s(kAwsCliSessionToken);
+  for (const std::string& variant :
+       {replace(s, "abc%2Fdef%2Bghi%3D", "abc%2fdef%2bghi%3d"),
+        replace(s, "abc%2Fdef%2Bghi%3D", "%61bc%2Fdef%2Bghi%3D"),
+        replace(s, "DBUser=lambda%20writer", "DBUser=%6cambda%20writer"),
+        replace(s, "ASIDEXAMPLE%2F", "ASIDEXAMPLE/"),
+        replace(s, "Action=connect", "Action=%63onnect"),
+        replace(s, "X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=%68ost")}) {
+    auto v = verify_rds_token(variant, "lambda writer", store, kOptions, now);
+    EXPECT_TRUE(v.ok()) << variant << ": " << v.rejection().error.to_string();
+  }
+  // A literal '+' (not a space in SigV4) decodes to the byte %2B stands for: same canonical form.
+  auto plus = verify_rds_token(replace(s, "%2Bghi", "+ghi"), "lambda writer", store, kOptions, now);
+  EXPECT_TRUE(plus.ok()) << plus.rejection().error.to_string();
+  // A different security token decodes differently: refused before the signature is checked.
+  EXPECT_EQ(reason(verify_rds_token(replace(s, "%2Bghi", "%20ghi"), "lambda writer", store,
+                                    kOptions, now)),
+            AuthFailure::kBadSecurityToken);
+}
+
 TEST(Verify, FailureNamesAreStable) {
   EXPECT_EQ(auth_failure_name(AuthFailure::kExpired), "expired");
   EXPECT_EQ(auth_failure_name(AuthFailure::kNotYetValid), "not_yet_valid");

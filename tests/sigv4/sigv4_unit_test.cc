@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "sigv4/crypto.h"
+#include "sigv4/encoding.h"
 #include "sigv4/sigv4.h"
 
 namespace writegate::sigv4 {
@@ -28,6 +29,65 @@ TEST(Encoding, PercentDecodeIsStrict) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message(), "'%' at offset 3 is not followed by two hex digits");
   EXPECT_FALSE(percent_decode("%zz").ok());
+}
+
+TEST(Encoding, PercentDecodeReportsTheFirstBadEscape) {
+  auto bad = percent_decode("%41%4G%zz");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "'%' at offset 3 is not followed by two hex digits");
+  EXPECT_EQ(percent_decode("ab%").error().message(),
+            "'%' at offset 2 is not followed by two hex digits");
+  EXPECT_EQ(*percent_decode("%25%2541"), "%%41");  // decoded once, never twice
+}
+
+TEST(Encoding, CanonicalFormIsRecognised) {
+  using detail::is_canonical_encoding;
+  // Exactly what uri_encode() makes of the decoded bytes.
+  for (const char* yes : {"", "abc-_.~XYZ09", "a%20b", "%2F%2B%3D", "%E1%88%B4", "%25"}) {
+    EXPECT_TRUE(is_canonical_encoding(yes)) << yes;
+    EXPECT_EQ(uri_encode(*percent_decode(yes)), yes);
+  }
+  // Anything else: lowercase hex, an escaped unreserved byte, a raw reserved byte, a bad escape.
+  for (const char* no : {"a%2fb", "%41", "%7E", "a+b", "a/b", "a b", "%", "%2", "%G0", "=", "*"}) {
+    EXPECT_FALSE(is_canonical_encoding(no)) << no;
+  }
+  detail::CanonicalText over("lambda%5Fwriter%2f%2B");
+  EXPECT_EQ(over.view(), "lambda_writer%2F%2B");
+  std::string raw = "abc%2Fdef";
+  detail::CanonicalText same(raw);
+  EXPECT_EQ(same.view().data(), raw.data()) << "canonical text is borrowed, not copied";
+}
+
+TEST(Encoding, DecodedTextAndConstantTimeCompare) {
+  EXPECT_TRUE(detail::has_valid_escapes("a%20b%ff"));
+  EXPECT_FALSE(detail::has_valid_escapes("a%2"));
+  EXPECT_FALSE(detail::has_valid_escapes("%g0"));
+  std::string plain = "no-escapes";
+  detail::DecodedText a(plain);
+  EXPECT_EQ(a.view().data(), plain.data());
+  detail::DecodedText b("x%2Fy");
+  EXPECT_EQ(b.view(), "x/y");
+  std::string long_raw;
+  for (int i = 0; i < 100; ++i)
+    long_raw += "ab%2B";
+  detail::DecodedText c(long_raw);  // beyond the inline buffer
+  EXPECT_EQ(c.view(), *percent_decode(long_raw));
+
+  using detail::decoded_equals_constant_time;
+  EXPECT_TRUE(decoded_equals_constant_time("abc%2Fdef%2Bghi%3D", "abc/def+ghi="));
+  EXPECT_TRUE(decoded_equals_constant_time("abc%2fdef+ghi=", "abc/def+ghi="));
+  EXPECT_FALSE(decoded_equals_constant_time("abc%2Fdef", "abc/deg"));
+  EXPECT_FALSE(decoded_equals_constant_time("abc%2F", "abc/x"));
+  EXPECT_FALSE(decoded_equals_constant_time("abc", "ab"));
+  EXPECT_TRUE(decoded_equals_constant_time("", ""));
+}
+
+TEST(Crypto, HashOfPartsIsHashOfTheJoinedText) {
+  const std::string_view parts[] = {"GET\n/\n", "", "Action=connect", "&x=", std::string_view()};
+  EXPECT_EQ(detail::sha256(parts), detail::sha256("GET\n/\nAction=connect&x="));
+  std::string key = "key";
+  auto k = std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+  EXPECT_EQ(detail::hmac_sha256(k, parts), detail::hmac_sha256(k, "GET\n/\nAction=connect&x="));
 }
 
 TEST(Encoding, ParseQueryKeepsOrderAndEmptyValues) {
@@ -65,12 +125,17 @@ TEST(Canonical, HeadersTrimCollapseSortAndJoin) {
 TEST(Dates, FormatAndStrictParse) {
   EXPECT_EQ(format_amz_date(kSuiteTime), "20150830T123600Z");
   for (const char* bad : {"20150830T123600", "2015083OT123600Z", "20150230T123600Z",
-                          "20151330T123600Z", "20150830T243600Z", "20150830 123600Z"}) {
+                          "20151330T123600Z", "20150830T243600Z", "20150830 123600Z",
+                          // Beyond the 64-bit nanosecond clock (found by fuzzing: overflowed).
+                          "22010101T000000Z", "99991231T235959Z", "19691231T235959Z"}) {
     auto r = parse_amz_date(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().message(),
               std::string("date '") + bad + "' is not of the form yyyymmddThhmmssZ");
   }
+  auto last = parse_amz_date("22001231T235959Z");
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(format_amz_date(*last), "22001231T235959Z");
 }
 
 TEST(Crypto, KnownDigestsAndSigningKey) {
