@@ -178,19 +178,36 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return;
     }
     // Relay: server -> client in its own coroutine, client -> server here.
-    auto self = shared_from_this();
-    asio::co_spawn(
-        socket_.get_executor(),
-        [self]() -> awaitable<void> {
-          co_await self->relay_backend_to_client();
-          self->close_all();
-        },
-        asio::detached);
+    asio::co_spawn(socket_.get_executor(), relay_backend_then_close(shared_from_this()),
+                   asio::detached);
     co_await relay_client_to_backend();
     close_all();
   }
 
  private:
+  // Coroutines are free functions taking their arguments by value: GCC 12 mishandles the
+  // captures of coroutine lambdas.
+  static awaitable<AuthOutcome> authenticate_on_pool(std::shared_ptr<ProxyServer::State> state,
+                                                     std::string token, std::string user) {
+    co_return state->auth->authenticate(token, user, std::chrono::system_clock::now());
+  }
+
+  struct SecretOutcome {
+    std::optional<std::string> password;
+    std::string error;
+  };
+  static awaitable<SecretOutcome> fetch_secret_on_pool(std::shared_ptr<ProxyServer::State> state,
+                                                       std::string user) {
+    auto found = state->secrets->password_for(user);
+    if (!found) co_return SecretOutcome{std::nullopt, found.error().message()};
+    co_return SecretOutcome{std::move(*found), {}};
+  }
+
+  static awaitable<void> relay_backend_then_close(std::shared_ptr<Session> self) {
+    co_await self->relay_backend_to_client();
+    self->close_all();
+  }
+
   static pgwire::DecoderOptions decoder_options() {
     pgwire::DecoderOptions options;
     options.limits.max_message = 64 * 1024 * 1024;
@@ -382,11 +399,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto state = state_;
     const std::string user = user_;
     const AuthOutcome outcome = co_await asio::co_spawn(
-        state->verify_pool,
-        [state, token, user]() -> awaitable<AuthOutcome> {
-          co_return state->auth->authenticate(token, user, std::chrono::system_clock::now());
-        },
-        use_awaitable);
+        state->verify_pool, authenticate_on_pool(state, token, user), use_awaitable);
     principal_ = outcome.principal_arn;
     detail_ = outcome.detail;
     if (!outcome.ok) {
@@ -399,18 +412,8 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
 
-    struct SecretOutcome {
-      std::optional<std::string> password;
-      std::string error;
-    };
-    auto secret = co_await asio::co_spawn(
-        state->verify_pool,
-        [state, user]() -> awaitable<SecretOutcome> {
-          auto found = state->secrets->password_for(user);
-          if (!found) co_return SecretOutcome{std::nullopt, found.error().message()};
-          co_return SecretOutcome{std::move(*found), {}};
-        },
-        use_awaitable);
+    const SecretOutcome secret = co_await asio::co_spawn(
+        state->verify_pool, fetch_secret_on_pool(state, user), use_awaitable);
     if (!secret.password) {
       reason_ = "secret_unavailable";
       detail_ = secret.error;
@@ -687,6 +690,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string principal_;
 };
 
+awaitable<void> run_session(std::shared_ptr<Session> session) {
+  co_await session->run();
+}
+
 }  // namespace
 
 awaitable<void> ProxyServer::State::accept_loop() {
@@ -708,8 +715,7 @@ awaitable<void> ProxyServer::State::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(shared_from_this(), std::move(socket));
-    asio::co_spawn(
-        io, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
+    asio::co_spawn(io, run_session(std::move(session)), asio::detached);
   }
 }
 

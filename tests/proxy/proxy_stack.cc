@@ -1,0 +1,199 @@
+#include "proxy/proxy_stack.h"
+
+#include <gtest/gtest.h>
+#include <openssl/rand.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "dbadmin/provision.h"
+#include "iam/seed.h"
+#include "pgclient/pgclient.h"
+#include "pgwire/scram.h"
+#include "pki/pki.h"
+#include "proxy/secrets.h"
+#include "sigv4/rds_token.h"
+
+namespace writegate::testing {
+namespace {
+
+std::string random_text(std::size_t n) {
+  static const char kAlphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string out;
+  unsigned char byte = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    RAND_bytes(&byte, 1);
+    out += kAlphabet[byte % (sizeof kAlphabet - 1)];
+  }
+  return out;
+}
+
+#define STACK_CHECK(expr)                                               \
+  do {                                                                  \
+    const auto& stack_check_ = (expr);                                  \
+    if (!stack_check_) {                                                \
+      ADD_FAILURE() << #expr << ": " << stack_check_.error().message(); \
+      return nullptr;                                                   \
+    }                                                                   \
+  } while (false)
+
+}  // namespace
+
+std::unique_ptr<ProxyStack> ProxyStack::start() {
+  std::unique_ptr<ProxyStack> s(new ProxyStack());
+  std::string templ = (std::filesystem::temp_directory_path() / "writegate-proxy-XXXXXX").string();
+  if (!::mkdtemp(templ.data())) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return nullptr;
+  }
+  s->dir_ = templ;
+  s->state_dir_ = s->dir_ + "/state";
+  s->log_file_ = s->dir_ + "/proxy.log";
+
+  // Aurora: PostgreSQL with the writer provisioned.
+  auto pg = localpg::Cluster::start({});
+  STACK_CHECK(pg);
+  s->pg_ = std::move(*pg);
+  {
+    auto admin = pgclient::Connection::open(s->pg_->admin_dsn());
+    STACK_CHECK(admin);
+    STACK_CHECK(admin->exec("CREATE DATABASE mydb"));
+  }
+  auto admin = pgclient::Connection::open(s->pg_->admin_dsn("mydb"));
+  STACK_CHECK(admin);
+  STACK_CHECK(admin->exec(
+      "CREATE SCHEMA foo; CREATE SCHEMA bar;"
+      "CREATE TABLE foo.test_table (id bigserial PRIMARY KEY, column1 text, column2 text);"
+      "CREATE TABLE bar.test_table (id bigserial PRIMARY KEY, column1 text, column2 text)"));
+  auto plan = dbadmin::plan_provision(*admin, s->spec_, {.harden_public = true});
+  STACK_CHECK(plan);
+  STACK_CHECK(dbadmin::apply_provision(*admin, *plan));
+
+  // Standard mode: the writer's own password, known to PostgreSQL only as a SCRAM verifier and
+  // to the proxy only through its secret.
+  const std::string password = random_text(32);
+  auto secret = pgwire::make_scram_secret(password, random_text(16));
+  STACK_CHECK(secret);
+  STACK_CHECK(admin->exec("ALTER ROLE lambda_writer PASSWORD " +
+                          pgclient::quote_literal(pgwire::format_scram_secret(*secret))));
+  const std::string secrets_file = s->dir_ + "/secrets.json";
+  STACK_CHECK(
+      pki::write_file(secrets_file, nlohmann::json{{"lambda_writer", password}}.dump(), 0600));
+
+  // IAM: the document's roles, for this spec.
+  auto seeded = iam::seed_store(s->spec_, s->state_dir_);
+  STACK_CHECK(seeded);
+  s->resource_id_ = seeded->proxy_resource_id;
+  auto store = iam::IamStore::open(s->state_dir_);
+  STACK_CHECK(store);
+  s->store_ = std::move(*store);
+
+  // The proxy's certificate for its endpoint name.
+  auto ca = pki::CertificateAuthority::create("writegate proxy test CA");
+  STACK_CHECK(ca);
+  auto cert = ca->issue_server({"localhost"}, {"127.0.0.1"});
+  STACK_CHECK(cert);
+  s->proxy_ca_file_ = s->dir_ + "/proxy-ca.crt";
+  STACK_CHECK(pki::write_file(s->proxy_ca_file_, ca->certificate().cert_pem, 0644));
+  STACK_CHECK(pki::write_file(s->dir_ + "/proxy.crt", cert->cert_pem, 0644));
+  STACK_CHECK(pki::write_file(s->dir_ + "/proxy.key", cert->key_pem, 0600));
+
+  proxy::ProxyConfig config;
+  config.listen_host = "127.0.0.1";
+  config.listen_port = 0;
+  config.endpoint_names = {"localhost"};
+  config.tls_cert_file = s->dir_ + "/proxy.crt";
+  config.tls_key_file = s->dir_ + "/proxy.key";
+  config.state_dir = s->state_dir_;
+  config.region = s->spec_.region;
+  config.account_id = s->spec_.account_id;
+  config.backend = {"127.0.0.1", s->pg_->port(), s->pg_->ca_file(), "localhost"};
+  config.secrets_file = secrets_file;
+  config.log_file = s->log_file_;
+  config.auth_timeout_seconds = 10;
+  auto source = proxy::make_file_secret_source(secrets_file);
+  STACK_CHECK(source);
+  auto server = proxy::ProxyServer::create(config, std::move(*source));
+  STACK_CHECK(server);
+  s->server_ = std::move(*server);
+  s->thread_ = std::thread([server = s->server_.get()] { server->run(); });
+  return s;
+}
+
+ProxyStack::~ProxyStack() {
+  if (server_) {
+    server_->stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+  pg_.reset();
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+sigv4::Credentials ProxyStack::role_credentials(const std::string& role,
+                                                std::chrono::seconds duration,
+                                                std::chrono::system_clock::time_point now) {
+  const std::string name = role.empty() ? spec_.iam.lambda_role : role;
+  auto session =
+      store_->create_session(name, "test-" + std::to_string(++session_counter_), duration, now);
+  if (!session) {
+    ADD_FAILURE() << "create_session(" << name << "): " << session.error().message();
+    return {};
+  }
+  return {session->access_key_id, session->secret_access_key, session->session_token};
+}
+
+std::string ProxyStack::token(const sigv4::Credentials& credentials, const std::string& user,
+                              std::chrono::system_clock::time_point now, const std::string& host,
+                              int port, const std::string& region) {
+  auto token =
+      sigv4::generate_rds_token({.hostname = host,
+                                 .port = static_cast<std::uint16_t>(port ? port : this->port()),
+                                 .username = user.empty() ? spec_.database.user : user,
+                                 .region = region.empty() ? spec_.region : region},
+                                credentials, now);
+  if (!token) {
+    ADD_FAILURE() << token.error().message();
+    return "";
+  }
+  return *token;
+}
+
+std::string ProxyStack::dsn(const std::string& password, const std::string& user,
+                            const std::string& sslmode) const {
+  return "host=localhost hostaddr=127.0.0.1 port=" + std::to_string(port()) +
+         " dbname=mydb user=" + (user.empty() ? spec_.database.user : user) + " password='" +
+         password + "' sslmode=" + sslmode + " sslrootcert=" + proxy_ca_file_ +
+         " connect_timeout=10";
+}
+
+namespace {
+std::vector<std::string> connect_lines(const std::string& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"event\":\"connect\"") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+}  // namespace
+
+std::size_t ProxyStack::connect_log_count() const {
+  return connect_lines(log_file_).size();
+}
+
+std::string ProxyStack::wait_connect_log(std::size_t index) const {
+  for (int i = 0; i < 100; ++i) {
+    const auto lines = connect_lines(log_file_);
+    if (lines.size() > index) return lines[index];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
+}
+
+}  // namespace writegate::testing
