@@ -562,12 +562,22 @@ Status IamStore::mutate(const std::function<Status(Snapshot&)>& change) {
 }
 
 Result<KeyIdentity> IamStore::find_access_key(std::string_view access_key_id, TimePoint now) const {
+  return lookup_key(access_key_id, &now);
+}
+
+Result<KeyIdentity> IamStore::find_access_key_ignoring_expiry(
+    std::string_view access_key_id) const {
+  return lookup_key(access_key_id, nullptr);
+}
+
+Result<KeyIdentity> IamStore::lookup_key(std::string_view access_key_id,
+                                         const TimePoint* now) const {
   auto s = snapshot();
   KeyIdentity identity;
   identity.access_key_id = std::string(access_key_id);
   if (auto it = s->sessions.find(access_key_id); it != s->sessions.end()) {
     const Session& session = it->second;
-    if (now >= session.expiration) {
+    if (now && *now >= session.expiration) {
       return Error::unauthenticated("session credentials " + std::string(access_key_id) +
                                     " expired at " + iso8601(session.expiration));
     }

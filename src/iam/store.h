@@ -155,6 +155,10 @@ class IamStore {
   //   unauthenticated      session credentials expired ("... expired at 2026-01-01T00:00:00Z")
   //   failed_precondition  the long-term key is Inactive
   Result<KeyIdentity> find_access_key(std::string_view access_key_id, TimePoint now) const;
+  // The same without the expiry check (expiration is still filled in): for a verifier that reports
+  // "session expired" itself, such as an adapter to sigv4::KeyResolver (ResolvedKey::expires).
+  // Expired sessions stay resolvable for kExpiredSessionRetention.
+  Result<KeyIdentity> find_access_key_ignoring_expiry(std::string_view access_key_id) const;
 
   // A user or role by name, or a user / role / assumed-role ARN, with its policies.
   Result<PrincipalPolicies> find_principal(std::string_view name_or_arn) const;
@@ -221,6 +225,7 @@ class IamStore {
   // Runs `change` on a fresh copy of the data under the file lock and writes the result.
   Status mutate(const std::function<Status(Snapshot&)>& change);
   std::shared_ptr<const Snapshot> snapshot() const;
+  Result<KeyIdentity> lookup_key(std::string_view access_key_id, const TimePoint* now) const;
 
   std::string state_dir_;
   std::string dir_;   // state_dir_/iam

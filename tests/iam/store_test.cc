@@ -173,6 +173,11 @@ TEST_F(StoreTest, SessionsExpire) {
   EXPECT_EQ(expired.error().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(expired.error().message(),
             "session credentials " + session->access_key_id + " expired at 2026-01-01T01:00:00Z");
+  // A verifier that reports expiry itself still gets the key and its expiration.
+  auto late = store->find_access_key_ignoring_expiry(session->access_key_id);
+  ASSERT_TRUE(late.ok()) << late.error().message();
+  EXPECT_EQ(late->expiration, now_ + seconds(3600));
+  EXPECT_EQ(late->secret_access_key, session->secret_access_key);
 }
 
 TEST_F(StoreTest, SessionDurationLimits) {
