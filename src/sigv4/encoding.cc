@@ -17,6 +17,31 @@ constexpr std::array<bool, 256> make_unreserved() {
 }
 constexpr std::array<bool, 256> kUnreserved = make_unreserved();
 
+constexpr std::array<bool, 256> make_unreserved_or_slash() {
+  std::array<bool, 256> t = make_unreserved();
+  t['/'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kUnreservedOrSlash = make_unreserved_or_slash();
+
+// The length of the run of bytes at the start of [p, end) that `table` accepts. Tokens are
+// mostly long runs of base64 letters, so test eight bytes per branch.
+std::size_t run_length(const unsigned char* p, const unsigned char* end,
+                       const std::array<bool, 256>& table) {
+  const unsigned char* start = p;
+  while (end - p >= 8 && (table[p[0]] & table[p[1]] & table[p[2]] & table[p[3]] & table[p[4]] &
+                          table[p[5]] & table[p[6]] & table[p[7]])) {
+    p += 8;
+  }
+  while (p < end && table[*p])
+    ++p;
+  return static_cast<std::size_t>(p - start);
+}
+
+const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
+
 // Hex digit value, or -1.
 constexpr std::array<std::int8_t, 256> make_hex() {
   std::array<std::int8_t, 256> t{};
@@ -48,18 +73,19 @@ bool has_valid_escapes(std::string_view text) {
 }
 
 bool is_canonical_encoding(std::string_view text) {
-  const std::size_t n = text.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (kUnreserved[c]) continue;
-    if (c != '%' || i + 2 >= n || !is_upper_hex(text[i + 1]) || !is_upper_hex(text[i + 2])) {
+  const unsigned char* p = bytes_of(text);
+  const unsigned char* end = p + text.size();
+  while (true) {
+    p += run_length(p, end, kUnreserved);
+    if (p == end) return true;
+    if (*p != '%' || end - p < 3 || !is_upper_hex(static_cast<char>(p[1])) ||
+        !is_upper_hex(static_cast<char>(p[2]))) {
       return false;
     }
-    auto decoded = static_cast<unsigned char>(hex_at(text, i + 1) * 16 + hex_at(text, i + 2));
+    auto decoded = static_cast<unsigned char>(kHex[p[1]] * 16 + kHex[p[2]]);
     if (kUnreserved[decoded]) return false;  // an over-encoded letter, digit or -_.~
-    i += 2;
+    p += 3;
   }
-  return true;
 }
 
 void append_percent_decoded(std::string& out, std::string_view text) {
@@ -84,21 +110,34 @@ void append_percent_decoded(std::string& out, std::string_view text) {
 
 bool decoded_equals_constant_time(std::string_view raw, std::string_view expected) {
   std::size_t escapes = 0;
-  for (char c : raw)
-    escapes += c == '%' ? 1 : 0;
+  for (std::size_t i = raw.find('%'); i != std::string_view::npos; i = raw.find('%', i + 3))
+    ++escapes;
   if (raw.size() - 2 * escapes != expected.size()) return false;
-  unsigned char diff = 0;
-  std::size_t j = 0;
-  for (std::size_t i = 0; i < raw.size(); ++j) {
-    unsigned char byte;
-    if (raw[i] == '%') {
-      byte = static_cast<unsigned char>(hex_at(raw, i + 1) * 16 + hex_at(raw, i + 2));
-      i += 3;
-    } else {
-      byte = static_cast<unsigned char>(raw[i]);
-      i += 1;
+  // Runs between escapes are compared a word at a time; the work done depends only on raw.
+  std::uint64_t diff = 0;
+  const char* e = expected.data();
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    const void* pct = std::memchr(raw.data() + i, '%', raw.size() - i);
+    std::size_t run =
+        pct == nullptr ? raw.size() - i : static_cast<const char*>(pct) - raw.data() - i;
+    std::size_t k = 0;
+    for (; k + 8 <= run; k += 8) {
+      std::uint64_t a, b;
+      std::memcpy(&a, raw.data() + i + k, 8);
+      std::memcpy(&b, e + k, 8);
+      diff |= a ^ b;
     }
-    diff |= static_cast<unsigned char>(byte ^ static_cast<unsigned char>(expected[j]));
+    for (; k < run; ++k)
+      diff |= static_cast<unsigned char>(raw[i + k] ^ e[k]);
+    i += run;
+    e += run;
+    if (i >= raw.size()) break;
+    // has_valid_escapes() holds: two hex digits follow.
+    auto byte = static_cast<unsigned char>(hex_at(raw, i + 1) * 16 + hex_at(raw, i + 2));
+    diff |= static_cast<unsigned char>(byte ^ static_cast<unsigned char>(*e));
+    ++e;
+    i += 3;
   }
   return diff == 0;
 }
@@ -132,21 +171,18 @@ CanonicalText::CanonicalText(std::string_view raw) {
 
 void append_encoded(std::string& out, std::string_view text, bool keep_slash) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
-  const std::size_t at = out.size();
-  out.resize(at + text.size() * 3);  // the worst case: every byte escaped
-  char* dst = out.data() + at;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (kUnreserved[c] || (keep_slash && c == '/')) {
-      *dst++ = ch;
-    } else {
-      dst[0] = '%';
-      dst[1] = kDigits[c >> 4];
-      dst[2] = kDigits[c & 0xf];
-      dst += 3;
-    }
+  const std::array<bool, 256>& keep = keep_slash ? kUnreservedOrSlash : kUnreserved;
+  const unsigned char* p = bytes_of(text);
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    std::size_t run = run_length(p, end, keep);
+    out.append(reinterpret_cast<const char*>(p), run);
+    p += run;
+    if (p == end) break;
+    const char escape[3] = {'%', kDigits[*p >> 4], kDigits[*p & 0xf]};
+    out.append(escape, 3);
+    ++p;
   }
-  out.resize(static_cast<std::size_t>(dst - out.data()));
 }
 
 }  // namespace writegate::sigv4::detail

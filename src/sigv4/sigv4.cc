@@ -125,6 +125,7 @@ void append_uri_encoded(std::string& out, std::string_view text, bool keep_slash
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
   std::string out;
+  out.reserve(text.size() + text.size() / 2);
   detail::append_encoded(out, text, keep_slash);
   return out;
 }
@@ -313,7 +314,29 @@ std::string build_string_to_sign(std::string_view amz_date, std::string_view sco
 }
 
 std::string format_amz_date(TimePoint time) {
-  std::time_t t = Clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  using namespace std::chrono;
+  const auto secs = floor<seconds>(time);
+  const auto day = floor<days>(secs);
+  const year_month_day ymd{day};
+  const int y = static_cast<int>(ymd.year());
+  if (y >= 1000 && y <= 9999) {  // the calendar arithmetic without gmtime_r and strftime
+    const hh_mm_ss hms{secs - day};
+    std::string out(16, '0');
+    auto put = [&](std::size_t at, unsigned value, std::size_t width) {
+      for (std::size_t i = at + width; i-- > at; value /= 10)
+        out[i] = static_cast<char>('0' + value % 10);
+    };
+    put(0, static_cast<unsigned>(y), 4);
+    put(4, static_cast<unsigned>(ymd.month()), 2);
+    put(6, static_cast<unsigned>(ymd.day()), 2);
+    out[8] = 'T';
+    put(9, static_cast<unsigned>(hms.hours().count()), 2);
+    put(11, static_cast<unsigned>(hms.minutes().count()), 2);
+    put(13, static_cast<unsigned>(hms.seconds().count()), 2);
+    out[15] = 'Z';
+    return out;
+  }
+  std::time_t t = Clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[17];

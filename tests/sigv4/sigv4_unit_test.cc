@@ -133,6 +133,12 @@ TEST(Dates, FormatAndStrictParse) {
     EXPECT_EQ(r.error().message(),
               std::string("date '") + bad + "' is not of the form yyyymmddThhmmssZ");
   }
+  for (const char* d : {"19700101T000000Z", "20000229T235959Z", "20240229T120000Z",
+                        "20991231T235959Z", "21000301T000001Z"}) {
+    auto t = parse_amz_date(d);
+    ASSERT_TRUE(t.ok()) << d;
+    EXPECT_EQ(format_amz_date(*t + std::chrono::milliseconds(999)), d);
+  }
   auto last = parse_amz_date("22001231T235959Z");
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(format_amz_date(*last), "22001231T235959Z");
