@@ -7,27 +7,29 @@
 namespace writegate::sigv4::detail {
 namespace {
 
-constexpr std::array<bool, 256> make_unreserved() {
-  std::array<bool, 256> t{};
+constexpr std::array<std::uint8_t, 256> make_unreserved() {
+  std::array<std::uint8_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
-    t[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~';
+    t[c] = keep ? 1 : 0;
   }
   return t;
 }
-constexpr std::array<bool, 256> kUnreserved = make_unreserved();
+// 1 for the bytes uri_encode() keeps (bytes, not bools: run_length() ANDs eight of them).
+constexpr std::array<std::uint8_t, 256> kUnreserved = make_unreserved();
 
-constexpr std::array<bool, 256> make_unreserved_or_slash() {
-  std::array<bool, 256> t = make_unreserved();
-  t['/'] = true;
+constexpr std::array<std::uint8_t, 256> make_unreserved_or_slash() {
+  std::array<std::uint8_t, 256> t = make_unreserved();
+  t['/'] = 1;
   return t;
 }
-constexpr std::array<bool, 256> kUnreservedOrSlash = make_unreserved_or_slash();
+constexpr std::array<std::uint8_t, 256> kUnreservedOrSlash = make_unreserved_or_slash();
 
 // The length of the run of bytes at the start of [p, end) that `table` accepts. Tokens are
 // mostly long runs of base64 letters, so test eight bytes per branch.
 std::size_t run_length(const unsigned char* p, const unsigned char* end,
-                       const std::array<bool, 256>& table) {
+                       const std::array<std::uint8_t, 256>& table) {
   const unsigned char* start = p;
   while (end - p >= 8 && (table[p[0]] & table[p[1]] & table[p[2]] & table[p[3]] & table[p[4]] &
                           table[p[5]] & table[p[6]] & table[p[7]])) {
@@ -171,7 +173,7 @@ CanonicalText::CanonicalText(std::string_view raw) {
 
 void append_encoded(std::string& out, std::string_view text, bool keep_slash) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
-  const std::array<bool, 256>& keep = keep_slash ? kUnreservedOrSlash : kUnreserved;
+  const std::array<std::uint8_t, 256>& keep = keep_slash ? kUnreservedOrSlash : kUnreserved;
   const unsigned char* p = bytes_of(text);
   const unsigned char* end = p + text.size();
   while (p < end) {
