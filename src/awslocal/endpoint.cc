@@ -1,0 +1,307 @@
+#include "awslocal/endpoint.h"
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <charconv>
+#include <iostream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "awslocal/http_internal.h"
+#include "awslocal/secretsmanager.h"
+#include "awslocal/sts.h"
+
+namespace writegate::awslocal {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+struct Shared {
+  std::shared_ptr<Router> router;
+  EndpointOptions options;
+  std::atomic<size_t> connections{0};
+};
+
+bool is_http_parse_error(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ssl::context* tls)
+      : stream_(make_stream(std::move(socket), tls)), shared_(std::move(shared)) {
+    error_code ec;
+    auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = remote.address().to_string();
+  }
+  ~Connection() { --shared_->connections; }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->start(); });
+  }
+
+ private:
+  static Stream make_stream(tcp::socket&& socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return Stream(std::move(socket));
+    }
+  }
+
+  void start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(shared_->options.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](error_code ec) {
+                                if (!ec) self->read_request();
+                              });
+    } else {
+      read_request();
+    }
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.limits.max_header_bytes));
+    parser_->body_limit(shared_->options.limits.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(requests_ == 0 ? shared_->options.read_timeout
+                                                                  : shared_->options.idle_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    if (ec) {
+      if (is_http_parse_error(ec)) {
+        // Answer what was wrong, then close: the stream is out of sync.
+        Response r = render_error(Protocol::kQuery, http_error_for(ec), new_request_id());
+        return write(r, 11, /*keep_alive=*/false);
+      }
+      return close();
+    }
+    ++requests_;
+    const bool keep_alive = parser_->get().keep_alive();
+    const unsigned version = parser_->get().version();
+    Request request = to_request(parser_->release());
+    request.remote_address = remote_address_;
+    request.secure_transport = kTls;
+    Response response = shared_->router->handle(request);
+    write(response, version, keep_alive);
+  }
+
+  void write(const Response& response, unsigned version, bool keep_alive) {
+    response_ = std::make_shared<http::response<http::string_body>>(
+        to_message(response, version, keep_alive));
+    beast::get_lowest_layer(stream_).expires_after(shared_->options.read_timeout);
+    http::async_write(stream_, *response_,
+                      [self = this->shared_from_this(), keep_alive](error_code ec, size_t) {
+                        self->response_.reset();
+                        if (ec) return;
+                        if (!keep_alive) return self->close();
+                        self->read_request();
+                      });
+  }
+
+  void close() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](error_code) {});
+    } else {
+      error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  Stream stream_;
+  std::shared_ptr<Shared> shared_;
+  std::string remote_address_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> response_;
+  size_t requests_ = 0;
+};
+
+}  // namespace
+
+struct Endpoint::Impl {
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::optional<ssl::context> tls;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  std::string host;
+  bool stopped = false;
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        if (++shared->connections > shared->options.max_connections) {
+          --shared->connections;
+          error_code ignored;
+          socket.close(ignored);
+        } else if (tls) {
+          std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
+                                                                             shared, &*tls)
+              ->run();
+        } else {
+          std::make_shared<Connection<beast::tcp_stream>>(std::move(socket), shared, nullptr)
+              ->run();
+        }
+      }
+      accept();
+    });
+  }
+};
+
+Result<ListenAddress> parse_listen_address(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Error::invalid_argument("--listen '" + std::string(text) + "' is not HOST:PORT");
+  }
+  ListenAddress out;
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty())
+    return Error::invalid_argument("--listen '" + std::string(text) + "' has no host");
+  out.host = std::string(host);
+  std::string_view port = text.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+    return Error::invalid_argument("--listen '" + std::string(text) +
+                                   "': the port must be a number from 0 to 65535");
+  }
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+Result<std::shared_ptr<Router>> make_default_router(const std::string& state_dir,
+                                                    RouterOptions options) {
+  WG_ASSIGN_OR_RETURN(auto store, iam::IamStore::open(state_dir));
+  WG_ASSIGN_OR_RETURN(auto secrets, SecretStore::open(state_dir));
+  auto router = std::make_shared<Router>(std::shared_ptr<iam::IamStore>(std::move(store)),
+                                         std::move(options));
+  router->add(std::make_shared<StsService>());
+  router->add(
+      std::make_shared<SecretsManagerService>(std::shared_ptr<SecretStore>(std::move(secrets))));
+  return router;
+}
+
+Result<std::unique_ptr<Endpoint>> Endpoint::start(const EndpointOptions& options) {
+  WG_ASSIGN_OR_RETURN(auto router, make_default_router(options.state_dir, options.router));
+  return start(options, std::move(router));
+}
+
+Result<std::unique_ptr<Endpoint>> Endpoint::start(const EndpointOptions& options,
+                                                  std::shared_ptr<Router> router) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Error::invalid_argument("give both --tls-cert and --tls-key, or neither");
+  }
+  if (options.threads < 1) return Error::invalid_argument("the endpoint needs at least 1 thread");
+  auto impl = std::make_unique<Impl>();
+  impl->shared->router = std::move(router);
+  impl->shared->options = options;
+  error_code ec;
+  if (!options.tls_cert_file.empty()) {
+    impl->tls.emplace(ssl::context::tls_server);
+    impl->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                               ssl::context::no_tlsv1_1,
+                           ec);
+    impl->tls->use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) {
+      return Error::invalid_argument("cannot load the TLS certificate " + options.tls_cert_file +
+                                     ": " + ec.message());
+    }
+    impl->tls->use_private_key_file(options.tls_key_file, ssl::context::pem, ec);
+    if (ec) {
+      return Error::invalid_argument("cannot load the TLS key " + options.tls_key_file + ": " +
+                                     ec.message());
+    }
+  }
+  auto address = net::ip::make_address(options.listen_host, ec);
+  if (ec) {
+    // A host name such as "localhost": resolve it.
+    tcp::resolver resolver(impl->ioc);
+    auto results = resolver.resolve(options.listen_host, "", ec);
+    if (ec || results.empty()) {
+      return Error::invalid_argument("cannot resolve the listen host " + options.listen_host);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint where(address, options.port);
+  impl->acceptor.open(where.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(where, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error::unavailable("cannot listen on " + options.listen_host + ":" +
+                              std::to_string(options.port) + ": " + ec.message());
+  }
+  impl->port = impl->acceptor.local_endpoint(ec).port();
+  impl->host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  impl->accept();
+  for (int i = 0; i < options.threads; ++i) {
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  }
+  return std::unique_ptr<Endpoint>(new Endpoint(std::move(impl)));
+}
+
+Endpoint::Endpoint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Endpoint::~Endpoint() {
+  stop();
+}
+
+uint16_t Endpoint::port() const {
+  return impl_->port;
+}
+bool Endpoint::tls() const {
+  return impl_->tls.has_value();
+}
+std::string Endpoint::url() const {
+  return std::string(tls() ? "https://" : "http://") + impl_->host + ":" +
+         std::to_string(impl_->port);
+}
+Router& Endpoint::router() {
+  return *impl_->shared->router;
+}
+
+void Endpoint::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    error_code ec;
+    impl->acceptor.close(ec);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace writegate::awslocal

@@ -1,0 +1,97 @@
+#include "awslocal/http_codec.h"
+
+#include <boost/beast/http.hpp>
+
+#include "awslocal/http_internal.h"
+
+namespace writegate::awslocal {
+
+namespace http = boost::beast::http;
+
+ApiError http_error_for(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit) {
+    return make_error(431, "RequestHeaderFieldsTooLarge",
+                      "the request line and headers exceed the endpoint's limit");
+  }
+  if (ec == http::error::body_limit) {
+    return make_error(413, "RequestEntityTooLarge",
+                      "the request body exceeds the endpoint's limit");
+  }
+  return make_error(400, "MalformedHTTPRequest", "the HTTP request is malformed: " + ec.message());
+}
+
+Request to_request(http::request<http::string_body>&& message) {
+  Request r;
+  r.method = std::string(message.method_string());
+  r.target = std::string(message.target());
+  for (const auto& field : message) {
+    r.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  r.body = std::move(message.body());
+  return r;
+}
+
+http::response<http::string_body> to_message(const Response& response, unsigned version,
+                                             bool keep_alive) {
+  http::response<http::string_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(response.status));
+  for (const auto& h : response.headers)
+    out.insert(h.name, h.value);
+  out.set(http::field::server, "writegate");
+  out.body() = response.body;
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+std::variant<Request, ApiError> parse_http_request(std::string_view bytes,
+                                                   const HttpLimits& limits) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  parser.eager(true);
+  boost::system::error_code ec;
+  size_t used = 0;
+  while (!parser.is_done()) {
+    size_t n = parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    used += n;
+    if (ec == http::error::need_more) {
+      if (used >= bytes.size()) {
+        parser.put_eof(ec);
+        if (ec) return http_error_for(ec);
+        break;
+      }
+      ec = {};
+      continue;
+    }
+    if (ec) return http_error_for(ec);
+    if (n == 0 && !parser.is_done()) {
+      parser.put_eof(ec);
+      if (ec) return http_error_for(ec);
+      break;
+    }
+  }
+  if (!parser.is_done()) return http_error_for(http::error::partial_message);
+  return to_request(parser.release());
+}
+
+std::string serialize_http_response(const Response& response, bool keep_alive) {
+  auto message = to_message(response, 11, keep_alive);
+  std::string out;
+  http::response_serializer<http::string_body> serializer(message);
+  boost::system::error_code ec;
+  while (!serializer.is_done() && !ec) {
+    serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (auto b : boost::beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      serializer.consume(n);
+    });
+  }
+  return out;
+}
+
+}  // namespace writegate::awslocal
