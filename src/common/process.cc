@@ -203,4 +203,124 @@ Result<int> pick_free_port(const std::string& host) {
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
+Result<std::unique_ptr<ChildProcess>> ChildProcess::start(const std::vector<std::string>& argv,
+                                                          const ProcessOptions& options) {
+  if (argv.empty()) return Error::invalid_argument("ChildProcess: empty command");
+  const auto program = find_program(argv[0]);
+  if (!program) return Error::not_found("program not found: " + argv[0]);
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Error::io("pipe: " + errno_text());
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e)
+    env_storage.emplace_back(*e);
+  for (const auto& kv : options.extra_env) {
+    const std::string key = kv.substr(0, kv.find('=') + 1);
+    std::erase_if(env_storage, [&](const std::string& e) { return e.starts_with(key); });
+    env_storage.push_back(kv);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_storage)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (auto& a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::io("fork: " + errno_text());
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out_write.get(), STDOUT_FILENO);
+    ::dup2(out_write.get(), STDERR_FILENO);
+    if (options.run_as) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->gid) != 0 ||
+          ::setuid(options.run_as->uid) != 0) {
+        ::_exit(126);
+      }
+    }
+    ::execve(program->c_str(), cargs.data(), envp.data());
+    ::_exit(127);
+  }
+  out_write.reset();
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out_read.release()));
+}
+
+ChildProcess::~ChildProcess() {
+  stop();
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+Result<std::string> ChildProcess::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || out_fd_ < 0) {
+      return Error::unavailable("no line of output within " + std::to_string(timeout.count()) +
+                                " ms; output so far: " + all_output_);
+    }
+    pollfd fd{out_fd_, POLLIN, 0};
+    const int n = ::poll(&fd, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char buf[4096];
+    const ssize_t r = ::read(out_fd_, buf, sizeof buf);
+    if (r <= 0) {
+      ::close(out_fd_);
+      out_fd_ = -1;
+      continue;
+    }
+    buffer_.append(buf, static_cast<std::size_t>(r));
+    all_output_.append(buf, static_cast<std::size_t>(r));
+  }
+}
+
+std::string ChildProcess::output_so_far() {
+  while (out_fd_ >= 0) {
+    pollfd fd{out_fd_, POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0) break;
+    char buf[4096];
+    const ssize_t r = ::read(out_fd_, buf, sizeof buf);
+    if (r <= 0) break;
+    buffer_.append(buf, static_cast<std::size_t>(r));
+    all_output_.append(buf, static_cast<std::size_t>(r));
+  }
+  return all_output_;
+}
+
+bool ChildProcess::running() {
+  if (exit_code_ >= 0) return false;
+  int status = 0;
+  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+  if (done == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::stop(std::chrono::milliseconds grace) {
+  if (!running()) return exit_code_;
+  ::kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!running()) return exit_code_;
+    ::usleep(20000);
+  }
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
+}
+
 }  // namespace writegate

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,39 @@ struct ProcessOutput {
 // Runs argv[0] (looked up on PATH) to completion, collecting its output.
 Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
+
+// A program running in the background (a server a test or the stack starts), ended with
+// SIGTERM (then SIGKILL) when the object goes. Its stdout and stderr go to one pipe that
+// read_line() reads, or to a file when ChildOptions::output_file is set.
+//
+//   auto server = ChildProcess::start({"writegate", "endpoint", "serve", "--listen",
+//                                      "127.0.0.1:0"});
+//   auto line = server->read_line(std::chrono::seconds(10));   // "listening on ..."
+class ChildProcess {
+ public:
+  static Result<std::unique_ptr<ChildProcess>> start(const std::vector<std::string>& argv,
+                                                     const ProcessOptions& options = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The next line of output (without the newline), waiting at most `timeout`.
+  Result<std::string> read_line(std::chrono::milliseconds timeout);
+  // Everything read so far plus what is available now (for failure messages).
+  std::string output_so_far();
+  // SIGTERM, then SIGKILL after `grace`; returns the exit code (128 + signal if killed).
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  bool running();
+
+ private:
+  ChildProcess(pid_t pid, int out_fd) : pid_(pid), out_fd_(out_fd) {}
+  pid_t pid_;
+  int out_fd_;
+  std::string buffer_;
+  std::string all_output_;
+  int exit_code_ = -1;
+};
 
 // Finds a program: on PATH, or in the given extra folders.
 std::optional<std::string> find_program(const std::string& name,

@@ -1,0 +1,77 @@
+// The writegate-proxy program as an operator runs it: a spec, a --config file, signals.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "common/process.h"
+#include "pgclient/pgclient.h"
+#include "proxy/proxy_stack.h"
+
+namespace writegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string proxy_bin() {
+  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
+  return std::string(dir ? dir : "bin") + "/writegate-proxy";
+}
+
+class ProxyBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    stack_ = ProxyStack::start();
+    ASSERT_NE(stack_, nullptr);
+  }
+  std::string write_config(const std::string& extra = "") {
+    const std::string path = stack_->dir() + "/proxy.yaml";
+    std::ofstream(path) << "listen: 127.0.0.1:0\n"
+                        << "endpoint_names: [localhost]\n"
+                        << "tls_cert: " << stack_->dir() << "/proxy.crt\n"
+                        << "tls_key: " << stack_->dir() << "/proxy.key\n"
+                        << "state_dir: " << stack_->state_dir() << "\n"
+                        << "backend: {host: 127.0.0.1, port: " << stack_->pg().port()
+                        << ", ca_file: " << stack_->pg().ca_file() << ", server_name: localhost}\n"
+                        << "secrets_file: " << stack_->dir() << "/secrets.json\n"
+                        << "log_file: " << stack_->dir() << "/binary.log\n"
+                        << extra;
+    return path;
+  }
+  std::unique_ptr<ProxyStack> stack_;
+};
+
+TEST_F(ProxyBinaryTest, ServesFromItsConfigFileAndStopsOnSigterm) {
+  auto proxy =
+      ChildProcess::start({proxy_bin(), "--spec", "/dev/null", "--config", write_config()});
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message();
+  auto line = (*proxy)->read_line(std::chrono::seconds(20));
+  ASSERT_TRUE(line.ok()) << line.error().message();
+  EXPECT_THAT(*line, HasSubstr("writegate-proxy listening on 127.0.0.1:"));
+  EXPECT_THAT(*line, HasSubstr(stack_->resource_id()));
+  const int port = std::stoi(line->substr(line->rfind(':') + 1));
+  const std::string token = stack_->token(stack_->role_credentials(), "",
+                                          std::chrono::system_clock::now(), "localhost", port);
+  std::string dsn = stack_->dsn(token);
+  dsn.replace(dsn.find("port=") + 5, std::to_string(stack_->port()).size(), std::to_string(port));
+  auto conn = pgclient::Connection::open(dsn);
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  EXPECT_EQ(conn->exec("SELECT current_user AS u")->get(0, "u"), "lambda_writer");
+  EXPECT_EQ((*proxy)->stop(), 0) << (*proxy)->output_so_far();
+}
+
+TEST_F(ProxyBinaryTest, ABadConfigSaysWhatAndWhere) {
+  const std::string path = write_config("tls_min: 1.0\n");
+  auto out = run_process({proxy_bin(), "--spec", "/dev/null", "--config", path});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->exit_code, 2);
+  EXPECT_THAT(out->output, HasSubstr(path + ":9:1: tls_min: unknown key"));
+  auto missing = run_process({proxy_bin(), "--spec", "/dev/null", "--config", "/nonexistent.yaml"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->exit_code, 2);
+  EXPECT_THAT(missing->output, HasSubstr("cannot read proxy config /nonexistent.yaml"));
+}
+
+}  // namespace
+}  // namespace writegate::testing
