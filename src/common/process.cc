@@ -48,6 +48,43 @@ class Fd {
   int fd_;
 };
 
+// argv and environment prepared before fork(), so the child only calls async-signal-safe code.
+class ExecImage {
+ public:
+  ExecImage(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env)
+      : args_(argv) {
+    for (char** e = environ; *e; ++e)
+      env_.emplace_back(*e);
+    for (const auto& kv : extra_env) {
+      const std::string key = kv.substr(0, kv.find('=') + 1);
+      std::erase_if(env_, [&](const std::string& e) { return e.starts_with(key); });
+      env_.push_back(kv);
+    }
+    for (auto& e : env_)
+      envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+    for (auto& a : args_)
+      argp_.push_back(a.data());
+    argp_.push_back(nullptr);
+  }
+
+  // In the child: drop to `run_as` if given, then exec; never returns.
+  [[noreturn]] void exec(const std::string& program, const std::optional<RunAs>& run_as) {
+    if (run_as && (::setgroups(0, nullptr) != 0 || ::setgid(run_as->gid) != 0 ||
+                   ::setuid(run_as->uid) != 0)) {
+      ::_exit(126);
+    }
+    ::execve(program.c_str(), argp_.data(), envp_.data());
+    ::_exit(127);
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<std::string> env_;
+  std::vector<char*> envp_;
+  std::vector<char*> argp_;
+};
+
 }  // namespace
 
 Result<std::optional<RunAs>> unprivileged_account_if_root(const std::string& preferred) {
@@ -94,23 +131,7 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
   }
   Fd out_read(out_pipe[0]), out_write(out_pipe[1]), in_read(in_pipe[0]), in_write(in_pipe[1]);
 
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e)
-    env_storage.emplace_back(*e);
-  for (const auto& kv : options.extra_env) {
-    const std::string key = kv.substr(0, kv.find('=') + 1);
-    std::erase_if(env_storage, [&](const std::string& e) { return e.starts_with(key); });
-    env_storage.push_back(kv);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_storage)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargs;
-  for (auto& a : args)
-    cargs.push_back(a.data());
-  cargs.push_back(nullptr);
+  ExecImage image(argv, options.extra_env);
 
   const pid_t pid = ::fork();
   if (pid < 0) return Error::io("fork: " + errno_text());
@@ -119,14 +140,7 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
     ::dup2(in_read.get(), STDIN_FILENO);
     ::dup2(out_write.get(), STDOUT_FILENO);
     ::dup2(out_write.get(), STDERR_FILENO);
-    if (options.run_as) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->gid) != 0 ||
-          ::setuid(options.run_as->uid) != 0) {
-        ::_exit(126);
-      }
-    }
-    ::execve(program->c_str(), cargs.data(), envp.data());
-    ::_exit(127);
+    image.exec(*program, options.run_as);
   }
   out_write.reset();
   in_read.reset();
@@ -211,23 +225,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::start(const std::vector<std:
   int out_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Error::io("pipe: " + errno_text());
   Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e; ++e)
-    env_storage.emplace_back(*e);
-  for (const auto& kv : options.extra_env) {
-    const std::string key = kv.substr(0, kv.find('=') + 1);
-    std::erase_if(env_storage, [&](const std::string& e) { return e.starts_with(key); });
-    env_storage.push_back(kv);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_storage)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargs;
-  for (auto& a : args)
-    cargs.push_back(a.data());
-  cargs.push_back(nullptr);
+  ExecImage image(argv, options.extra_env);
   const pid_t pid = ::fork();
   if (pid < 0) return Error::io("fork: " + errno_text());
   if (pid == 0) {
@@ -235,14 +233,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::start(const std::vector<std:
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(out_write.get(), STDOUT_FILENO);
     ::dup2(out_write.get(), STDERR_FILENO);
-    if (options.run_as) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(options.run_as->gid) != 0 ||
-          ::setuid(options.run_as->uid) != 0) {
-        ::_exit(126);
-      }
-    }
-    ::execve(program->c_str(), cargs.data(), envp.data());
-    ::_exit(127);
+    image.exec(*program, options.run_as);
   }
   out_write.reset();
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out_read.release()));

@@ -11,19 +11,7 @@ namespace {
 
 using pgclient::quote_ident;
 using pgclient::quote_literal;
-
-std::string pg_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += (i ? "," : "") + std::string("\"");
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += "\"";
-  }
-  return out + "}";
-}
+using pgclient::text_array;
 
 std::string kind_name(const std::string& relkind) {
   if (relkind == "r") return "table";
@@ -224,7 +212,7 @@ class Auditor {
             "SELECT s.name, n.oid IS NOT NULL AS present,"
             " n.oid IS NOT NULL AND has_schema_privilege($1::oid, n.oid, 'USAGE') AS usage"
             " FROM unnest($2::text[]) AS s(name) LEFT JOIN pg_namespace n ON n.nspname = s.name",
-            {oid_, pg_array(spec_.database.schemas)}));
+            {oid_, text_array(spec_.database.schemas)}));
     for (std::size_t i = 0; i < wanted.rows.size(); ++i) {
       const std::string schema = wanted.get(i, "name");
       if (wanted.get(i, "present") != "t") {
@@ -285,7 +273,7 @@ class Auditor {
             "   AND NOT has_column_privilege($1::oid, rel.oid, a.attnum, 'SELECT')) END"
             "   AS unreadable_key"
             " FROM rel ORDER BY name",
-            {oid_, pg_array(spec_.database.schemas)}));
+            {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
     const bool keyed = spec_.database.write_mode == spec::WriteMode::kKeyed;
     for (std::size_t i = 0; i < rels.rows.size(); ++i) {
@@ -381,7 +369,7 @@ class Auditor {
             " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
             " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
             " ORDER BY 2",
-            {oid_, pg_array(spec_.database.schemas)}));
+            {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
     for (std::size_t i = 0; i < rels.rows.size(); ++i) {
       const std::string privileges = rels.get(i, "privileges");
@@ -409,7 +397,7 @@ class Auditor {
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             " ORDER BY 1",
-            {oid_, pg_array(spec_.database.schemas)}));
+            {oid_, text_array(spec_.database.schemas)}));
     for (std::size_t i = 0; i < seqs.rows.size(); ++i) {
       const std::string name = seqs.get(i, "name");
       const bool mine = seqs.get(i, "mine") == "t";
@@ -464,7 +452,7 @@ class Auditor {
           conn_.query("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c"
                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
                       " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') ORDER BY 1",
-                      {pg_array(spec_.database.schemas)}));
+                      {text_array(spec_.database.schemas)}));
       owners.push_back(me_);
       for (const auto& row : found.rows) {
         const std::string owner = row[0].value_or("");
@@ -488,7 +476,7 @@ class Auditor {
             "   WHERE d.defaclrole = o.oid AND d.defaclobjtype::text = k.objtype"
             "   AND d.defaclnamespace IN (0, s.oid) AND x.grantee IN ($1::oid, 0)) AS privileges"
             " FROM owners o CROSS JOIN schemas s CROSS JOIN kinds k ORDER BY 1, 3, 4",
-            {oid_, pg_array(owners), pg_array(spec_.database.schemas)}));
+            {oid_, text_array(owners), text_array(spec_.database.schemas)}));
     std::set<std::string> missing_owner_reported;
     for (std::size_t i = 0; i < acl.rows.size(); ++i) {
       const std::string owner = acl.get(i, "owner");

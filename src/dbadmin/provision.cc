@@ -7,19 +7,7 @@ namespace {
 
 using pgclient::quote_ident;
 using pgclient::quote_literal;
-
-std::string pg_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += (i ? "," : "") + std::string("\"");
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += "\"";
-  }
-  return out + "}";
-}
+using pgclient::text_array;
 
 }  // namespace
 
@@ -60,7 +48,7 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
   // Owners named in the spec must exist: default privileges FOR ROLE need them.
   WG_ASSIGN_OR_RETURN(auto known_owners,
                       admin.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])",
-                                  {pg_array(owners)}));
+                                  {text_array(owners)}));
   std::set<std::string> existing;
   for (const auto& row : known_owners.rows)
     existing.insert(row[0].value_or(""));
@@ -170,7 +158,7 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p')"
             " ORDER BY 1",
-            {pg_array(db.schemas)}));
+            {text_array(db.schemas)}));
     std::vector<std::string> keyless;
     for (std::size_t i = 0; i < keys.rows.size(); ++i) {
       const std::string rel = keys.get(i, "rel");

@@ -132,4 +132,17 @@ std::string quote_literal(std::string_view text) {
   return out + "'";
 }
 
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += (i ? "," : "") + std::string("\"");
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += "\"";
+  }
+  return out + "}";
+}
+
 }  // namespace writegate::pgclient

@@ -63,5 +63,7 @@ class Connection {
 std::string quote_ident(std::string_view name);
 // Quotes a string literal for SQL ('it''s').
 std::string quote_literal(std::string_view text);
+// A text[] literal for a query parameter: {"foo","bar"} (use as $1::text[]).
+std::string text_array(const std::vector<std::string>& items);
 
 }  // namespace writegate::pgclient

@@ -54,6 +54,15 @@ class ProxyAuthTest : public ::testing::Test {
     }
   }
 
+  // A role the Lambda service may assume, with no permissions of its own yet.
+  static void create_lambda_role(const std::string& name) {
+    ASSERT_TRUE(stack_->store()
+                    .create_role(name, R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
+                                       R"("Principal":{"Service":"lambda.amazonaws.com"},)"
+                                       R"("Action":"sts:AssumeRole"}]})")
+                    .ok());
+  }
+
   static ProxyStack* stack_;
 };
 ProxyStack* ProxyAuthTest::stack_ = nullptr;
@@ -192,13 +201,7 @@ TEST_F(ProxyAuthTest, ATamperedSignatureIsRefused) {
 }
 
 TEST_F(ProxyAuthTest, ARoleWithoutRdsDbConnectIsRefused) {
-  auto& store = stack_->store();
-  ASSERT_TRUE(store
-                  .create_role("no-connect-role",
-                               R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
-                               R"("Principal":{"Service":"lambda.amazonaws.com"},)"
-                               R"("Action":"sts:AssumeRole"}]})")
-                  .ok());
+  create_lambda_role("no-connect-role");
   expect_refused(stack_->token(stack_->role_credentials("no-connect-role")), "policy_implicit_deny",
                  "IAM authentication failed");
 }
@@ -206,11 +209,7 @@ TEST_F(ProxyAuthTest, ARoleWithoutRdsDbConnectIsRefused) {
 TEST_F(ProxyAuthTest, AnExplicitDenyWins) {
   auto& store = stack_->store();
   const std::string role = "denied-role";
-  ASSERT_TRUE(store
-                  .create_role(role, R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
-                                     R"("Principal":{"Service":"lambda.amazonaws.com"},)"
-                                     R"("Action":"sts:AssumeRole"}]})")
-                  .ok());
+  create_lambda_role(role);
   ASSERT_TRUE(store
                   .put_role_policy(role, "allow-all-connect",
                                    R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
@@ -237,11 +236,7 @@ TEST_F(ProxyAuthTest, ExpiredSessionCredentialsAreRefused) {
 TEST_F(ProxyAuthTest, PolicyChangesCountForTheNextLoginWithoutRestart) {
   auto& store = stack_->store();
   const std::string role = "changing-role";
-  ASSERT_TRUE(store
-                  .create_role(role, R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
-                                     R"("Principal":{"Service":"lambda.amazonaws.com"},)"
-                                     R"("Action":"sts:AssumeRole"}]})")
-                  .ok());
+  create_lambda_role(role);
   const std::string allow = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
                             R"("Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:)"
                             R"(000000000000:dbuser:)" +
