@@ -1,0 +1,244 @@
+// `writegate endpoint serve`, `writegate credentials`, `writegate secrets put|list`: the local
+// AWS endpoint (STS, Secrets Manager) and its admin commands on the state folder.
+//
+// `writegate credentials --role NAME` is the local stand-in for an AWS service assuming its
+// role: on AWS, Lambda (lambda.amazonaws.com) or RDS Proxy (rds.amazonaws.com) receives the
+// role's temporary credentials from STS because the role's trust policy names that service.
+// Here the command plays that service: it checks that the role exists and that its trust policy
+// lets a service principal assume it, then mints a fresh STS session in the local store and
+// prints it as `export AWS_...=` lines for the aws CLI or the function. Those lines are the one
+// place writegate prints credentials, because printing them is the command's purpose.
+//
+// Compiled only when writegate_awslocal is linked (it defines WRITEGATE_HAVE_AWSLOCAL).
+#ifdef WRITEGATE_HAVE_AWSLOCAL
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "awslocal/endpoint.h"
+#include "awslocal/secret_store.h"
+#include "awslocal/sts.h"
+#include "command.h"
+#include "iam/arn.h"
+#include "iam/store.h"
+
+namespace {
+
+using writegate::Error;
+using writegate::Result;
+using writegate::cli::fail;
+using writegate::cli::finish;
+namespace awslocal = writegate::awslocal;
+namespace iam = writegate::iam;
+
+struct ServeArgs {
+  std::string state = std::string(iam::kDefaultStateDir);
+  std::string listen = "127.0.0.1:4566";
+  std::string tls_cert;
+  std::string tls_key;
+  int threads = 2;
+  bool quiet = false;
+};
+
+int run_serve(const ServeArgs& args) {
+  auto listen = awslocal::parse_listen_address(args.listen);
+  if (!listen) fail(listen.error());
+  awslocal::EndpointOptions options;
+  options.state_dir = args.state;
+  options.listen_host = listen->host;
+  options.port = listen->port;
+  options.tls_cert_file = args.tls_cert;
+  options.tls_key_file = args.tls_key;
+  options.threads = args.threads;
+  if (!args.quiet) {
+    options.router.access_log = [](const awslocal::AccessLogEntry& e) {
+      std::ostringstream line;
+      line << "request " << e.request_id << " from " << e.remote_address << " " << e.service << "."
+           << e.operation << " by " << e.principal << " -> " << e.status;
+      if (!e.error_code.empty()) line << " " << e.error_code;
+      if (!e.detail.empty()) line << " (" << e.detail << ")";
+      line << "\n";
+      std::cerr << line.str() << std::flush;
+    };
+  }
+  // Block SIGINT/SIGTERM before the server threads start, so they inherit the mask and this
+  // thread receives the signal in sigwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto endpoint = awslocal::Endpoint::start(options);
+  if (!endpoint) fail(endpoint.error());
+  std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
+            << ")" << std::endl;
+  int received = 0;
+  sigwait(&signals, &received);
+  (*endpoint)->stop();
+  std::cout << "writegate endpoint stopped (" << (received == SIGINT ? "SIGINT" : "SIGTERM") << ")"
+            << std::endl;
+  return 0;
+}
+
+struct CredentialsArgs {
+  std::string state = std::string(iam::kDefaultStateDir);
+  std::string role;
+  int duration = 3600;
+  std::string session_name;
+};
+
+// The AWS services the role's trust policy lets assume it (Allow statements naming a Service).
+std::vector<std::string> trusted_services(const iam::NamedPolicy& trust) {
+  std::vector<std::string> out;
+  for (const auto& statement : trust.policy->statements) {
+    if (statement.effect != iam::Effect::kAllow || !statement.principal ||
+        statement.not_principal) {
+      continue;
+    }
+    for (const auto& service : statement.principal->service)
+      out.push_back(service);
+  }
+  return out;
+}
+
+int run_credentials(const CredentialsArgs& args) {
+  auto store = iam::IamStore::open(args.state);
+  if (!store) fail(store.error());
+  if (!(*store)->role(args.role)) {
+    fail(Error::not_found("no role " + args.role + " in " + iam::IamStore::file_path(args.state) +
+                          "; `writegate iam seed` creates the document's roles"));
+  }
+  auto trust = (*store)->trust_policy(args.role);
+  if (!trust) fail(trust.error());
+  const std::string role_arn = iam::role_arn((*store)->settings().account_id, args.role);
+  std::string service_used;
+  for (const std::string& service : trusted_services(*trust)) {
+    iam::AssumeRoleCaller caller;
+    caller.principal.type = iam::PrincipalInfo::Type::kService;
+    caller.principal.service = service;
+    caller.principal.arn = service;
+    if (iam::authorize_assume_role(caller, role_arn, *trust).allowed) {
+      service_used = service;
+      break;
+    }
+  }
+  if (service_used.empty()) {
+    fail(Error::permission_denied(
+        "the trust policy of " + role_arn +
+        " lets no AWS service assume it; use `aws sts assume-role` with a user's key instead"));
+  }
+  const auto now = std::chrono::system_clock::now();
+  std::string session_name = args.session_name;
+  if (session_name.empty()) {
+    session_name =
+        "writegate-" +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  }
+  auto session =
+      (*store)->create_session(args.role, session_name, std::chrono::seconds(args.duration), now);
+  if (!session) fail(session.error());
+  std::cout << "# STS session " << session_name << " of " << role_arn << " (as " << service_used
+            << "), expires " << awslocal::format_iso8601(session->expiration) << "\n"
+            << "export AWS_ACCESS_KEY_ID=" << session->access_key_id << "\n"
+            << "export AWS_SECRET_ACCESS_KEY=" << session->secret_access_key << "\n"
+            << "export AWS_SESSION_TOKEN=" << session->session_token << "\n";
+  return 0;
+}
+
+struct SecretsPutArgs {
+  std::string state = std::string(iam::kDefaultStateDir);
+  std::string name;
+  std::string secret_string;
+  std::string secret_file;
+};
+
+int run_secrets_put(const SecretsPutArgs& args) {
+  std::string value = args.secret_string;
+  if (!args.secret_file.empty()) {
+    std::ifstream in(args.secret_file, std::ios::binary);
+    if (!in) fail(Error::io("cannot read " + args.secret_file));
+    std::ostringstream text;
+    text << in.rdbuf();
+    value = text.str();
+  }
+  auto secrets = awslocal::SecretStore::open(args.state);
+  if (!secrets) fail(secrets.error());
+  auto meta = (*secrets)->upsert(args.name, awslocal::SecretPayload::text(std::move(value)),
+                                 std::chrono::system_clock::now());
+  if (!meta) fail(meta.error());
+  std::cout << "stored " << meta->arn << " version " << meta->versions.front().version_id
+            << " (encrypted under " << meta->kms_key_arn << ")\n";
+  return 0;
+}
+
+int run_secrets_list(const std::string& state) {
+  auto secrets = awslocal::SecretStore::open(state);
+  if (!secrets) fail(secrets.error());
+  for (const auto& meta : (*secrets)->list()) {
+    std::cout << meta.name << "\t" << meta.arn << "\n";
+  }
+  return 0;
+}
+
+void install(CLI::App& root, writegate::cli::Globals&) {
+  auto* endpoint = root.add_subcommand("endpoint", "The local AWS endpoint (STS, Secrets Manager)");
+  endpoint->require_subcommand(1);
+  static ServeArgs serve;
+  auto* serve_cmd = endpoint->add_subcommand(
+      "serve", "Serve the local AWS endpoint in the foreground (SIGINT/SIGTERM stop it)");
+  serve_cmd->add_option("--state", serve.state, "State folder of the local stack")
+      ->default_str(serve.state);
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (port 0: an ephemeral port)")
+      ->default_str(serve.listen);
+  serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain: serve HTTPS");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
+  serve_cmd->add_option("--threads", serve.threads, "Server threads")->default_str("2");
+  serve_cmd->add_flag("--quiet", serve.quiet, "No access log on stderr");
+  serve_cmd->callback([] { finish(run_serve(serve)); });
+
+  static CredentialsArgs creds;
+  auto* creds_cmd = root.add_subcommand(
+      "credentials",
+      "Print export lines with a fresh STS session of a role (as the AWS service it trusts)");
+  creds_cmd->add_option("--role", creds.role, "Role name, e.g. rds-proxy-role")->required();
+  creds_cmd->add_option("--state", creds.state, "State folder of the local stack")
+      ->default_str(creds.state);
+  creds_cmd->add_option("--duration", creds.duration, "Session length in seconds (900..43200)")
+      ->default_str("3600");
+  creds_cmd->add_option("--session-name", creds.session_name, "Role session name");
+  creds_cmd->callback([] { finish(run_credentials(creds)); });
+
+  auto* secrets = root.add_subcommand("secrets", "Secrets of the local Secrets Manager (admin)");
+  secrets->require_subcommand(1);
+  static SecretsPutArgs put;
+  auto* put_cmd = secrets->add_subcommand(
+      "put", "Create a secret or store a new AWSCURRENT value (encrypted with the local KMS key)");
+  put_cmd->add_option("--name", put.name, "Secret name, e.g. aurora-master-secret")->required();
+  auto* string_opt = put_cmd->add_option("--secret-string", put.secret_string, "The value");
+  auto* file_opt = put_cmd->add_option("--secret-file", put.secret_file, "Read the value from F");
+  string_opt->excludes(file_opt);
+  put_cmd->add_option("--state", put.state, "State folder of the local stack")
+      ->default_str(put.state);
+  put_cmd->callback([string_opt, file_opt] {
+    if (string_opt->count() == 0 && file_opt->count() == 0) {
+      fail(Error::invalid_argument("give --secret-string or --secret-file"));
+    }
+    finish(run_secrets_put(put));
+  });
+  static std::string list_state = std::string(iam::kDefaultStateDir);
+  auto* list_cmd = secrets->add_subcommand("list", "Names and ARNs of the secrets (no values)");
+  list_cmd->add_option("--state", list_state, "State folder of the local stack")
+      ->default_str(list_state);
+  list_cmd->callback([] { finish(run_secrets_list(list_state)); });
+}
+
+const bool kRegistered = writegate::cli::register_command(install);
+
+}  // namespace
+
+#endif  // WRITEGATE_HAVE_AWSLOCAL
