@@ -146,16 +146,18 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 struct Endpoint::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::optional<ssl::context> tls;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // Owned by pointer so stop() can destroy them: destroying the io_context destroys every
+  // pending handler, which closes every connection.
+  std::unique_ptr<net::io_context> ioc = std::make_unique<net::io_context>();
+  std::unique_ptr<tcp::acceptor> acceptor = std::make_unique<tcp::acceptor>(*ioc);
   std::vector<std::thread> threads;
   uint16_t port = 0;
   std::string host;
   bool stopped = false;
 
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    acceptor->async_accept(net::make_strand(*ioc), [this](error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
         if (++shared->connections > shared->options.max_connections) {
           --shared->connections;
@@ -246,7 +248,7 @@ Result<std::unique_ptr<Endpoint>> Endpoint::start(const EndpointOptions& options
   auto address = net::ip::make_address(options.listen_host, ec);
   if (ec) {
     // A host name such as "localhost": resolve it.
-    tcp::resolver resolver(impl->ioc);
+    tcp::resolver resolver(*impl->ioc);
     auto results = resolver.resolve(options.listen_host, "", ec);
     if (ec || results.empty()) {
       return Error::invalid_argument("cannot resolve the listen host " + options.listen_host);
@@ -254,19 +256,19 @@ Result<std::unique_ptr<Endpoint>> Endpoint::start(const EndpointOptions& options
     address = results.begin()->endpoint().address();
   }
   tcp::endpoint where(address, options.port);
-  impl->acceptor.open(where.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(where, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  impl->acceptor->open(where.protocol(), ec);
+  if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor->bind(where, ec);
+  if (!ec) impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return Error::unavailable("cannot listen on " + options.listen_host + ":" +
                               std::to_string(options.port) + ": " + ec.message());
   }
-  impl->port = impl->acceptor.local_endpoint(ec).port();
+  impl->port = impl->acceptor->local_endpoint(ec).port();
   impl->host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   impl->accept();
   for (int i = 0; i < options.threads; ++i) {
-    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+    impl->threads.emplace_back([ioc = impl->ioc.get()] { ioc->run(); });
   }
   return std::unique_ptr<Endpoint>(new Endpoint(std::move(impl)));
 }
@@ -294,14 +296,12 @@ Router& Endpoint::router() {
 void Endpoint::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  net::post(impl_->ioc, [impl = impl_.get()] {
-    error_code ec;
-    impl->acceptor.close(ec);
-  });
-  impl_->ioc.stop();
+  impl_->ioc->stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  impl_->acceptor.reset();
+  impl_->ioc.reset();
 }
 
 }  // namespace writegate::awslocal
