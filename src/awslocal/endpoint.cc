@@ -105,7 +105,17 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Request request = to_request(parser_->release());
     request.remote_address = remote_address_;
     request.secure_transport = kTls;
-    Response response = shared_->router->handle(request);
+    Response response;
+    try {
+      response = shared_->router->handle(request);
+    } catch (const std::exception& e) {
+      // The router returns errors rather than throwing; this is the outer edge that keeps a
+      // bug (or bad_alloc) from ending the server thread.
+      std::cerr << "writegate endpoint: internal error: " << e.what() << "\n";
+      response = render_error(Protocol::kQuery,
+                              make_error(500, "InternalFailure", "the endpoint failed internally"),
+                              new_request_id());
+    }
     write(response, version, keep_alive);
   }
 
