@@ -26,6 +26,15 @@ class SecretSource {
 Result<std::unique_ptr<SecretSource>> make_file_secret_source(const std::string& path);
 
 struct ProxyConfig;
+
+// Secrets Manager, as RDS Proxy's standard mode uses it: the proxy takes a session of its own
+// role (locally the proxy stands in for the RDS service, which the role's trust policy must
+// allow: Service rds.amazonaws.com), signs GetSecretValue with it, and the endpoint decides with
+// the role's policies (secretsmanager:GetSecretValue on the secret, kms:Decrypt via Secrets
+// Manager). The secret is {"username": ..., "password": ...} and must name the user. Passwords
+// are cached for 30 s; the role session is renewed 5 minutes before it expires.
+Result<std::unique_ptr<SecretSource>> make_secrets_manager_source(const ProxyConfig& config);
+
 // The source a proxy config names: Secrets Manager (secrets.endpoint) or a secrets file.
 Result<std::unique_ptr<SecretSource>> make_secret_source(const ProxyConfig& config);
 

@@ -34,7 +34,8 @@ class ProxyBinaryTest : public ::testing::Test {
                         << "state_dir: " << stack_->state_dir() << "\n"
                         << "backend: {host: 127.0.0.1, port: " << stack_->pg().port()
                         << ", ca_file: " << stack_->pg().ca_file() << ", server_name: localhost}\n"
-                        << "secrets_file: " << stack_->dir() << "/secrets.json\n"
+                        << "secrets: {endpoint: '" << stack_->endpoint_url()
+                        << "', ca_file: " << stack_->proxy_ca_file() << "}\n"
                         << "log_file: " << stack_->dir() << "/binary.log\n"
                         << extra;
     return path;
@@ -59,6 +60,21 @@ TEST_F(ProxyBinaryTest, ServesFromItsConfigFileAndStopsOnSigterm) {
   ASSERT_TRUE(conn.ok()) << conn.error().message();
   EXPECT_EQ(conn->exec("SELECT current_user AS u")->get(0, "u"), "lambda_writer");
   EXPECT_EQ((*proxy)->stop(), 0) << (*proxy)->output_so_far();
+}
+
+TEST_F(ProxyBinaryTest, SecretsManagerDecidesWithTheProxyRolesPolicy) {
+  // Without its secrets policy the proxy role may not read the writer's secret: the IAM login
+  // succeeds, the backend login cannot happen, and the client is told so without details.
+  ASSERT_TRUE(
+      stack_->store().delete_role_policy("rds-proxy-role", "rds-proxy-secrets-policy").ok());
+  const std::size_t before = stack_->connect_log_count();
+  auto conn = pgclient::Connection::open(stack_->dsn(stack_->token(stack_->role_credentials())));
+  ASSERT_FALSE(conn.ok());
+  EXPECT_THAT(conn.error().message(),
+              HasSubstr("the proxy could not get the database credentials of user"));
+  const std::string line = stack_->wait_connect_log(before);
+  EXPECT_THAT(line, HasSubstr("\"reason\":\"secret_unavailable\""));
+  EXPECT_THAT(line, HasSubstr("AccessDenied"));
 }
 
 TEST_F(ProxyBinaryTest, ABadConfigSaysWhatAndWhere) {

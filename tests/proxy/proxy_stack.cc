@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "awslocal/endpoint.h"
+#include "awslocal/secret_store.h"
 #include "dbadmin/provision.h"
 #include "iam/seed.h"
 #include "pgclient/pgclient.h"
@@ -77,10 +79,6 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   STACK_CHECK(secret);
   STACK_CHECK(admin->exec("ALTER ROLE lambda_writer PASSWORD " +
                           pgclient::quote_literal(pgwire::format_scram_secret(*secret))));
-  const std::string secrets_file = s->dir_ + "/secrets.json";
-  STACK_CHECK(
-      pki::write_file(secrets_file, nlohmann::json{{"lambda_writer", password}}.dump(), 0600));
-
   // IAM: the document's roles, for this spec.
   auto seeded = iam::seed_store(s->spec_, s->state_dir_);
   STACK_CHECK(seeded);
@@ -99,6 +97,29 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   STACK_CHECK(pki::write_file(s->dir_ + "/proxy.crt", cert->cert_pem, 0644));
   STACK_CHECK(pki::write_file(s->dir_ + "/proxy.key", cert->key_pem, 0600));
 
+  // The writer's secret in the local Secrets Manager (encrypted at rest under the local KMS
+  // key), served over HTTPS by the local AWS endpoint.
+  {
+    auto secrets = awslocal::SecretStore::open(s->state_dir_);
+    STACK_CHECK(secrets);
+    STACK_CHECK((*secrets)->upsert(
+        s->spec_.database.user_secret,
+        awslocal::SecretPayload::text(
+            nlohmann::json{{"username", "lambda_writer"}, {"password", password}}.dump()),
+        std::chrono::system_clock::now()));
+  }
+  auto endpoint_cert = ca->issue_server({"localhost"}, {"127.0.0.1"});
+  STACK_CHECK(endpoint_cert);
+  STACK_CHECK(pki::write_file(s->dir_ + "/endpoint.crt", endpoint_cert->cert_pem, 0644));
+  STACK_CHECK(pki::write_file(s->dir_ + "/endpoint.key", endpoint_cert->key_pem, 0600));
+  awslocal::EndpointOptions endpoint_options;
+  endpoint_options.state_dir = s->state_dir_;
+  endpoint_options.tls_cert_file = s->dir_ + "/endpoint.crt";
+  endpoint_options.tls_key_file = s->dir_ + "/endpoint.key";
+  auto endpoint = awslocal::Endpoint::start(endpoint_options);
+  STACK_CHECK(endpoint);
+  s->endpoint_ = std::move(*endpoint);
+
   proxy::ProxyConfig config;
   config.listen_host = "127.0.0.1";
   config.listen_port = 0;
@@ -109,10 +130,14 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   config.region = s->spec_.region;
   config.account_id = s->spec_.account_id;
   config.backend = {"127.0.0.1", s->pg_->port(), s->pg_->ca_file(), "localhost"};
-  config.secrets_file = secrets_file;
+  config.secrets_endpoint = s->endpoint_->url();
+  config.secrets_ca_file = s->proxy_ca_file_;
+  config.proxy_role = s->spec_.iam.proxy_role;
+  config.writer_user = s->spec_.database.user;
+  config.user_secret_name = s->spec_.database.user_secret;
   config.log_file = s->log_file_;
   config.auth_timeout_seconds = 10;
-  auto source = proxy::make_file_secret_source(secrets_file);
+  auto source = proxy::make_secret_source(config);
   STACK_CHECK(source);
   auto server = proxy::ProxyServer::create(config, std::move(*source));
   STACK_CHECK(server);
@@ -127,6 +152,7 @@ ProxyStack::~ProxyStack() {
     if (thread_.joinable()) thread_.join();
     server_.reset();
   }
+  endpoint_.reset();
   pg_.reset();
   if (!dir_.empty()) {
     std::error_code ignored;

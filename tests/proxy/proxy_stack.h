@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "awslocal/endpoint.h"
 #include "iam/store.h"
 #include "localpg/cluster.h"
 #include "proxy/server.h"
@@ -33,6 +34,7 @@ class ProxyStack {
   const std::string& resource_id() const { return resource_id_; }
   const std::string& log_file() const { return log_file_; }
   const proxy::Metrics& metrics() const { return server_->metrics(); }
+  std::string endpoint_url() const { return endpoint_->url(); }
 
   // Fresh STS credentials of a role (the Lambda role by default).
   sigv4::Credentials role_credentials(
@@ -56,6 +58,7 @@ class ProxyStack {
   spec::Spec spec_;
   std::unique_ptr<localpg::Cluster> pg_;
   std::unique_ptr<iam::IamStore> store_;
+  std::unique_ptr<awslocal::Endpoint> endpoint_;
   std::unique_ptr<proxy::ProxyServer> server_;
   std::thread thread_;
   std::string dir_;
