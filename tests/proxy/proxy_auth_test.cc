@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "common/process.h"
@@ -125,16 +126,31 @@ TEST_F(ProxyAuthTest, PsqlWithATokenFromWritegateToken) {
   EXPECT_THAT(psql->output, HasSubstr("lambda_writer\nINSERT 0 1"));
 }
 
-TEST_F(ProxyAuthTest, PsqlWithATokenFromTheAwsCli) {
+TEST_F(ProxyAuthTest, TokenFromTheAwsCliWithCredentialsFromWritegateCredentials) {
   if (!std::filesystem::exists("/usr/bin/aws")) GTEST_SKIP() << "/usr/bin/aws is not installed";
-  const auto creds = stack_->role_credentials();
+  const char* bin = std::getenv("WRITEGATE_BIN_DIR");
+  ASSERT_NE(bin, nullptr);
+  // `writegate credentials` prints export lines for a fresh session of the Lambda role.
+  auto exports = run_process({std::string(bin) + "/writegate", "credentials", "--role",
+                              "lambda-aurora-writer-role", "--state", stack_->state_dir()});
+  ASSERT_TRUE(exports.ok());
+  ASSERT_EQ(exports->exit_code, 0) << exports->output;
   ProcessOptions env;
-  env.extra_env = {"AWS_ACCESS_KEY_ID=" + creds.access_key_id,
-                   "AWS_SECRET_ACCESS_KEY=" + creds.secret_access_key,
-                   "AWS_SESSION_TOKEN=" + creds.session_token,
-                   "AWS_CONFIG_FILE=/nonexistent",
-                   "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
+  env.extra_env = {"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
                    "AWS_EC2_METADATA_DISABLED=true"};
+  std::istringstream lines(exports->output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("export ")) continue;
+    std::string kv = line.substr(7);
+    const auto eq = kv.find('=');
+    std::string value = kv.substr(eq + 1);
+    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"')) {
+      value = value.substr(1, value.size() - 2);
+    }
+    env.extra_env.push_back(kv.substr(0, eq + 1) + value);
+  }
+  ASSERT_EQ(env.extra_env.size(), 6u) << exports->output;
   auto token = run_process(
       {"/usr/bin/aws", "rds", "generate-db-auth-token", "--hostname", "localhost", "--port",
        std::to_string(stack_->port()), "--username", "lambda_writer", "--region", "us-east-1"},
@@ -144,6 +160,7 @@ TEST_F(ProxyAuthTest, PsqlWithATokenFromTheAwsCli) {
   std::string password = token->output;
   while (!password.empty() && password.back() == '\n')
     password.pop_back();
+  EXPECT_THAT(password, HasSubstr("X-Amz-Security-Token="));
   auto conn = login(password);
   ASSERT_TRUE(conn.ok()) << conn.error().message();
   EXPECT_EQ(conn->exec("SELECT current_user AS u")->get(0, "u"), "lambda_writer");
