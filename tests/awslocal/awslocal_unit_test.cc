@@ -486,6 +486,22 @@ TEST(HttpCodec, ParsesAndCapsRequests) {
   auto garbage = parse_http_request("\x01\x02 nonsense\r\n\r\n");
   ASSERT_TRUE(std::holds_alternative<ApiError>(garbage));
   EXPECT_EQ(std::get<ApiError>(garbage).code, "MalformedHTTPRequest");
+  auto empty = parse_http_request("");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(empty));
+  EXPECT_EQ(std::get<ApiError>(empty).code, "MalformedHTTPRequest");
+  // A last chunk without its final CRLF (found by the fuzzer: an assertion in Beast).
+  auto chunk =
+      parse_http_request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(chunk));
+  EXPECT_EQ(std::get<ApiError>(chunk).code, "MalformedHTTPRequest");
+  auto chunked_ok = parse_http_request(
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  ASSERT_TRUE(std::holds_alternative<Request>(chunked_ok));
+  EXPECT_EQ(std::get<Request>(chunked_ok).body, "abc");
+  // A header that never ends (found by the fuzzer: this looped forever).
+  auto unterminated = parse_http_request("POST / HTTP/1.1\r\nHost: h\r\nX-Amz-Target: x");
+  ASSERT_TRUE(std::holds_alternative<ApiError>(unterminated));
+  EXPECT_EQ(std::get<ApiError>(unterminated).code, "MalformedHTTPRequest");
   auto truncated = parse_http_request("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
   ASSERT_TRUE(std::holds_alternative<ApiError>(truncated));
   EXPECT_EQ(std::get<ApiError>(truncated).http_status, 400);
