@@ -178,6 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return;
     }
     // Relay: server -> client in its own coroutine, client -> server here.
+    relaying_ = true;
     asio::co_spawn(socket_.get_executor(), relay_backend_then_close(shared_from_this()),
                    asio::detached);
     co_await relay_client_to_backend();
@@ -269,8 +270,12 @@ class Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       auto decoded = decoder_.next();
       if (!decoded) {
-        co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                            "invalid message from client: " + decoded.error().message());
+        // While relaying, the server side may be writing to the client: no second writer, the
+        // connection just closes.
+        if (!relaying_) {
+          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                              "invalid message from client: " + decoded.error().message());
+        }
         reason_ = "protocol_violation";
         co_return std::nullopt;
       }
@@ -682,6 +687,7 @@ class Session : public std::enable_shared_from_this<Session> {
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
   bool timed_out_ = false;
+  bool relaying_ = false;
   std::string client_;
   std::string user_;
   std::string database_;
