@@ -12,6 +12,7 @@
 #include "iam/policy.h"
 #include "iam/seed.h"
 #include "iam/store.h"
+#include "support/ratio_report.h"
 
 namespace {
 
@@ -158,39 +159,13 @@ void BM_StoreFindSessionKey(benchmark::State& state) {
 }
 BENCHMARK(BM_StoreFindSessionKey);
 
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rates[r.benchmark_name()] = it->second;
-    }
-  }
-  std::map<std::string, double> rates;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  auto rate = [&](const char* name) {
-    auto it = reporter.rates.find(name);
-    return it == reporter.rates.end() ? 0.0 : it->second;
-  };
-  const double base = rate("BM_Baseline_ExactMatch");
-  std::cout << "\nper second on one thread (ratio = time of one op / time of the baseline):\n";
-  for (const char* name :
-       {"BM_Evaluate_LambdaConnectAllowed", "BM_Evaluate_LambdaConnectOtherUserDenied",
-        "BM_Evaluate_LambdaConnectWithGlobalKeys", "BM_Evaluate_ProxyKmsDecryptCondition",
-        "BM_ParseProxyPolicy", "BM_StoreFindSessionKey"}) {
-    double r = rate(name);
-    if (r == 0 || base == 0) continue;
-    std::cout << "  " << name << ": " << static_cast<long>(r) << "/s, " << base / r
-              << "x the baseline (" << static_cast<long>(base) << "/s)\n";
-  }
-  return 0;
+  const int rc = writegate::bench::run_with_ratios(
+      argc, argv, "BM_Baseline_ExactMatch",
+      {"BM_Evaluate_LambdaConnectAllowed", "BM_Evaluate_LambdaConnectOtherUserDenied",
+       "BM_Evaluate_LambdaConnectWithGlobalKeys", "BM_Evaluate_ProxyKmsDecryptCondition",
+       "BM_ParseProxyPolicy", "BM_StoreFindSessionKey"});
+  return rc;
 }

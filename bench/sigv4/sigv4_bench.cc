@@ -9,6 +9,7 @@
 
 #include "sigv4/crypto.h"
 #include "sigv4/rds_token.h"
+#include "support/ratio_report.h"
 
 namespace {
 
@@ -120,41 +121,14 @@ void BM_VerifyToken(benchmark::State& state) {
 }
 BENCHMARK(BM_VerifyToken)->ArgName("session")->Arg(0)->Arg(1)->Arg(2);
 
-// Collects items/s per benchmark to print the ratios after the normal table.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rates[r.benchmark_name()] = it->second;
-    }
-  }
-  std::map<std::string, double> rates;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  auto rate = [&](const char* name) {
-    auto it = reporter.rates.find(name);
-    return it == reporter.rates.end() ? 0.0 : it->second;
-  };
-  const double base = rate("BM_Baseline_HashAndHmac");
-  std::cout << "\nper second on one thread (ratio = time of one op / time of the baseline):\n";
-  for (const char* name :
-       {"BM_GenerateToken/session:0", "BM_GenerateToken/session:1", "BM_GenerateToken/session:2",
-        "BM_GenerateTokenNoCache", "BM_VerifyToken/session:0", "BM_VerifyToken/session:1",
-        "BM_VerifyToken/session:2", "BM_DeriveSigningKey"}) {
-    double r = rate(name);
-    if (r == 0 || base == 0) continue;
-    std::cout << "  " << name << ": " << static_cast<long>(r) << "/s, " << base / r
-              << "x the baseline (" << static_cast<long>(base) << "/s)\n";
-  }
+  const int rc = writegate::bench::run_with_ratios(
+      argc, argv, "BM_Baseline_HashAndHmac",
+      {"BM_GenerateToken/session:0", "BM_GenerateToken/session:1", "BM_GenerateToken/session:2",
+       "BM_GenerateTokenNoCache", "BM_VerifyToken/session:0", "BM_VerifyToken/session:1",
+       "BM_VerifyToken/session:2", "BM_DeriveSigningKey"});
   std::cout << "aim: generate >= 200000/s, verify >= 150000/s\n";
-  return 0;
+  return rc;
 }
