@@ -320,6 +320,18 @@ TEST_F(ProxyAuthTest, CancelRequestReachesTheRightBackend) {
   PQfinish(conn);
 }
 
+TEST_F(ProxyAuthTest, GssEncRequestIsAnsweredN) {
+  // GSSENCRequest (80877104) gets 'N'; the client may then ask for TLS on the same connection.
+  auto out =
+      run_process({"bash", "-c",
+                   "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(stack_->port()) +
+                       "; printf '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x30' >&3; head -c 1 <&3;"
+                       " printf '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f' >&3; head -c 1 <&3;"
+                       " exec 3>&-"});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->output, "NS");
+}
+
 TEST_F(ProxyAuthTest, GarbageAfterStartupGetsAProtocolErrorNotACrash) {
   // A raw client: an SSLRequest answered 'S', then plaintext instead of a handshake.
   auto out = run_process({"bash", "-c",
