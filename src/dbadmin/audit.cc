@@ -104,9 +104,18 @@ class Auditor {
     if (!password) {
       report_.notes.push_back("password check skipped: " + password.error().message());
     } else if (password->get(0, "has_password") == "t") {
-      add("role-has-password", Severity::kHigh, object,
-          "has a password: logins could bypass IAM authentication",
-          "ALTER ROLE " + user_ + " PASSWORD NULL;");
+      if (spec_.proxy.backend_auth == "SECRETS") {
+        // Standard mode: the proxy logs in with the writer's own secret, so a password is the
+        // design, not a finding (it must be known only to the proxy's secret).
+        report_.notes.push_back(spec_.database.user +
+                                " has a password: expected with proxy.backend_auth SECRETS (the "
+                                "proxy's secret " +
+                                spec_.database.user_secret + " holds it)");
+      } else {
+        add("role-has-password", Severity::kHigh, object,
+            "has a password, but proxy.backend_auth is IAM_AUTH: logins could bypass IAM",
+            "ALTER ROLE " + user_ + " PASSWORD NULL;");
+      }
     }
     return {};
   }

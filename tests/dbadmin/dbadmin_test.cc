@@ -190,6 +190,7 @@ struct Misconfiguration {
   const char* sql;  // $U is the writer, $D the database
   const char* check;
   bool keyed = false;
+  bool end_to_end_iam = false;  // proxy.backend_auth IAM_AUTH instead of SECRETS
 };
 
 class MisconfigurationTest : public DbAdminTest,
@@ -206,6 +207,7 @@ std::string expand(std::string sql, const std::string& user, const std::string& 
 TEST_P(MisconfigurationTest, IsCaught) {
   const auto& m = GetParam();
   if (m.keyed) spec_.database.write_mode = spec::WriteMode::kKeyed;
+  if (m.end_to_end_iam) spec_.proxy.backend_auth = "IAM_AUTH";
   provision();
   ASSERT_TRUE(run_audit().findings.empty());
   must_exec(*admin_, expand(m.sql, spec_.database.user, db_));
@@ -265,7 +267,7 @@ const Misconfiguration kMisconfigurations[] = {
      "sequence-privilege"},
     {"sequence_usage_revoked", "REVOKE USAGE ON SEQUENCE bar.test_table_id_seq FROM $U",
      "sequence-usage-missing"},
-    {"password_set", "ALTER ROLE $U PASSWORD 'oops'", "role-has-password"},
+    {"password_set", "ALTER ROLE $U PASSWORD 'oops'", "role-has-password", false, true},
     {"nologin", "ALTER ROLE $U NOLOGIN", "role-cannot-login"},
 };
 
@@ -293,6 +295,14 @@ TEST_F(DbAdminTest, DefaultPrivilegesOfANamedTableOwner) {
   report = run_audit();
   EXPECT_TRUE(report.findings.empty()) << format_text(report);
   must_exec(*admin_, "DROP TABLE foo.migrated; REVOKE ALL ON SCHEMA foo FROM wg_migrator");
+}
+
+TEST_F(DbAdminTest, APasswordIsExpectedInStandardMode) {
+  provision();
+  must_exec(*admin_, "ALTER ROLE " + spec_.database.user + " PASSWORD 'the-proxys-secret'");
+  const auto report = run_audit();  // proxy.backend_auth SECRETS: the proxy's secret holds it
+  EXPECT_TRUE(report.findings.empty()) << format_text(report);
+  EXPECT_THAT(report.notes, ::testing::Contains(::testing::HasSubstr("has a password: expected")));
 }
 
 TEST_F(DbAdminTest, MissingRoleIsOneCriticalFinding) {
