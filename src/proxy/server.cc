@@ -11,6 +11,7 @@
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -138,6 +139,12 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   Metrics metrics;
   tcp::acceptor acceptor{io};
   int bound_port = 0;
+  // Live sessions, so stop() can close them and the event loop drains (sessions hold the
+  // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
+  std::map<std::uint64_t, std::function<void()>> closers;
+  std::uint64_t next_session_id = 0;
+  bool stopping = false;
+  bool running = false;
 
   explicit State(ProxyConfig c)
       : config(std::move(c)), verify_pool(static_cast<std::size_t>(config.verify_threads)) {}
@@ -162,12 +169,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    if (session_id_) state_->closers.erase(session_id_);
     if (registered_) state_->cancels.remove(client_key_);
     if (backend_) --state_->metrics.database_connections;
     --state_->metrics.client_connections;
   }
 
   awaitable<void> run() {
+    session_id_ = ++state_->next_session_id;
+    state_->closers.emplace(session_id_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->close_all();
+    });
     ++state_->metrics.client_connections;
     ++state_->metrics.client_connections_received;
     arm_deadline();
@@ -227,6 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close_all() {
+    deadline_.cancel();
     error_code ignored;
     if (tls_) {
       tls_->lowest_layer().close(ignored);
@@ -686,6 +699,7 @@ class Session : public std::enable_shared_from_this<Session> {
   pgwire::FrameDecoder decoder_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
+  std::uint64_t session_id_ = 0;
   bool timed_out_ = false;
   bool relaying_ = false;
   std::string client_;
@@ -707,9 +721,10 @@ awaitable<void> ProxyServer::State::accept_loop() {
     error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopping) co_return;
       continue;
     }
+    if (stopping) co_return;
     if (metrics.client_connections.load() >= config.max_client_connections) {
       // Over the limit: a proper FATAL, then close.
       auto bytes = pgwire::error_response_bytes(pgwire::Severity::kFatal,
@@ -749,6 +764,12 @@ ProxyServer::ProxyServer(std::shared_ptr<State> state) : state_(std::move(state)
 
 ProxyServer::~ProxyServer() {
   stop();
+  // Drain what is left (run() was never called, or returned): every session ends and lets go
+  // of the state before the state goes.
+  if (!state_->running) {
+    state_->io.restart();
+    state_->io.run();
+  }
   state_->verify_pool.join();
 }
 
@@ -824,14 +845,20 @@ void ProxyServer::run() {
                      {"listen", state_->config.listen_host + ":" + std::to_string(port())},
                      {"resource_id", state_->config.resource_id},
                      {"secrets", state_->secrets->describe()}});
+  state_->running = true;
   state_->io.run();
+  state_->running = false;
 }
 
 void ProxyServer::stop() {
+  // Close the listener and every session; the loop then runs out of work and run() returns.
   asio::post(state_->io, [state = state_] {
+    state->stopping = true;
     error_code ignored;
     state->acceptor.close(ignored);
-    state->io.stop();
+    auto closers = state->closers;  // a closer may end its session and erase itself
+    for (auto& [id, close] : closers)
+      close();
   });
 }
 

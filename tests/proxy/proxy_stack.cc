@@ -194,7 +194,7 @@ std::string ProxyStack::dsn(const std::string& password, const std::string& user
   return "host=localhost hostaddr=127.0.0.1 port=" + std::to_string(port()) +
          " dbname=mydb user=" + (user.empty() ? spec_.database.user : user) + " password='" +
          password + "' sslmode=" + sslmode + " sslrootcert=" + proxy_ca_file_ +
-         " connect_timeout=10";
+         " connect_timeout=60";
 }
 
 namespace {
