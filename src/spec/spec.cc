@@ -53,6 +53,17 @@ class Reader {
     return {};
   }
 
+  // A string that must match `pattern`; `what` says what is allowed when it does not.
+  Status read_matching(const YAML::Node& parent, const std::string& field, const char* key,
+                       const std::regex& pattern, const std::string& what, std::string& out) const {
+    WG_RETURN_IF_ERROR(read_string(parent, field, key, out));
+    if (!std::regex_match(out, pattern)) {
+      return error_at(parent[key] ? parent[key] : parent, join(field, key),
+                      "'" + out + "' is not " + what);
+    }
+    return {};
+  }
+
   Status read_int(const YAML::Node& parent, const std::string& field, const char* key, int low,
                   int high, int& out) const {
     const YAML::Node node = parent[key];
@@ -152,31 +163,21 @@ Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) 
       r.expect_map(node, f,
                    {"cluster", "name", "port", "master_user", "master_secret", "user",
                     "user_secret", "schemas", "write_mode", "table_owners"}));
-  WG_RETURN_IF_ERROR(r.read_string(node, f, "cluster", db.cluster));
-  if (!std::regex_match(db.cluster, std::regex("[A-Za-z][A-Za-z0-9-]{0,62}"))) {
-    return r.error_at(node["cluster"], f + ".cluster",
-                      "'" + db.cluster +
-                          "' is not a DB cluster identifier (letters, digits, "
-                          "hyphens, starting with a letter, at most 63)");
-  }
+  static const std::regex kClusterId("[A-Za-z][A-Za-z0-9-]{0,62}");
+  static const std::regex kSecretName("[A-Za-z0-9/_+=.@-]{1,512}");
+  const std::string secret_what = "a Secrets Manager secret name (letters, digits, /_+=.@-)";
+  WG_RETURN_IF_ERROR(r.read_matching(node, f, "cluster", kClusterId,
+                                     "a DB cluster identifier (letters, digits, hyphens, "
+                                     "starting with a letter, at most 63)",
+                                     db.cluster));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "name", db.name));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "port", 1, 65535, db.port));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "master_user", db.master_user));
-  WG_RETURN_IF_ERROR(r.read_string(node, f, "master_secret", db.master_secret));
-  if (!std::regex_match(db.master_secret, std::regex("[A-Za-z0-9/_+=.@-]{1,512}"))) {
-    return r.error_at(node["master_secret"], f + ".master_secret",
-                      "'" + db.master_secret +
-                          "' is not a Secrets Manager secret name (letters, "
-                          "digits, /_+=.@-)");
-  }
+  WG_RETURN_IF_ERROR(
+      r.read_matching(node, f, "master_secret", kSecretName, secret_what, db.master_secret));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "user", db.user));
-  WG_RETURN_IF_ERROR(r.read_string(node, f, "user_secret", db.user_secret));
-  if (!std::regex_match(db.user_secret, std::regex("[A-Za-z0-9/_+=.@-]{1,512}"))) {
-    return r.error_at(node["user_secret"], f + ".user_secret",
-                      "'" + db.user_secret +
-                          "' is not a Secrets Manager secret name (letters, "
-                          "digits, /_+=.@-)");
-  }
+  WG_RETURN_IF_ERROR(
+      r.read_matching(node, f, "user_secret", kSecretName, secret_what, db.user_secret));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "schemas", db.schemas));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "table_owners", db.table_owners));
   std::string mode = std::string(write_mode_name(db.write_mode));
