@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -59,6 +61,58 @@ Status check_keys(const std::string& file, const YAML::Node& node, const std::st
   return {};
 }
 
+Status read_int(const std::string& file, const YAML::Node& node, const std::string& field, int low,
+                int high, int& out) {
+  if (!node) return {};
+  int value = low - 1;
+  try {
+    value = node.as<int>();
+  } catch (const YAML::Exception&) {
+  }
+  if (value < low || value > high) {
+    return config_error(file, node, field,
+                        "expected " + std::to_string(low) + ".." + std::to_string(high));
+  }
+  out = value;
+  return {};
+}
+
+Status read_list(const std::string& file, const YAML::Node& node, const std::string& field,
+                 std::vector<std::string>& out) {
+  if (!node) return {};
+  if (!node.IsSequence() || node.size() == 0) {
+    return config_error(file, node, field, "expected a non-empty list");
+  }
+  out.clear();
+  for (const auto& item : node) {
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      return config_error(file, item, field, "expected a non-empty string");
+    }
+    out.push_back(item.Scalar());
+  }
+  return {};
+}
+
+// Secrets travel over this link: https, or http to a loopback address only.
+Status check_secrets_endpoint(const std::string& file, const std::string& url) {
+  if (url.starts_with("https://")) return {};
+  if (url.starts_with("http://")) {
+    std::string host = url.substr(7);
+    host = host.substr(0, host.find('/'));
+    if (host.starts_with("[")) {
+      host = host.substr(1, host.find(']') - 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    if (host == "localhost" || (!ec && address.is_loopback())) return {};
+    return Error::invalid_argument(file + ": secrets.endpoint: " + url +
+                                   " is plain http to a non-loopback host; use https://");
+  }
+  return Error::invalid_argument(file + ": secrets.endpoint: '" + url + "' is not an http(s) URL");
+}
+
 }  // namespace
 
 Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& config_file) {
@@ -91,7 +145,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
         check_keys(f, root, "",
                    {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
                     "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
-                    "max_client_connections", "verify_threads"}));
+                    "max_client_connections", "max_unauthenticated_connections",
+                    "max_unauthenticated_per_source", "verify_threads", "databases"}));
     if (root["listen"]) {
       const std::string listen = root["listen"].Scalar();
       const auto colon = listen.rfind(':');
@@ -108,13 +163,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
         return config_error(f, root["listen"], "listen", "port out of range");
       }
     }
-    if (root["endpoint_names"]) {
-      if (!root["endpoint_names"].IsSequence()) {
-        return config_error(f, root["endpoint_names"], "endpoint_names", "expected a list");
-      }
-      for (const auto& name : root["endpoint_names"])
-        c.endpoint_names.push_back(name.Scalar());
-    }
+    WG_RETURN_IF_ERROR(read_list(f, root["endpoint_names"], "endpoint_names", c.endpoint_names));
+    WG_RETURN_IF_ERROR(read_list(f, root["databases"], "databases", c.databases));
     WG_RETURN_IF_ERROR(read_port(f, root["endpoint_port"], "endpoint_port", c.endpoint_port));
     WG_RETURN_IF_ERROR(read_str(f, root["tls_cert"], "tls_cert", c.tls_cert_file));
     WG_RETURN_IF_ERROR(read_str(f, root["tls_key"], "tls_key", c.tls_key_file));
@@ -123,7 +173,33 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     WG_RETURN_IF_ERROR(read_str(f, root["secrets_file"], "secrets_file", c.secrets_file));
     WG_RETURN_IF_ERROR(read_str(f, root["log_file"], "log_file", c.log_file));
     if (const auto b = root["backend"]) {
-      WG_RETURN_IF_ERROR(check_keys(f, b, "backend", {"host", "port", "ca_file", "server_name"}));
+      WG_RETURN_IF_ERROR(check_keys(
+          f, b, "backend",
+          {"host", "port", "ca_file", "server_name", "connect_timeout", "require_auth"}));
+      WG_RETURN_IF_ERROR(read_int(f, b["connect_timeout"], "backend.connect_timeout", 1, 600,
+                                  c.backend.connect_timeout_seconds));
+      if (const auto methods = b["require_auth"]) {
+        std::vector<std::string> names;
+        if (methods.IsScalar()) {
+          std::string text = methods.Scalar();
+          for (std::size_t start = 0; start <= text.size();) {
+            const auto comma = std::min(text.find(',', start), text.size());
+            names.push_back(text.substr(start, comma - start));
+            start = comma + 1;
+          }
+        } else {
+          WG_RETURN_IF_ERROR(read_list(f, methods, "backend.require_auth", names));
+        }
+        c.backend.require_auth.clear();
+        for (const auto& name : names) {
+          if (name != "scram-sha-256" && name != "md5" && name != "password" && name != "none") {
+            return config_error(
+                f, methods, "backend.require_auth",
+                "'" + name + "' is not allowed; use scram-sha-256, md5, password, none");
+          }
+          c.backend.require_auth.insert(name);
+        }
+      }
       WG_RETURN_IF_ERROR(read_str(f, b["host"], "backend.host", c.backend.host));
       WG_RETURN_IF_ERROR(read_port(f, b["port"], "backend.port", c.backend.port));
       WG_RETURN_IF_ERROR(read_str(f, b["ca_file"], "backend.ca_file", c.backend.ca_file));
@@ -140,19 +216,12 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     for (const auto& [key, target, low, high] :
          {std::tuple{"auth_timeout", &c.auth_timeout_seconds, 1, 600},
           std::tuple{"max_client_connections", &c.max_client_connections, 1, 100000},
+          std::tuple{"max_unauthenticated_connections", &c.max_unauthenticated_connections, 1,
+                     100000},
+          std::tuple{"max_unauthenticated_per_source", &c.max_unauthenticated_per_source, 1,
+                     100000},
           std::tuple{"verify_threads", &c.verify_threads, 1, 64}}) {
-      if (const auto n = root[key]) {
-        int value = -1;
-        try {
-          value = n.as<int>();
-        } catch (const YAML::Exception&) {
-        }
-        if (value < low || value > high) {
-          return config_error(f, n, key,
-                              "expected " + std::to_string(low) + ".." + std::to_string(high));
-        }
-        *target = value;
-      }
+      WG_RETURN_IF_ERROR(read_int(f, root[key], key, low, high, *target));
     }
   } catch (const YAML::Exception& e) {
     return Error::invalid_argument(config_file + ": " + e.msg);
@@ -172,7 +241,11 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                                    ": say where users' secrets come from: secrets.endpoint "
                                    "(Secrets Manager) or secrets_file");
   }
+  if (!c.secrets_endpoint.empty()) {
+    WG_RETURN_IF_ERROR(check_secrets_endpoint(config_file, c.secrets_endpoint));
+  }
   if (c.endpoint_names.empty()) c.endpoint_names = {"localhost"};
+  if (c.databases.empty()) c.databases = {c.database};
   return c;
 }
 

@@ -13,16 +13,23 @@
 //   tls_key: proxy.key
 //   state_dir: .writegate/state     # the local IAM store (keys, roles, policies)
 //   resource_id: prx-...            # default: spec proxy.resource_id, else the store's
-//   backend: {host: 127.0.0.1, port: 5433, ca_file: ca.crt, server_name: localhost}
-//   secrets: {endpoint: https://127.0.0.1:4566, ca_file: ca.crt}   # Secrets Manager
+//   backend: {host: 127.0.0.1, port: 5433, ca_file: ca.crt, server_name: localhost,
+//             connect_timeout: 10,             # seconds for the whole backend login
+//             require_auth: [scram-sha-256]}   # also md5, password, none (as libpq's)
+//   databases: [mydb]               # databases clients may name; default: the spec's only
+//   secrets: {endpoint: https://127.0.0.1:4566, ca_file: ca.crt}   # Secrets Manager; http://
+//                                   # only to a loopback address
 //   secrets_file: passwords.json    # test/dev only: {"user": "password"}, mode 0600
 //   log_file: proxy.log             # JSON lines; default stderr
 //   auth_timeout: 30                # seconds a client has to log in
 //   max_client_connections: 1000
+//   max_unauthenticated_connections: 200   # clients not logged in yet, all sources
+//   max_unauthenticated_per_source: 50     # the same, from one source address
 //   verify_threads: 2
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +43,8 @@ struct BackendConfig {
   int port = 5432;
   std::string ca_file;      // verify-full against this CA
   std::string server_name;  // the name on the server's certificate; default: host
+  int connect_timeout_seconds = 10;
+  std::set<std::string> require_auth = {"scram-sha-256"};  // libpq's require_auth names
 };
 
 struct ProxyConfig {
@@ -56,6 +65,9 @@ struct ProxyConfig {
   std::string log_file;  // empty: stderr
   int auth_timeout_seconds = 30;
   int max_client_connections = 1000;
+  int max_unauthenticated_connections = 200;
+  int max_unauthenticated_per_source = 50;
+  std::vector<std::string> databases;  // the databases clients may name; default: the spec's
   int verify_threads = 2;
   // From the spec.
   std::string proxy_name;

@@ -99,6 +99,12 @@ class SecretsManagerSource : public SecretSource {
     return secret.password;
   }
 
+  void invalidate(const std::string& user) override {
+    if (user != config_.writer_user) return;
+    std::lock_guard lock(mutex_);
+    cached_.reset();
+  }
+
   std::string describe() const override {
     return "Secrets Manager " + config_.secrets_endpoint + " secret " + config_.user_secret_name +
            " as role " + config_.proxy_role;

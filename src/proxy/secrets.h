@@ -18,6 +18,8 @@ class SecretSource {
   virtual ~SecretSource() = default;
   // The password of `user`; not_found when there is none for that user.
   virtual Result<std::string> password_for(const std::string& user) = 0;
+  // Forgets a cached password of `user`: the database refused it (the secret was rotated).
+  virtual void invalidate(const std::string& user) { (void)user; }
   virtual std::string describe() const = 0;  // "secrets file passwords.json", ...
 };
 

@@ -22,7 +22,9 @@
 #include "pgwire/frame_decoder.h"
 #include "pgwire/parse.h"
 #include "pgwire/scram.h"
+#include "proxy/admission.h"
 #include "proxy/authenticator.h"
+#include "proxy/backend_connector.h"
 
 namespace writegate::proxy {
 namespace asio = boost::asio;
@@ -62,13 +64,22 @@ class JsonLog {
   ~JsonLog() {
     if (file_) std::fclose(file_);
   }
-  void write(nlohmann::json line) {
+  // Never throws and never drops a line: bytes that are not UTF-8 (a user name, say) are written
+  // as U+FFFD, so a client cannot hide its attempts from the log.
+  void write(nlohmann::json line) noexcept try {
     line["time"] = now_iso8601();
-    const std::string text = line.dump() + "\n";
+    const std::string text =
+        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::lock_guard lock(mutex_);
     FILE* out = file_ ? file_ : stderr;
     std::fwrite(text.data(), 1, text.size(), out);
     std::fflush(out);
+  } catch (...) {
+    // Out of memory while formatting: say so without allocating.
+    static constexpr std::string_view kLost = "{\"event\":\"log_error\"}\n";
+    std::lock_guard lock(mutex_);
+    FILE* out = file_ ? file_ : stderr;
+    std::fwrite(kLost.data(), 1, kLost.size(), out);
   }
 
  private:
@@ -111,17 +122,6 @@ class CancelRegistry {
   std::map<std::pair<std::int32_t, std::int32_t>, Target> entries_;
 };
 
-Status verify_peer_name(SSL* ssl_handle, const std::string& name) {
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  const bool is_ip = X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1;
-  if (!is_ip && (X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0) != 1 ||
-                 SSL_set_tlsext_host_name(ssl_handle, name.c_str()) != 1)) {
-    return Error::invalid_argument("cannot verify the database's name " + name);
-  }
-  return {};
-}
-
 }  // namespace
 
 struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
@@ -135,6 +135,7 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   std::unique_ptr<SecretSource> secrets;
   std::mutex auth_mutex;  // the store snapshot is thread-safe; the verifier's cache is too
   CancelRegistry cancels;
+  AdmissionControl admission;
   JsonLog log;
   Metrics metrics;
   tcp::acceptor acceptor{io};
@@ -142,12 +143,21 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   // Live sessions, so stop() can close them and the event loop drains (sessions hold the
   // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
   std::map<std::uint64_t, std::function<void()>> closers;
+  // Sessions not logged in yet, oldest first: when their cap is full, a new connection evicts
+  // the oldest, so a flood of idle sockets cannot lock real clients out. Loop thread only.
+  std::map<std::uint64_t, std::function<void()>> unauthenticated;
   std::uint64_t next_session_id = 0;
   bool stopping = false;
   bool running = false;
 
   explicit State(ProxyConfig c)
-      : config(std::move(c)), verify_pool(static_cast<std::size_t>(config.verify_threads)) {}
+      : config(std::move(c)),
+        verify_pool(static_cast<std::size_t>(config.verify_threads)),
+        admission(AdmissionLimits{
+            .max_clients = static_cast<std::size_t>(config.max_client_connections),
+            .max_unauthenticated = static_cast<std::size_t>(config.max_unauthenticated_connections),
+            .max_unauthenticated_per_source =
+                static_cast<std::size_t>(config.max_unauthenticated_per_source)}) {}
 
   awaitable<void> accept_loop();
   awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
@@ -158,18 +168,20 @@ namespace {
 // One client connection from accept to close.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<ProxyServer::State> state, tcp::socket socket)
+  Session(std::shared_ptr<ProxyServer::State> state, tcp::socket socket, AdmissionTicket ticket,
+          std::string client)
       : state_(std::move(state)),
         socket_(std::move(socket)),
+        ticket_(std::move(ticket)),
         deadline_(socket_.get_executor()),
-        decoder_(pgwire::FrameDecoder::frontend(decoder_options())) {
-    error_code ec;
-    const auto peer = socket_.remote_endpoint(ec);
-    client_ = ec ? "unknown" : peer.address().to_string() + ":" + std::to_string(peer.port());
-  }
+        decoder_(pgwire::FrameDecoder::frontend(decoder_options())),
+        client_(std::move(client)) {}
 
   ~Session() {
-    if (session_id_) state_->closers.erase(session_id_);
+    if (session_id_) {
+      state_->closers.erase(session_id_);
+      state_->unauthenticated.erase(session_id_);
+    }
     if (registered_) state_->cancels.remove(client_key_);
     if (backend_) --state_->metrics.database_connections;
     --state_->metrics.client_connections;
@@ -179,6 +191,9 @@ class Session : public std::enable_shared_from_this<Session> {
     session_id_ = ++state_->next_session_id;
     state_->closers.emplace(session_id_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->close_all();
+    });
+    state_->unauthenticated.emplace(session_id_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->evict();
     });
     ++state_->metrics.client_connections;
     ++state_->metrics.client_connections_received;
@@ -238,8 +253,15 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void evict() {
+    evicted_ = true;
+    ticket_.release();
+    close_all();
+  }
+
   void close_all() {
     deadline_.cancel();
+    if (connector_) connector_->cancel();
     error_code ignored;
     if (tls_) {
       tls_->lowest_layer().close(ignored);
@@ -294,7 +316,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (decoded->ready()) co_return decoded->frame;
       if (!co_await read_client()) {
-        reason_ = timed_out_ ? "auth_timeout" : "client_closed";
+        reason_ = timed_out_ ? "auth_timeout"
+                  : evicted_ ? "evicted_unauthenticated"
+                             : "client_closed";
         co_return std::nullopt;
       }
     }
@@ -328,7 +352,10 @@ class Session : public std::enable_shared_from_this<Session> {
         case pgwire::FrameKind::kSslRequest: {
           if (!co_await write_client(pgwire::encryption_response(true))) co_return false;
           if (decoder_.buffered_bytes() != 0) {
-            // Bytes sent in plaintext before the handshake must not pass as encrypted.
+            // Bytes sent in plaintext before the handshake must not pass as encrypted
+            // (CVE-2021-23214); said as PostgreSQL says it, in plaintext, after the 'S'.
+            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                                "received unencrypted data after SSL request");
             reason_ = "plaintext_after_sslrequest";
             log_attempt("refused");
             co_return false;
@@ -338,7 +365,9 @@ class Session : public std::enable_shared_from_this<Session> {
           co_await tls_->async_handshake(ssl::stream_base::server,
                                          asio::redirect_error(use_awaitable, ec));
           if (ec) {
-            reason_ = "tls_handshake_failed";
+            reason_ = timed_out_ ? "auth_timeout"
+                      : evicted_ ? "evicted_unauthenticated"
+                                 : "tls_handshake_failed";
             detail_ = ec.message();
             log_attempt("refused");
             co_return false;
@@ -429,6 +458,25 @@ class Session : public std::enable_shared_from_this<Session> {
       log_attempt("refused");
       co_return false;
     }
+    ticket_.authenticated();
+    state_->unauthenticated.erase(session_id_);
+    // Only the databases the config names (the spec's one by default): PUBLIC's CONNECT and
+    // TEMPORARY on `postgres` or `template1` must not become a way around "no DDL". Said as
+    // PostgreSQL says a missing CONNECT privilege.
+    const auto& allowed = state_->config.databases;
+    if (std::find(allowed.begin(), allowed.end(), database_) == allowed.end()) {
+      reason_ = "database_not_allowed";
+      std::string names;
+      for (const auto& name : allowed)
+        names += (names.empty() ? "" : ", ") + name;
+      auto bytes = pgwire::error_response_bytes(
+          pgwire::Severity::kFatal, pgwire::sqlstate::kInsufficientPrivilege,
+          "permission denied for database \"" + database_ + "\"",
+          "This proxy serves only the database(s): " + names + ".");
+      if (bytes) co_await write_client(*bytes);
+      log_attempt("refused");
+      co_return false;
+    }
 
     const SecretOutcome secret = co_await asio::co_spawn(
         state->verify_pool, fetch_secret_on_pool(state, user), use_awaitable);
@@ -441,7 +489,24 @@ class Session : public std::enable_shared_from_this<Session> {
       log_attempt("error");
       co_return false;
     }
-    if (!co_await connect_backend(*startup, *secret.password)) {
+    auto failed = co_await connect_backend(*startup, *secret.password);
+    if (failed && failed->password_refused) {
+      // The secret may have been rotated since it was cached: fetch it again, try once more.
+      state->secrets->invalidate(user);
+      const SecretOutcome again = co_await asio::co_spawn(
+          state->verify_pool, fetch_secret_on_pool(state, user), use_awaitable);
+      if (again.password && *again.password != *secret.password) {
+        failed = co_await connect_backend(*startup, *again.password);
+      }
+    }
+    if (failed) {
+      reason_ = failed->reason;
+      detail_ = failed->detail;
+      if (!failed->forward.empty()) {
+        co_await write_client(failed->forward);
+      } else {
+        co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
+      }
       log_attempt("error");
       co_return false;
     }
@@ -459,215 +524,39 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
-  awaitable<bool> backend_failed(const std::string& why, std::string_view sqlstate,
-                                 const std::string& client_message) {
-    reason_ = "backend_login_failed";
-    detail_ = why;
-    co_await send_error(pgwire::Severity::kFatal, sqlstate, client_message);
-    co_return false;
-  }
-
-  awaitable<bool> connect_backend(const pgwire::StartupMessage& client_startup,
-                                  const std::string& password) {
-    const BackendConfig& target = state_->config.backend;
+  // The same user, the client's database and session parameters. nullopt when logged in (and
+  // the client told so); the failure otherwise, for the caller to report.
+  awaitable<std::optional<BackendLoginError>> connect_backend(
+      const pgwire::StartupMessage& client_startup, const std::string& password) {
     ++state_->metrics.database_connection_requests;
-    auto executor = socket_.get_executor();
-    tcp::resolver resolver(executor);
-    error_code ec;
-    const auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
-                                                           asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      co_return co_await backend_failed("resolve " + target.host + ": " + ec.message(),
-                                        pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database");
-    }
-    tcp::socket raw(executor);
-    co_await asio::async_connect(raw, endpoints, asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      co_return co_await backend_failed("connect: " + ec.message(),
-                                        pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database");
-    }
-    raw.set_option(tcp::no_delay(true), ec);
-    // TLS to the database, certificate and name verified.
-    const std::string ssl_request = *pgwire::encode(pgwire::SslRequest{});
-    co_await asio::async_write(raw, asio::buffer(ssl_request),
-                               asio::redirect_error(use_awaitable, ec));
-    char answer = 0;
-    if (!ec) {
-      co_await asio::async_read(raw, asio::buffer(&answer, 1),
-                                asio::redirect_error(use_awaitable, ec));
-    }
-    if (ec || answer != 'S') {
-      co_return co_await backend_failed("the database did not accept TLS",
-                                        pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database securely");
-    }
-    backend_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(raw), state_->back_tls);
-    ++state_->metrics.database_connections;
-    if (auto named = verify_peer_name(backend_->native_handle(), target.server_name); !named) {
-      co_return co_await backend_failed(named.error().message(),
-                                        pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database securely");
-    }
-    co_await backend_->async_handshake(ssl::stream_base::client,
-                                       asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      co_return co_await backend_failed("TLS handshake with the database: " + ec.message(),
-                                        pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database securely");
-    }
-
-    // The same user, the client's database and session parameters.
-    pgwire::StartupMessage startup;
-    startup.parameters.emplace_back("user", user_);
-    startup.parameters.emplace_back("database", database_);
+    BackendLoginRequest request{
+        .user = user_, .database = database_, .parameters = {}, .password = password};
     for (const auto& [name, value] : client_startup.parameters) {
-      if (name != "user" && name != "database") startup.parameters.emplace_back(name, value);
+      if (name != "user" && name != "database") request.parameters.emplace_back(name, value);
     }
-    auto startup_bytes = pgwire::encode(startup);
-    if (!startup_bytes || !co_await write_backend(*startup_bytes)) {
-      co_return co_await backend_failed("cannot send startup", pgwire::sqlstate::kCannotConnectNow,
-                                        "the proxy cannot reach the database");
+    connector_ = std::make_unique<BackendConnector>(socket_.get_executor(), state_->back_tls,
+                                                    state_->config.backend);
+    auto outcome = co_await connector_->connect(std::move(request));
+    connector_.reset();
+    if (auto* failed = std::get_if<BackendLoginError>(&outcome)) co_return std::move(*failed);
+    auto& login = std::get<BackendLogin>(outcome);
+    backend_ = std::move(login.stream);
+    ++state_->metrics.database_connections;
+    client_key_ = state_->cancels.add({login.key.process_id, login.key.secret_key});
+    registered_ = true;
+    std::string out = *pgwire::encode(pgwire::Authentication::ok());
+    out += login.greeting;
+    (void)pgwire::encode_to(client_key_, out);
+    out += login.ready_for_query;
+    if (!co_await write_client(out)) {
+      co_return BackendLoginError{.reason = "client_closed",
+                                  .detail = "the client left during the backend login",
+                                  .sqlstate = {},
+                                  .client_message = {},
+                                  .forward = {},
+                                  .password_refused = false};
     }
-
-    auto decoder = pgwire::FrameDecoder::backend();
-    std::optional<pgwire::ScramClient> scram;
-    std::string to_client;  // ParameterStatus and notices, relayed after AuthenticationOk
-    pgwire::BackendKeyData backend_key;
-    for (;;) {
-      auto decoded = decoder.next();
-      if (!decoded) {
-        co_return co_await backend_failed(
-            "bad message from the database: " + decoded.error().message(),
-            pgwire::sqlstate::kConnectionFailure, "the database sent an invalid message");
-      }
-      if (!decoded->ready()) {
-        char buf[kReadChunk];
-        const std::size_t n = co_await backend_->async_read_some(
-            asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-        if (ec || n == 0) {
-          co_return co_await backend_failed("the database closed the connection during login",
-                                            pgwire::sqlstate::kConnectionFailure,
-                                            "the database closed the connection");
-        }
-        decoder.feed(std::string_view(buf, n));
-        continue;
-      }
-      const pgwire::Frame& frame = decoded->frame;
-      switch (frame.type) {
-        case 'R': {
-          auto auth = pgwire::parse_authentication(frame.body);
-          if (!auth)
-            co_return co_await backend_failed(auth.error().message(),
-                                              pgwire::sqlstate::kConnectionFailure,
-                                              "the database sent an invalid message");
-          std::string reply;
-          Status made;
-          switch (auth->type) {
-            case pgwire::AuthType::kOk:
-              break;
-            case pgwire::AuthType::kSasl: {
-              const auto& mechs = auth->sasl_mechanisms;
-              if (std::find(mechs.begin(), mechs.end(), pgwire::kScramSha256) == mechs.end()) {
-                co_return co_await backend_failed("the database offers no SCRAM-SHA-256",
-                                                  pgwire::sqlstate::kCannotConnectNow,
-                                                  "the proxy cannot log in to the database");
-              }
-              auto client = pgwire::ScramClient::create(password);
-              if (!client) {
-                co_return co_await backend_failed(client.error().message(),
-                                                  pgwire::sqlstate::kCannotConnectNow,
-                                                  "the proxy cannot log in to the database");
-              }
-              scram.emplace(std::move(*client));
-              made = pgwire::encode_to(pgwire::SaslInitialResponse{std::string(scram->mechanism()),
-                                                                   scram->client_first_message()},
-                                       reply);
-              break;
-            }
-            case pgwire::AuthType::kSaslContinue: {
-              if (!scram) made = Error::failed_precondition("SASLContinue before SASL");
-              auto final_message = scram ? scram->handle_server_first(auth->data)
-                                         : Result<std::string>(made.error());
-              if (!final_message) {
-                made = final_message.error();
-              } else {
-                made = pgwire::encode_to(pgwire::SaslResponse{*final_message}, reply);
-              }
-              break;
-            }
-            case pgwire::AuthType::kSaslFinal:
-              made = scram ? scram->verify_server_final(auth->data)
-                           : Status(Error::failed_precondition("SASLFinal before SASL"));
-              break;
-            case pgwire::AuthType::kMd5Password: {
-              auto hashed = pgwire::md5_password_response(user_, password, auth->data);
-              if (!hashed) {
-                made = hashed.error();
-              } else {
-                made = pgwire::encode_to(pgwire::PasswordMessage{*hashed}, reply);
-              }
-              break;
-            }
-            case pgwire::AuthType::kCleartextPassword:
-              // Only over the verified TLS link established above.
-              made = pgwire::encode_to(pgwire::PasswordMessage{password}, reply);
-              break;
-            default:
-              made = Error::failed_precondition("the database asks for an unsupported method");
-          }
-          if (!made) {
-            co_return co_await backend_failed(made.error().message(),
-                                              pgwire::sqlstate::kCannotConnectNow,
-                                              "the proxy cannot log in to the database");
-          }
-          if (!reply.empty() && !co_await write_backend(reply)) {
-            co_return co_await backend_failed("write to the database failed",
-                                              pgwire::sqlstate::kConnectionFailure,
-                                              "the database closed the connection");
-          }
-          break;
-        }
-        case 'E': {
-          auto error = pgwire::parse_error_response(frame.body);
-          const std::string message = error ? std::string(error->message()) : "unknown";
-          const std::string code = error ? std::string(error->sqlstate()) : "08006";
-          // Authentication errors say nothing to the client about the proxy's secret.
-          if (code.starts_with("28")) {
-            co_return co_await backend_failed("the database refused the proxy's login: " + message,
-                                              pgwire::sqlstate::kCannotConnectNow,
-                                              "the proxy cannot log in to the database");
-          }
-          reason_ = "backend_login_failed";
-          detail_ = message;
-          co_await write_client(frame.wire);  // e.g. 3D000 database does not exist
-          co_return false;
-        }
-        case 'S':
-        case 'N':
-          to_client.append(frame.wire);
-          break;
-        case 'K': {
-          auto key = pgwire::parse_backend_key_data(frame.body);
-          if (key) backend_key = *key;
-          break;
-        }
-        case 'Z': {
-          client_key_ = state_->cancels.add({backend_key.process_id, backend_key.secret_key});
-          registered_ = true;
-          std::string out = *pgwire::encode(pgwire::Authentication::ok());
-          out += to_client;
-          (void)pgwire::encode_to(client_key_, out);
-          out.append(frame.wire);
-          co_return co_await write_client(out);
-        }
-        default:
-          co_return co_await backend_failed(
-              std::string("unexpected message '") + frame.type + "' from the database during login",
-              pgwire::sqlstate::kProtocolViolation, "the database sent an unexpected message");
-      }
-    }
+    co_return std::nullopt;
   }
 
   // ---- relay ----
@@ -693,14 +582,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ProxyServer::State> state_;
   tcp::socket socket_;
+  AdmissionTicket ticket_;
   std::unique_ptr<ssl::stream<tcp::socket>> tls_;
-  std::unique_ptr<ssl::stream<tcp::socket>> backend_;
+  std::unique_ptr<BackendConnector> connector_;
+  std::unique_ptr<TlsStream> backend_;
   asio::steady_timer deadline_;
   pgwire::FrameDecoder decoder_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
   std::uint64_t session_id_ = 0;
   bool timed_out_ = false;
+  bool evicted_ = false;
   bool relaying_ = false;
   std::string client_;
   std::string user_;
@@ -710,8 +602,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string principal_;
 };
 
-awaitable<void> run_session(std::shared_ptr<Session> session) {
-  co_await session->run();
+// Nothing a session throws may end the loop or go unlogged.
+awaitable<void> run_session(std::shared_ptr<ProxyServer::State> state,
+                            std::shared_ptr<Session> session) {
+  try {
+    co_await session->run();
+  } catch (const std::exception& e) {
+    state->log.write({{"event", "internal_error"}, {"where", "session"}, {"detail", e.what()}});
+  }
 }
 
 }  // namespace
@@ -725,18 +623,40 @@ awaitable<void> ProxyServer::State::accept_loop() {
       continue;
     }
     if (stopping) co_return;
-    if (metrics.client_connections.load() >= config.max_client_connections) {
-      // Over the limit: a proper FATAL, then close.
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone
+    const std::string source = peer.address().to_string();
+    const std::string client = source + ":" + std::to_string(peer.port());
+    auto ticket = admission.admit(source);
+    if (!ticket && ticket.error().subcode() == "too_many_unauthenticated" &&
+        !unauthenticated.empty()) {
+      auto oldest = unauthenticated.begin();
+      auto evict = std::move(oldest->second);
+      unauthenticated.erase(oldest);
+      evict();
+      ticket = admission.admit(source);
+    }
+    if (!ticket) {
+      // Over a cap: a proper FATAL, then close; the log says which cap.
+      ++metrics.client_connections_received;
       auto bytes = pgwire::error_response_bytes(pgwire::Severity::kFatal,
                                                 pgwire::sqlstate::kTooManyConnections,
-                                                "too many client connections to the proxy");
-      if (bytes) asio::write(socket, asio::buffer(*bytes), ec);
+                                                ticket.error().message());
+      if (bytes) {
+        socket.non_blocking(true, ec);
+        asio::write(socket, asio::buffer(*bytes), ec);
+      }
       socket.close(ec);
+      log.write({{"event", "connect"},
+                 {"client", client},
+                 {"outcome", "refused"},
+                 {"reason", ticket.error().subcode()}});
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket));
-    asio::co_spawn(io, run_session(std::move(session)), asio::detached);
+    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket),
+                                             std::move(*ticket), client);
+    asio::co_spawn(io, run_session(shared_from_this(), std::move(session)), asio::detached);
   }
 }
 
@@ -840,7 +760,14 @@ const Metrics& ProxyServer::metrics() const {
 }
 
 void ProxyServer::run() {
-  asio::co_spawn(state_->io, state_->accept_loop(), asio::detached);
+  asio::co_spawn(state_->io, state_->accept_loop(), [state = state_](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      state->log.write({{"event", "internal_error"}, {"where", "accept"}, {"detail", e.what()}});
+    }
+  });
   state_->log.write({{"event", "start"},
                      {"listen", state_->config.listen_host + ":" + std::to_string(port())},
                      {"resource_id", state_->config.resource_id},
