@@ -27,9 +27,7 @@ class ProxyAuthTest : public ::testing::Test {
     delete stack_;
     stack_ = nullptr;
   }
-  void SetUp() override {
-    if (!stack_) GTEST_SKIP() << "the stack did not start";
-  }
+  void SetUp() override { ASSERT_NE(stack_, nullptr) << "the stack did not start"; }
 
   // Logs in with this password; returns the connection or the error message.
   static Result<pgclient::Connection> login(const std::string& password,
@@ -127,7 +125,8 @@ TEST_F(ProxyAuthTest, PsqlWithATokenFromWritegateToken) {
 }
 
 TEST_F(ProxyAuthTest, TokenFromTheAwsCliWithCredentialsFromWritegateCredentials) {
-  if (!std::filesystem::exists("/usr/bin/aws")) GTEST_SKIP() << "/usr/bin/aws is not installed";
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/aws"))
+      << "/usr/bin/aws is not installed: scripts/install-packages";
   const char* bin = std::getenv("WRITEGATE_BIN_DIR");
   ASSERT_NE(bin, nullptr);
   // `writegate credentials` prints export lines for a fresh session of the Lambda role.

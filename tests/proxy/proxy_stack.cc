@@ -137,6 +137,9 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   config.user_secret_name = s->spec_.database.user_secret;
   config.log_file = s->log_file_;
   config.auth_timeout_seconds = 10;
+  config.database = s->spec_.database.name;
+  config.databases = {s->spec_.database.name};
+  s->config_ = config;
   auto source = proxy::make_secret_source(config);
   STACK_CHECK(source);
   auto server = proxy::ProxyServer::create(config, std::move(*source));
@@ -197,29 +200,81 @@ std::string ProxyStack::dsn(const std::string& password, const std::string& user
          " connect_timeout=60";
 }
 
+std::string ProxyStack::dsn_for_port(int port, const std::string& password, const std::string& user,
+                                     const std::string& database) const {
+  return "host=localhost hostaddr=127.0.0.1 port=" + std::to_string(port) + " dbname=" + database +
+         " user=" + (user.empty() ? spec_.database.user : user) + " password='" + password +
+         "' sslmode=verify-full sslrootcert=" + proxy_ca_file_ + " connect_timeout=60";
+}
+
 namespace {
-std::vector<std::string> connect_lines(const std::string& file) {
+std::vector<std::string> event_lines(const std::string& file, const std::string& event) {
   std::ifstream in(file);
   std::vector<std::string> lines;
   std::string line;
+  const std::string needle = "\"event\":\"" + event + "\"";
   while (std::getline(in, line)) {
-    if (line.find("\"event\":\"connect\"") != std::string::npos) lines.push_back(line);
+    if (line.find(needle) != std::string::npos) lines.push_back(line);
   }
   return lines;
+}
+
+std::string wait_event_line(const std::string& file, const std::string& event, std::size_t index,
+                            std::chrono::milliseconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    const auto lines = event_lines(file, event);
+    if (lines.size() > index) return lines[index];
+    if (std::chrono::steady_clock::now() > until) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 }  // namespace
 
 std::size_t ProxyStack::connect_log_count() const {
-  return connect_lines(log_file_).size();
+  return event_lines(log_file_, "connect").size();
 }
 
 std::string ProxyStack::wait_connect_log(std::size_t index) const {
-  for (int i = 0; i < 100; ++i) {
-    const auto lines = connect_lines(log_file_);
-    if (lines.size() > index) return lines[index];
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return "";
+  return wait_event_line(log_file_, "connect", index, std::chrono::seconds(5));
+}
+
+std::unique_ptr<ProxyStack::ExtraProxy> ProxyStack::start_proxy(
+    const std::function<void(proxy::ProxyConfig&)>& adjust) {
+  proxy::ProxyConfig config = config_;
+  config.listen_port = 0;
+  config.endpoint_port = 0;
+  config.log_file = dir_ + "/proxy-" + std::to_string(++extra_proxies_) + ".log";
+  adjust(config);
+  std::unique_ptr<ExtraProxy> extra(new ExtraProxy());
+  extra->log_file_ = config.log_file;
+  auto source = proxy::make_secret_source(config);
+  STACK_CHECK(source);
+  auto server = proxy::ProxyServer::create(config, std::move(*source));
+  STACK_CHECK(server);
+  extra->server_ = std::move(*server);
+  extra->thread_ = std::thread([server = extra->server_.get()] { server->run(); });
+  return extra;
+}
+
+ProxyStack::ExtraProxy::~ExtraProxy() {
+  stop_and_join();
+}
+
+void ProxyStack::ExtraProxy::stop_and_join() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+std::string ProxyStack::ExtraProxy::wait_log(std::size_t index, const std::string& event,
+                                             std::chrono::milliseconds wait) const {
+  return wait_event_line(log_file_, event, index, wait);
+}
+
+std::size_t ProxyStack::ExtraProxy::log_count(const std::string& event) const {
+  return event_lines(log_file_, event).size();
 }
 
 }  // namespace writegate::testing

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -53,6 +54,34 @@ class ProxyStack {
   // The connect line number `index` (0-based), waiting up to 5 s for the proxy to write it.
   std::string wait_connect_log(std::size_t index) const;
 
+  // A second writegate-proxy over the same database, IAM store and secrets, its config changed
+  // by `adjust` (caps, timeouts, backend, databases), with a log file of its own. It serves in a
+  // thread until the object goes.
+  class ExtraProxy {
+   public:
+    ~ExtraProxy();
+    int port() const { return server_->port(); }
+    proxy::ProxyServer& server() { return *server_; }
+    const std::string& log_file() const { return log_file_; }
+    // The log line `index` (0-based) whose event is `event`, waiting up to `wait` for it.
+    std::string wait_log(std::size_t index, const std::string& event = "connect",
+                         std::chrono::milliseconds wait = std::chrono::seconds(5)) const;
+    std::size_t log_count(const std::string& event = "connect") const;
+    void stop_and_join();
+
+   private:
+    friend class ProxyStack;
+    std::unique_ptr<proxy::ProxyServer> server_;
+    std::thread thread_;
+    std::string log_file_;
+  };
+  std::unique_ptr<ExtraProxy> start_proxy(const std::function<void(proxy::ProxyConfig&)>& adjust);
+  // The main proxy's config (a copy, to adjust for start_proxy).
+  const proxy::ProxyConfig& config() const { return config_; }
+  // A libpq conninfo for any proxy of the stack, verify-full against the proxy CA.
+  std::string dsn_for_port(int port, const std::string& password, const std::string& user = "",
+                           const std::string& database = "mydb") const;
+
  private:
   ProxyStack() = default;
   spec::Spec spec_;
@@ -60,7 +89,9 @@ class ProxyStack {
   std::unique_ptr<iam::IamStore> store_;
   std::unique_ptr<awslocal::Endpoint> endpoint_;
   std::unique_ptr<proxy::ProxyServer> server_;
+  proxy::ProxyConfig config_;
   std::thread thread_;
+  int extra_proxies_ = 0;
   std::string dir_;
   std::string state_dir_;
   std::string proxy_ca_file_;
