@@ -174,7 +174,7 @@ class AwsCliTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (access(kAws, X_OK) != 0) GTEST_SKIP() << kAws << " (aws CLI v2) is not installed";
+    if (access(kAws, X_OK) != 0) FAIL() << kAws << " (the aws CLI) is not installed: scripts/install-packages";
     ASSERT_NE(state_, nullptr);
     ASSERT_NE(https_, nullptr);
     ASSERT_TRUE(https_->alive());

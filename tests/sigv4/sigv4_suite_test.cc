@@ -151,9 +151,19 @@ TEST_P(SuiteTest, HeaderSignedRequestVerifies) {
   EXPECT_EQ(bad.rejection().reason, AuthFailure::kBadSignature);
 }
 
-TEST_P(SuiteTest, PresigningMatchesEveryIntermediate) {
+// The cases that have a presigned form (those with a request body have none).
+std::vector<Case> presigned_cases() {
+  std::vector<Case> out;
+  for (const Case& c : all_cases()) {
+    if (fs::exists(c.dir / "query-signature.txt")) out.push_back(c);
+  }
+  return out;
+}
+
+class PresignSuiteTest : public SuiteTest {};
+
+TEST_P(PresignSuiteTest, PresigningMatchesEveryIntermediate) {
   const fs::path& d = GetParam().dir;
-  if (!fs::exists(d / "query-signature.txt")) GTEST_SKIP() << "no presigned form (request body)";
   HttpRequest r = request_;
   auto details = presign_request(r, creds_, params_);
   ASSERT_TRUE(details.ok()) << details.error().to_string();
@@ -184,7 +194,15 @@ INSTANTIATE_TEST_SUITE_P(Cases, SuiteTest, ::testing::ValuesIn(all_cases()),
                            return n;
                          });
 
+INSTANTIATE_TEST_SUITE_P(Cases, PresignSuiteTest, ::testing::ValuesIn(presigned_cases()),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.name;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
 TEST(SuiteCases, AllExpectedCasesArePresent) {
+  ASSERT_GE(presigned_cases().size(), 10u);
   std::vector<std::string> names;
   for (const Case& c : all_cases())
     names.push_back(c.name);

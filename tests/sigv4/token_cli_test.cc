@@ -37,8 +37,8 @@ Output run(const std::string& command) {
 class TokenCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kAws)) GTEST_SKIP() << kAws << " is not installed (Debian package awscli)";
-    if (!fs::exists(kFaketime)) GTEST_SKIP() << kFaketime << " is not installed (package faketime)";
+    if (!fs::exists(kAws)) FAIL() << kAws << " is not installed (Debian package awscli)";
+    if (!fs::exists(kFaketime)) FAIL() << kFaketime << " is not installed (package faketime)";
     const char* bin = std::getenv("WRITEGATE_BIN_DIR");
     ASSERT_NE(bin, nullptr) << "WRITEGATE_BIN_DIR is set by tests/CMakeLists.txt";
     writegate_ = fs::path(bin) / "writegate";
