@@ -174,7 +174,8 @@ class AwsCliTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (access(kAws, X_OK) != 0) FAIL() << kAws << " (the aws CLI) is not installed: scripts/install-packages";
+    if (access(kAws, X_OK) != 0)
+      FAIL() << kAws << " (the aws CLI) is not installed: scripts/install-packages";
     ASSERT_NE(state_, nullptr);
     ASSERT_NE(https_, nullptr);
     ASSERT_TRUE(https_->alive());
