@@ -47,8 +47,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cout << "writegate-proxy listening on " << (*server)->config().listen_host << ":"
-            << (*server)->port() << " (resource id " << (*server)->config().resource_id << ")"
-            << std::endl;
+            << (*server)->port() << " (resource id " << (*server)->config().resource_id << ")";
+  if ((*server)->admin_port() != 0) {
+    std::cout << "; admin (/metrics, /status) on " << (*server)->config().admin_host << ":"
+              << (*server)->admin_port();
+  }
+  std::cout << std::endl;
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);

@@ -141,12 +141,12 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
   }
   const std::string& f = config_file;
   try {
-    WG_RETURN_IF_ERROR(
-        check_keys(f, root, "",
-                   {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
-                    "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
-                    "max_client_connections", "max_unauthenticated_connections",
-                    "max_unauthenticated_per_source", "verify_threads", "databases"}));
+    WG_RETURN_IF_ERROR(check_keys(
+        f, root, "",
+        {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
+         "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
+         "max_client_connections", "max_unauthenticated_connections",
+         "max_unauthenticated_per_source", "verify_threads", "databases", "admin_listen"}));
     if (root["listen"]) {
       const std::string listen = root["listen"].Scalar();
       const auto colon = listen.rfind(':');
@@ -165,6 +165,22 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     }
     WG_RETURN_IF_ERROR(read_list(f, root["endpoint_names"], "endpoint_names", c.endpoint_names));
     WG_RETURN_IF_ERROR(read_list(f, root["databases"], "databases", c.databases));
+    if (const auto admin = root["admin_listen"]) {
+      const std::string text = admin.IsScalar() ? admin.Scalar() : "";
+      const auto colon = text.rfind(':');
+      int port = -1;
+      if (colon != std::string::npos && colon > 0) {
+        try {
+          port = std::stoi(text.substr(colon + 1));
+        } catch (const std::exception&) {
+        }
+      }
+      if (port < 0 || port > 65535) {
+        return config_error(f, admin, "admin_listen", "expected address:port");
+      }
+      c.admin_host = text.substr(0, colon);
+      c.admin_port = port;
+    }
     WG_RETURN_IF_ERROR(read_port(f, root["endpoint_port"], "endpoint_port", c.endpoint_port));
     WG_RETURN_IF_ERROR(read_str(f, root["tls_cert"], "tls_cert", c.tls_cert_file));
     WG_RETURN_IF_ERROR(read_str(f, root["tls_key"], "tls_key", c.tls_key_file));

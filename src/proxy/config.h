@@ -26,6 +26,7 @@
 //   max_unauthenticated_connections: 200   # clients not logged in yet, all sources
 //   max_unauthenticated_per_source: 50     # the same, from one source address
 //   verify_threads: 2
+//   admin_listen: 127.0.0.1:9187     # /metrics (Prometheus) and /status (JSON); default: off
 #pragma once
 
 #include <cstdint>
@@ -62,7 +63,9 @@ struct ProxyConfig {
   std::string secrets_endpoint;
   std::string secrets_ca_file;
   std::string secrets_file;
-  std::string log_file;  // empty: stderr
+  std::string log_file;    // empty: stderr
+  std::string admin_host;  // the admin listener (/metrics, /status); empty: none
+  int admin_port = 0;
   int auth_timeout_seconds = 30;
   int max_client_connections = 1000;
   int max_unauthenticated_connections = 200;

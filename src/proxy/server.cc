@@ -9,6 +9,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -28,6 +30,8 @@
 
 namespace writegate::proxy {
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
@@ -140,6 +144,8 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   Metrics metrics;
   tcp::acceptor acceptor{io};
   int bound_port = 0;
+  tcp::acceptor admin_acceptor{io};
+  int admin_bound_port = 0;
   // Live sessions, so stop() can close them and the event loop drains (sessions hold the
   // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
   std::map<std::uint64_t, std::function<void()>> closers;
@@ -160,6 +166,9 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
                 static_cast<std::size_t>(config.max_unauthenticated_per_source)}) {}
 
   awaitable<void> accept_loop();
+  awaitable<void> admin_loop();
+  awaitable<void> serve_admin(tcp::socket socket);
+  std::string status_json() const;
   awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
 };
 
@@ -536,9 +545,16 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     connector_ = std::make_unique<BackendConnector>(socket_.get_executor(), state_->back_tls,
                                                     state_->config.backend);
+    const auto started = std::chrono::steady_clock::now();
     auto outcome = co_await connector_->connect(std::move(request));
     connector_.reset();
-    if (auto* failed = std::get_if<BackendLoginError>(&outcome)) co_return std::move(*failed);
+    if (auto* failed = std::get_if<BackendLoginError>(&outcome)) {
+      ++state_->metrics.database_connection_failures;
+      co_return std::move(*failed);
+    }
+    state_->metrics.database_connections_borrow_latency.observe(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              started));
     auto& login = std::get<BackendLogin>(outcome);
     backend_ = std::move(login.stream);
     ++state_->metrics.database_connections;
@@ -634,11 +650,13 @@ awaitable<void> ProxyServer::State::accept_loop() {
       auto evict = std::move(oldest->second);
       unauthenticated.erase(oldest);
       evict();
+      ++metrics.client_connections_refused_by_caps;
       ticket = admission.admit(source);
     }
     if (!ticket) {
       // Over a cap: a proper FATAL, then close; the log says which cap.
       ++metrics.client_connections_received;
+      ++metrics.client_connections_refused_by_caps;
       auto bytes = pgwire::error_response_bytes(pgwire::Severity::kFatal,
                                                 pgwire::sqlstate::kTooManyConnections,
                                                 ticket.error().message());
@@ -678,6 +696,74 @@ awaitable<void> ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_
                                asio::redirect_error(use_awaitable, ec));
   }
   log.write({{"event", "cancel"}, {"outcome", ec ? "error" : "forwarded"}});
+}
+
+// The admin listener: GET /metrics (Prometheus text) and GET /status (JSON), one request per
+// connection, each within five seconds.
+awaitable<void> ProxyServer::State::admin_loop() {
+  for (;;) {
+    error_code ec;
+    tcp::socket socket =
+        co_await admin_acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !admin_acceptor.is_open() || stopping) co_return;
+      continue;
+    }
+    asio::co_spawn(io, serve_admin(std::move(socket)), asio::detached);
+  }
+}
+
+awaitable<void> ProxyServer::State::serve_admin(tcp::socket socket) {
+  auto self = shared_from_this();
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(5));
+  beast::flat_buffer buffer(16 * 1024);
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(8 * 1024);
+  error_code ec;
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return;
+  const auto& request = parser.get();
+  http::response<http::string_body> response;
+  response.version(request.version());
+  response.keep_alive(false);
+  if (request.method() != http::verb::get) {
+    response.result(http::status::method_not_allowed);
+    response.set(http::field::allow, "GET");
+    response.body() = "only GET\n";
+  } else if (request.target() == "/metrics") {
+    response.result(http::status::ok);
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = render_prometheus(metrics, {.proxy = config.proxy_name});
+  } else if (request.target() == "/status") {
+    response.result(http::status::ok);
+    response.set(http::field::content_type, "application/json");
+    response.body() = status_json();
+  } else {
+    response.result(http::status::not_found);
+    response.body() = "not found: try /metrics or /status\n";
+  }
+  response.prepare_payload();
+  co_await http::async_write(stream, response, asio::redirect_error(use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+std::string ProxyServer::State::status_json() const {
+  const auto counts = admission.counts();
+  const auto& limits = admission.limits();
+  nlohmann::json status = {
+      {"proxy", config.proxy_name},
+      {"resource_id", config.resource_id},
+      {"mode", "session"},
+      {"clients", {{"connected", counts.clients}, {"logging_in", counts.unauthenticated}}},
+      {"limits",
+       {{"max_client_connections", limits.max_clients},
+        {"max_unauthenticated_connections", limits.max_unauthenticated},
+        {"max_unauthenticated_per_source", limits.max_unauthenticated_per_source}}},
+      {"database_connections", metrics.database_connections.load()},
+      {"databases", config.databases},
+      {"backend", config.backend.host + ":" + std::to_string(config.backend.port)}};
+  return status.dump(2) + "\n";
 }
 
 ProxyServer::ProxyServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -737,6 +823,20 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
                               std::to_string(c.listen_port) + ": " + ec.message());
   }
   state->bound_port = state->acceptor.local_endpoint().port();
+  if (!c.admin_host.empty()) {
+    tcp::endpoint admin(asio::ip::make_address(c.admin_host, ec),
+                        static_cast<unsigned short>(c.admin_port));
+    if (ec) return Error::invalid_argument("admin_listen " + c.admin_host + ": " + ec.message());
+    state->admin_acceptor.open(admin.protocol(), ec);
+    if (!ec) state->admin_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) state->admin_acceptor.bind(admin, ec);
+    if (!ec) state->admin_acceptor.listen(64, ec);
+    if (ec) {
+      return Error::unavailable("cannot listen on " + c.admin_host + ":" +
+                                std::to_string(c.admin_port) + " (admin_listen): " + ec.message());
+    }
+    state->admin_bound_port = state->admin_acceptor.local_endpoint().port();
+  }
   if (c.endpoint_port == 0) c.endpoint_port = state->bound_port;
 
   state->auth = std::make_unique<IamAuthenticator>(
@@ -751,6 +851,9 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
 
 int ProxyServer::port() const {
   return state_->bound_port;
+}
+int ProxyServer::admin_port() const {
+  return state_->admin_bound_port;
 }
 const ProxyConfig& ProxyServer::config() const {
   return state_->config;
@@ -768,6 +871,9 @@ void ProxyServer::run() {
       state->log.write({{"event", "internal_error"}, {"where", "accept"}, {"detail", e.what()}});
     }
   });
+  if (state_->admin_acceptor.is_open()) {
+    asio::co_spawn(state_->io, state_->admin_loop(), asio::detached);
+  }
   state_->log.write({{"event", "start"},
                      {"listen", state_->config.listen_host + ":" + std::to_string(port())},
                      {"resource_id", state_->config.resource_id},
@@ -783,6 +889,7 @@ void ProxyServer::stop() {
     state->stopping = true;
     error_code ignored;
     state->acceptor.close(ignored);
+    state->admin_acceptor.close(ignored);
     auto closers = state->closers;  // a closer may end its session and erase itself
     for (auto& [id, close] : closers)
       close();

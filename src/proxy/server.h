@@ -19,20 +19,10 @@
 
 #include "common/result.h"
 #include "proxy/config.h"
+#include "proxy/metrics.h"
 #include "proxy/secrets.h"
 
 namespace writegate::proxy {
-
-// Counters named after RDS Proxy's CloudWatch metrics.
-struct Metrics {
-  std::atomic<std::int64_t> client_connections{0};  // current
-  std::atomic<std::int64_t> client_connections_received{0};
-  std::atomic<std::int64_t> client_connections_setup_succeeded{0};
-  std::atomic<std::int64_t> client_connections_setup_failed_auth{0};
-  std::atomic<std::int64_t> client_connections_tls{0};
-  std::atomic<std::int64_t> database_connections{0};  // current
-  std::atomic<std::int64_t> database_connection_requests{0};
-};
 
 class ProxyServer {
  public:
@@ -42,7 +32,8 @@ class ProxyServer {
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
-  int port() const;  // the bound port (the real one when the config asked for 0)
+  int port() const;        // the bound port (the real one when the config asked for 0)
+  int admin_port() const;  // the admin listener's bound port; 0 when there is none
   const ProxyConfig& config() const;
   const Metrics& metrics() const;
 

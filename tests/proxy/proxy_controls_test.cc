@@ -460,6 +460,43 @@ TEST_F(ProxyControlsTest, StopIsNotBlockedByABackendThatNeverAnswers) {
   EXPECT_FALSE(error.empty());
 }
 
+// ---- the admin listener ----
+
+// One HTTP/1.1 request to 127.0.0.1:port; the whole answer.
+std::string http_request(int port, const std::string& method, const std::string& target) {
+  RawClient client(port);
+  EXPECT_TRUE(client.send(method + " " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  return client.read_until_closed(5s);
+}
+
+TEST_F(ProxyControlsTest, MetricsAndStatusOnTheAdminListener) {
+  auto extra = stack_->start_proxy([](proxy::ProxyConfig& c) {
+    c.admin_host = "127.0.0.1";
+    c.admin_port = 0;
+    c.proxy_name = "aurora-write-proxy";
+  });
+  ASSERT_NE(extra, nullptr);
+  ASSERT_NE(extra->server().admin_port(), 0);
+  ASSERT_EQ(login_error(extra->port()), "");
+  EXPECT_NE(login_error(extra->port(), "postgres"), "");
+  const std::string metrics = http_request(extra->server().admin_port(), "GET", "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(metrics, HasSubstr("text/plain; version=0.0.4"));
+  const std::string label = "{ProxyName=\"aurora-write-proxy\"}";
+  EXPECT_THAT(metrics, HasSubstr("# TYPE ClientConnections gauge\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nClientConnectionsReceived" + label + " 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nClientConnectionsSetupSucceeded" + label + " 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nClientConnectionsTLS" + label + " 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nDatabaseConnectionRequests" + label + " 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\nDatabaseConnectionsBorrowLatency_count" + label + " 1\n"));
+  const std::string status = http_request(extra->server().admin_port(), "GET", "/status");
+  EXPECT_THAT(status, HasSubstr("\"databases\": [\n    \"mydb\"\n  ]"));
+  EXPECT_THAT(http_request(extra->server().admin_port(), "POST", "/metrics"),
+              HasSubstr("HTTP/1.1 405 Method Not Allowed"));
+  EXPECT_THAT(http_request(extra->server().admin_port(), "GET", "/secrets"),
+              HasSubstr("HTTP/1.1 404 Not Found"));
+}
+
 // ---- the secret rotated under a running proxy ----
 
 TEST_F(ProxyControlsTest, ARotatedSecretIsFetchedAgainAtOnceNotAfterTheCache) {
