@@ -215,10 +215,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // Relay: server -> client in its own coroutine, client -> server here.
     relaying_ = true;
+    last_activity_ = std::chrono::steady_clock::now();
+    arm_idle_timer(std::chrono::seconds(state_->config.idle_client_timeout_seconds));
     asio::co_spawn(socket_.get_executor(), relay_backend_then_close(shared_from_this()),
                    asio::detached);
     co_await relay_client_to_backend();
     close_all();
+    if (idle_closed_) {
+      state_->log.write({{"event", "disconnect"},
+                         {"client", client_},
+                         {"user", user_},
+                         {"reason", "idle_client_timeout"}});
+    }
   }
 
  private:
@@ -262,6 +270,26 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // IdleClientTimeout: a client that has the last word's answer and says nothing more for the
+  // timeout is closed, as RDS Proxy does. A client waiting on the database (its bytes were the
+  // last to pass) is not idle, however long the query runs.
+  void arm_idle_timer(std::chrono::steady_clock::duration after) {
+    idle_timer_.expires_after(after);
+    idle_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (!self) return;
+      const auto timeout = std::chrono::seconds(self->state_->config.idle_client_timeout_seconds);
+      const auto idle_for = std::chrono::steady_clock::now() - self->last_activity_;
+      if (self->waiting_on_database_ || idle_for < timeout) {
+        self->arm_idle_timer(self->waiting_on_database_ ? timeout : timeout - idle_for);
+        return;
+      }
+      self->idle_closed_ = true;
+      self->close_all();
+    });
+  }
+
   void evict() {
     evicted_ = true;
     ticket_.release();
@@ -270,6 +298,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close_all() {
     deadline_.cancel();
+    idle_timer_.cancel();
     if (connector_) connector_->cancel();
     error_code ignored;
     if (tls_) {
@@ -580,6 +609,8 @@ class Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       auto frame = co_await next_client_frame();
       if (!frame) co_return;
+      last_activity_ = std::chrono::steady_clock::now();
+      waiting_on_database_ = true;
       if (!co_await write_backend(frame->wire)) co_return;
       if (frame->type == 'X') co_return;  // Terminate
     }
@@ -592,6 +623,8 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::size_t n = co_await backend_->async_read_some(
           asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
       if (ec || n == 0) co_return;
+      last_activity_ = std::chrono::steady_clock::now();
+      waiting_on_database_ = false;
       if (!co_await write_client(std::string_view(buf.data(), n))) co_return;
     }
   }
@@ -603,6 +636,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<BackendConnector> connector_;
   std::unique_ptr<TlsStream> backend_;
   asio::steady_timer deadline_;
+  asio::steady_timer idle_timer_{socket_.get_executor()};
+  std::chrono::steady_clock::time_point last_activity_;
+  bool waiting_on_database_ = false;
+  bool idle_closed_ = false;
   pgwire::FrameDecoder decoder_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;

@@ -323,6 +323,21 @@ TEST_F(ProxyControlsTest, AClientThatNeverLogsInIsClosedAtTheAuthTimeout) {
   EXPECT_THAT(extra->wait_log(0), HasSubstr("\"reason\":\"auth_timeout\""));
 }
 
+TEST_F(ProxyControlsTest, AnIdleClientIsClosedAtIdleClientTimeoutButALongQueryIsNot) {
+  auto extra =
+      stack_->start_proxy([](proxy::ProxyConfig& c) { c.idle_client_timeout_seconds = 1; });
+  ASSERT_NE(extra, nullptr);
+  auto conn = login_at(extra->port());
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  // Waiting on the database for longer than the timeout is not idleness.
+  auto slow = conn->exec("SELECT pg_sleep(2)");
+  EXPECT_TRUE(slow.ok()) << slow.error().message();
+  // Saying nothing for longer is.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_FALSE(conn->exec("SELECT 1").ok());
+  EXPECT_THAT(extra->wait_log(0, "disconnect"), HasSubstr("\"reason\":\"idle_client_timeout\""));
+}
+
 // ---- refusals before the token ----
 
 TEST_F(ProxyControlsTest, ReplicationConnectionsAreRefused) {
