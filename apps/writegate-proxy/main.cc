@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -54,8 +55,14 @@ int main(int argc, char** argv) {
   }
   std::cout << std::endl;
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      if (auto reopened = (*server)->reopen_log(); !reopened) {
+        std::cerr << "writegate-proxy: " << reopened.error().message() << "\n";
+      }
+    }
     (*server)->stop();
   });
   (*server)->run();

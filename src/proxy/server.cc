@@ -63,6 +63,18 @@ class JsonLog {
     if (path.empty()) return {};
     file_ = std::fopen(path.c_str(), "a");
     if (!file_) return Error::io("cannot open log file " + path);
+    path_ = path;
+    return {};
+  }
+  // After logrotate moved the file away: the next lines go to a new file of the same name. The
+  // old file stays in use when the new one cannot be opened.
+  Status reopen() {
+    if (path_.empty()) return {};
+    FILE* fresh = std::fopen(path_.c_str(), "a");
+    if (!fresh) return Error::io("cannot reopen log file " + path_);
+    std::lock_guard lock(mutex_);
+    std::fclose(file_);
+    file_ = fresh;
     return {};
   }
   ~JsonLog() {
@@ -89,6 +101,7 @@ class JsonLog {
  private:
   std::mutex mutex_;
   FILE* file_ = nullptr;
+  std::string path_;
 };
 
 // The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the right
@@ -918,6 +931,12 @@ void ProxyServer::run() {
   state_->running = true;
   state_->io.run();
   state_->running = false;
+}
+
+Status ProxyServer::reopen_log() {
+  auto reopened = state_->log.reopen();
+  state_->log.write({{"event", "log_reopened"}, {"ok", reopened.ok()}});
+  return reopened;
 }
 
 void ProxyServer::stop() {

@@ -39,6 +39,8 @@ class ProxyServer {
 
   void run();   // serves until stop()
   void stop();  // thread-safe
+  // Reopens the log file by name (SIGHUP, after log rotation); thread-safe.
+  Status reopen_log();
 
   struct State;  // the event loop, TLS contexts, store and counters (server.cc)
 

@@ -1,9 +1,14 @@
 // The writegate-proxy program as an operator runs it: a spec, a --config file, signals.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <thread>
 
 #include "common/process.h"
 #include "pgclient/pgclient.h"
@@ -59,6 +64,41 @@ TEST_F(ProxyBinaryTest, ServesFromItsConfigFileAndStopsOnSigterm) {
   auto conn = pgclient::Connection::open(dsn);
   ASSERT_TRUE(conn.ok()) << conn.error().message();
   EXPECT_EQ(conn->exec("SELECT current_user AS u")->get(0, "u"), "lambda_writer");
+  EXPECT_EQ((*proxy)->stop(), 0) << (*proxy)->output_so_far();
+}
+
+TEST_F(ProxyBinaryTest, SighupReopensTheLogFileAfterRotation) {
+  auto proxy =
+      ChildProcess::start({proxy_bin(), "--spec", "/dev/null", "--config", write_config()});
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message();
+  auto line = (*proxy)->read_line(std::chrono::seconds(20));
+  ASSERT_TRUE(line.ok()) << line.error().message();
+  const int port = std::stoi(line->substr(line->rfind(':') + 1));
+  const std::string log = stack_->dir() + "/binary.log";
+  const std::string rotated = log + ".1";
+  ASSERT_EQ(::rename(log.c_str(), rotated.c_str()), 0);
+  ASSERT_EQ(::kill((*proxy)->pid(), SIGHUP), 0);
+  // The new file appears with the reopen line; a login is logged there, not in the old one.
+  for (int i = 0; i < 100 && !std::filesystem::exists(log); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(log));
+  std::string dsn = stack_->dsn(stack_->token(stack_->role_credentials(), "",
+                                              std::chrono::system_clock::now(), "localhost", port));
+  dsn.replace(dsn.find("port=") + 5, std::to_string(stack_->port()).size(), std::to_string(port));
+  ASSERT_TRUE(pgclient::Connection::open(dsn).ok());
+  auto read_all = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string fresh;
+  for (int i = 0; i < 100 && fresh.find("\"outcome\":\"ok\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fresh = read_all(log);
+  }
+  EXPECT_THAT(fresh, HasSubstr("\"event\":\"log_reopened\",\"ok\":true"));
+  EXPECT_THAT(fresh, HasSubstr("\"outcome\":\"ok\""));
+  EXPECT_THAT(read_all(rotated), HasSubstr("\"event\":\"start\""));
+  EXPECT_THAT(read_all(rotated), ::testing::Not(HasSubstr("\"outcome\":\"ok\"")));
   EXPECT_EQ((*proxy)->stop(), 0) << (*proxy)->output_so_far();
 }
 
