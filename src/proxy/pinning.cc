@@ -449,8 +449,8 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
     tokens.push_back(token);
 
   // Split at top-level ';'. Inside CREATE [OR REPLACE] FUNCTION/PROCEDURE, a SQL-standard body
-  // (BEGIN ATOMIC ... END) holds ';'s of its own: count BEGIN/CASE against END there, as psql
-  // does, so "END" of the body is not taken for a COMMIT.
+  // (BEGIN ATOMIC ... END) holds ';'s of its own: count its CASEs against ENDs, as psql does,
+  // so the body stays whole and its "END" is not taken for a COMMIT.
   auto emit = [&](std::size_t begin, std::size_t end) {
     if (begin == end) return;
     Tokens span(tokens.data() + begin, end - begin);
@@ -482,9 +482,13 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
     bool routine = keyword_at(stmt, 0, "create") &&
                    (keyword_at(stmt, k, "function") || keyword_at(stmt, k, "procedure"));
     if (!routine) continue;
-    if (tok.is_keyword("begin") || tok.is_keyword("case")) {
+    // The body opens with BEGIN ATOMIC (only: "begin" alone may be a parameter's name) and
+    // closes with the END that matches it, past any CASE ... END inside.
+    if (tok.is_keyword("begin") && i + 1 < tokens.size() && tokens[i + 1].is_keyword("atomic")) {
       ++routine_depth;
-    } else if (tok.is_keyword("end") && routine_depth > 0) {
+    } else if (routine_depth > 0 && tok.is_keyword("case")) {
+      ++routine_depth;
+    } else if (routine_depth > 0 && tok.is_keyword("end")) {
       --routine_depth;
     }
   }
