@@ -82,6 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   WG_FUZZ_CHECK(c.pins == (c.reason != PinReason::kNone));
   WG_FUZZ_CHECK(c.pins == !c.message.empty());
   if (error != SqlLexError::kNone) WG_FUZZ_CHECK(c.pins);
+  WG_FUZZ_CHECK(c.pins || c.digest.empty());
+  WG_FUZZ_CHECK(c.digest.size() <= 203);
   WG_FUZZ_CHECK(c.statements.size() <= count);
   bool any_pins = false;
   bool any_scoped = false;

@@ -327,16 +327,64 @@ class StatementClassifier {
   bool scan_calls_ = true;
 };
 
+// The statement as RDS Proxy's logs show it: literals replaced by $1, $2, ... (so no value, a
+// password included, reaches a log), unquoted names in lower case, single spaces, capped.
+std::string digest(Tokens t) {
+  constexpr std::size_t kMaxDigest = 200;
+  std::string out;
+  // Literals are numbered after the statement's own parameters ($1 in PREPARE ... AS).
+  int literal = 0;
+  for (const SqlToken& tok : t) {
+    if (tok.kind == SqlTokenKind::kParameter && tok.text.size() < 6) {
+      literal = std::max(literal, std::stoi(std::string(tok.text.substr(1))));
+    }
+  }
+  bool glue = true;  // no space before the next token
+  bool after_name = false;
+  for (const SqlToken& tok : t) {
+    const bool closing = tok.is_punctuation(',') || tok.is_punctuation(')') ||
+                         tok.is_punctuation(']') || tok.is_punctuation('.') ||
+                         (tok.kind == SqlTokenKind::kPunctuation && tok.text == "::") ||
+                         (after_name && tok.is_punctuation('('));
+    if (!glue && !closing) out += ' ';
+    after_name =
+        tok.kind == SqlTokenKind::kIdentifier || tok.kind == SqlTokenKind::kQuotedIdentifier;
+    switch (tok.kind) {
+      case SqlTokenKind::kString:
+      case SqlTokenKind::kDollarString:
+      case SqlTokenKind::kNumber:
+        out += "$" + std::to_string(++literal);
+        break;
+      case SqlTokenKind::kIdentifier:
+        out += tok.identifier_name();
+        break;
+      default:
+        out += tok.text;
+        break;
+    }
+    glue = tok.is_punctuation('(') || tok.is_punctuation('[') || tok.is_punctuation(',') ||
+           tok.is_punctuation('.') || (tok.kind == SqlTokenKind::kPunctuation && tok.text == "::");
+    if (out.size() > kMaxDigest) {
+      out.resize(kMaxDigest);
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
 std::string pin_message(PinReason reason, const PinningOptions& options, std::string_view lex) {
+  // RDS Proxy's own words for a changed session setting.
+  constexpr std::string_view kSessionSettings =
+      "SQL changed session settings that the proxy doesn't track. Consider moving session "
+      "configuration to the proxy's initialization query.";
   switch (reason) {
     case PinReason::kNone:
       return "";
     case PinReason::kSet:
-      return "A SET statement was detected.";
     case PinReason::kReset:
-      return "A RESET statement was detected.";
     case PinReason::kSetConfig:
-      return "A set_config call that changes a session setting (is_local false) was detected.";
+      return std::string(kSessionSettings);
     case PinReason::kPrepare:
       return "A PREPARE statement was detected.";
     case PinReason::kExecute:
@@ -451,6 +499,7 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
   // Split at top-level ';'. Inside CREATE [OR REPLACE] FUNCTION/PROCEDURE, a SQL-standard body
   // (BEGIN ATOMIC ... END) holds ';'s of its own: count its CASEs against ENDs, as psql does,
   // so the body stays whole and its "END" is not taken for a COMMIT.
+  Tokens pinning_statement;
   auto emit = [&](std::size_t begin, std::size_t end) {
     if (begin == end) return;
     Tokens span(tokens.data() + begin, end - begin);
@@ -461,6 +510,7 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
     if (s.effect == StatementEffect::kPins && !out.pins) {
       out.pins = true;
       out.reason = s.reason;
+      pinning_statement = span;
     }
     if (s.effect == StatementEffect::kTransactionScoped) out.transaction_scoped_state = true;
     out.statements.push_back(s);
@@ -502,11 +552,16 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
   } else if (!out.pins && sql.size() > options.max_statement_bytes) {
     out.pins = true;
     out.reason = PinReason::kStatementTooLarge;
+    pinning_statement = tokens;
   }
   if (out.pins) {
     std::string lex = std::string(sql_lex_error_message(lexer.error())) + " at offset " +
                       std::to_string(lexer.error_offset());
     out.message = pin_message(out.reason, options, lex);
+    if (!pinning_statement.empty()) {
+      out.digest = digest(pinning_statement);
+      out.message += " Digest: \"" + out.digest + "\".";
+    }
   }
   return out;
 }

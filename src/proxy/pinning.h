@@ -96,8 +96,15 @@ struct Classification {
   PinReason reason = PinReason::kNone;  // of the first statement that pins
   // What RDS Proxy would log after "The client session was pinned to the database connection
   // [...] for the remainder of the session. The proxy can't reuse this connection until the
-  // session ends. Reason: ", e.g. "A SET statement was detected." Empty when nothing pins.
+  // session ends. Reason: ", e.g. "SQL changed session settings that the proxy doesn't track.
+  // Consider moving session configuration to the proxy's initialization query. Digest: \"set
+  // search_path to $1\"." (RDS Proxy's words for SET; writegate's own, in the same form, for
+  // the other reasons). Empty when nothing pins.
   std::string message;
+  // The pinning statement with every literal replaced by $1, $2, ... (so a value, a password
+  // included, never reaches a log), unquoted names in lower case, at most ~200 characters.
+  // Empty when nothing pins or the text could not be tokenized.
+  std::string digest;
   // Some statement leaves state until its transaction ends (SET LOCAL, ...).
   bool transaction_scoped_state = false;
   // Statements in order; empty statements (";;") are left out. After a lexing error, the

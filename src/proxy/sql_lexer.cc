@@ -29,6 +29,29 @@ bool is_tag_cont(char c) {
 bool is_op_char(char c) {
   return c != '\0' && std::string_view("~!@#^&|`?+-*/%<>=").find(c) != std::string_view::npos;
 }
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+void append_utf8(std::string& out, std::uint32_t code) {
+  if (code < 0x80) {
+    out.push_back(static_cast<char>(code));
+  } else if (code < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  } else if (code < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  }
+}
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -93,9 +116,28 @@ std::string SqlToken::identifier_name() const {
       out.push_back(lower(c));
   } else if (kind == SqlTokenKind::kQuotedIdentifier) {
     std::size_t open = text.find('"');
+    const bool unicode = open == 2;  // U&"..."
     // The lexer guarantees "...": an opening and a closing quote.
     std::string_view body = text.substr(open + 1, text.size() - open - 2);
     for (std::size_t i = 0; i < body.size(); ++i) {
+      if (unicode && body[i] == '\\') {
+        // U&"\0073et" is "set": \XXXX and \+XXXXXX escapes, \\ for a backslash.
+        std::size_t digits = (i + 1 < body.size() && body[i + 1] == '+') ? 6 : 4;
+        std::size_t first = i + 1 + (digits == 6 ? 1 : 0);
+        std::uint32_t code = 0;
+        bool ok = first + digits <= body.size();
+        for (std::size_t k = 0; ok && k < digits; ++k) {
+          int v = hex_value(body[first + k]);
+          ok = v >= 0;
+          code = code * 16 + static_cast<std::uint32_t>(v < 0 ? 0 : v);
+        }
+        if (ok && code != 0 && code <= 0x10FFFF) {
+          append_utf8(out, code);
+          i = first + digits - 1;
+          continue;
+        }
+        if (i + 1 < body.size() && body[i + 1] == '\\') ++i;  // \\ stands for one backslash
+      }
       out.push_back(body[i]);
       if (body[i] == '"') ++i;  // "" stands for one "
     }

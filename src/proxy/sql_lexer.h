@@ -55,7 +55,8 @@ struct SqlToken {
   bool is_keyword(std::string_view word) const;
   // The name an identifier denotes: an unquoted one folded to lower case (ASCII, as PostgreSQL
   // does for identifiers), a quoted one with its quotes removed and "" undone. Empty for other
-  // kinds. U&"..." escapes are not decoded (the text between the quotes is returned).
+  // kinds. U&"..." has its \XXXX and \+XXXXXX escapes decoded (UTF-8); a UESCAPE clause
+  // naming another escape character is not looked at.
   std::string identifier_name() const;
   // The value of a plain '...' or E'...' string ('' and the common backslash escapes undone);
   // empty for other kinds. Good enough for the short literals the classifier inspects.

@@ -79,6 +79,8 @@ INSTANTIATE_TEST_SUITE_P(
                 PinReason::kSetConfig},
         PinCase{"set_config_in_from", "SELECT * FROM pg_catalog.\"set_config\"('a.b', 'c', 'no')",
                 PinReason::kSetConfig},
+        PinCase{"set_config_unicode_escaped_name",
+                R"(SELECT U&"\0073et_config"('a.b', 'c', false))", PinReason::kSetConfig},
         PinCase{"set_config_true", "SELECT set_config('a.b', 'c', true)", kNo, true},
         PinCase{"set_config_string_true", "SELECT set_config('a.b', 'c', 'on')", kNo, true},
         PinCase{"set_config_named_true",
@@ -231,14 +233,42 @@ TEST(Pinning, SizeLimitIsAParameter) {
   Classification c = classify("SELECT 1234", options);
   EXPECT_TRUE(c.pins);
   EXPECT_EQ(c.reason, PinReason::kStatementTooLarge);
-  EXPECT_EQ(c.message, "The statement text is larger than 10 bytes.");
+  EXPECT_EQ(c.message, "The statement text is larger than 10 bytes. Digest: \"select $1\".");
 }
 
 TEST(Pinning, MessagesReadLikeRdsProxyLogs) {
-  EXPECT_EQ(classify("SET x = 1").message, "A SET statement was detected.");
+  EXPECT_EQ(classify("SET search_path TO app, 'x'; SELECT 1").message,
+            "SQL changed session settings that the proxy doesn't track. Consider moving session "
+            "configuration to the proxy's initialization query. Digest: \"set search_path to "
+            "app,$1\".");
   EXPECT_EQ(classify("SELECT 1").message, "");
   EXPECT_EQ(classify("SELECT 'x").message,
             "The statement could not be tokenized (unterminated quoted string at offset 7).");
+  EXPECT_EQ(classify("select 1; LISTEN \"Jobs\"").message,
+            "A LISTEN statement was detected. Digest: \"listen \"Jobs\"\".");
+}
+
+struct DigestCase {
+  std::string sql;
+  std::string digest;
+};
+
+TEST(Pinning, DigestsHideEveryLiteral) {
+  for (const DigestCase& c : {
+           DigestCase{"SET app.password = 'hunter2'", "set app.password = $1"},
+           DigestCase{"SELECT pg_catalog.set_config('a.b', E'sec\\'ret', false)",
+                      "select pg_catalog.set_config($1,$2,false)"},
+           DigestCase{"PREPARE q(int) AS SELECT $1::int + 42",
+                      "prepare q(int) as select $1::int + $2"},
+           DigestCase{"SELECT 1", ""},
+           DigestCase{"DO $$ x $$; LOAD $x$lib$x$", "load $1"},
+       }) {
+    EXPECT_EQ(classify(c.sql).digest, c.digest) << c.sql;
+  }
+  std::string big = "SET a = '" + std::string(20000, 'x') + "'";
+  EXPECT_EQ(classify(big).digest, "set a = $1");
+  std::string many = "SELECT pg_advisory_lock(1)" + std::string(300, ',') + "x";
+  EXPECT_EQ(classify(many).digest.size(), 203u);
 }
 
 TEST(Pinning, FirstPinningStatementGivesTheReason) {

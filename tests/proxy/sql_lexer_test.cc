@@ -193,7 +193,10 @@ struct NameCase {
 TEST(SqlLexer, IdentifierNames) {
   for (const NameCase& c :
        {NameCase{"SeT", "set"}, NameCase{"\"SeT\"", "SeT"}, NameCase{"\"a\"\"b\"", "a\"b"},
-        NameCase{"U&\"x\"", "x"}, NameCase{"'str'", ""}}) {
+        NameCase{"U&\"x\"", "x"}, NameCase{"'str'", ""},
+        NameCase{R"(U&"\0073et_config")", "set_config"},
+        NameCase{R"(U&"caf\00E9 \+01F600 a\\b")", "caf\xc3\xa9 \xf0\x9f\x98\x80 a\\b"},
+        NameCase{R"(U&"\00zz")", R"(\00zz)"}, NameCase{R"("\0073")", R"(\0073)"}}) {
     Result<std::vector<SqlToken>> t = tokenize_sql(c.sql);
     ASSERT_TRUE(t.ok() && t->size() == 1) << c.sql;
     EXPECT_EQ((*t)[0].identifier_name(), c.name) << c.sql;
