@@ -11,7 +11,12 @@
 // classify() lexes the string with SqlLexer (so a SET inside a string, a comment, a dollar-
 // quoted body or a quoted identifier is not a SET), splits it into statements at top-level ';'
 // (keeping CREATE FUNCTION ... BEGIN ATOMIC ... END whole, as psql does) and looks at each
-// statement's leading keywords and its function calls. Decisions where RDS Proxy's list is
+// statement's leading keywords and its function calls (schema-qualified, quoted or U&"..."
+// names included; not a column DEFAULT being defined, nor the body of a view, function,
+// procedure, trigger or rule being created, which runs nothing now). tests/proxy runs the case
+// table on a real PostgreSQL: what is called harmless there leaves no session state behind.
+// The lexer assumes standard_conforming_strings on (PostgreSQL's default since 9.1); a pooler
+// should pin, or refuse, a backend that reports it off. Decisions where RDS Proxy's list is
 // loose:
 //  - SET LOCAL, SET TRANSACTION, SET CONSTRAINTS, set_config(..., true) and a plain (not WITH
 //    HOLD) cursor last only until the transaction ends: transaction-scoped, not pinning. A
@@ -19,7 +24,7 @@
 //    SET SESSION CHARACTERISTICS AS TRANSACTION sets the session's default: it pins.
 //  - CREATE TEMP TABLE ... ON COMMIT DROP is transaction-scoped too.
 //  - set_config whose is_local argument is not a literal true (a parameter, an expression)
-//    pins: when in doubt, pin.
+//    pins: when in doubt, pin. So does a call in a CTE that the query never reads.
 //  - PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED are two-phase commit, not
 //    prepared statements: transaction control, not pinning.
 //  - Text the lexer cannot finish (an unterminated quote or comment) pins, reason kUnlexable.
