@@ -40,7 +40,7 @@ bool is_literal_true(Tokens arg) {
   std::string s;
   for (char c : v) {
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-      s.push_back(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      s.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
   }
   if (s.empty()) return false;
   return std::string_view("true").starts_with(s) || std::string_view("yes").starts_with(s) ||
@@ -160,9 +160,7 @@ class StatementClassifier {
       create();
     } else if (kw(0, "select") || kw(0, "with")) {
       select_into();
-    } else if (kw(0, "begin")) {
-      result_.transaction = TransactionControl::kBegin;
-    } else if (kw(0, "start") && kw(1, "transaction")) {
+    } else if (kw(0, "begin") || (kw(0, "start") && kw(1, "transaction"))) {
       result_.transaction = TransactionControl::kBegin;
     } else if (kw(0, "commit") || kw(0, "end")) {
       // COMMIT PREPARED 'gid' finishes another, prepared transaction: not this one.
@@ -534,9 +532,9 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
     if (!routine) continue;
     // The body opens with BEGIN ATOMIC (only: "begin" alone may be a parameter's name) and
     // closes with the END that matches it, past any CASE ... END inside.
-    if (tok.is_keyword("begin") && i + 1 < tokens.size() && tokens[i + 1].is_keyword("atomic")) {
-      ++routine_depth;
-    } else if (routine_depth > 0 && tok.is_keyword("case")) {
+    const bool body_opens =
+        tok.is_keyword("begin") && i + 1 < tokens.size() && tokens[i + 1].is_keyword("atomic");
+    if (body_opens || (routine_depth > 0 && tok.is_keyword("case"))) {
       ++routine_depth;
     } else if (routine_depth > 0 && tok.is_keyword("end")) {
       --routine_depth;

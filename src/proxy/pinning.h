@@ -119,7 +119,7 @@ struct Classification {
 
 struct PinningOptions {
   // RDS Proxy pins on any statement whose text is over 16 KB.
-  std::size_t max_statement_bytes = 16 * 1024;
+  std::size_t max_statement_bytes = std::size_t{16} * 1024;
   // RDS Proxy lists nextval/setval among the pinning conditions; a pooler that resets
   // sequences itself may turn this off.
   bool sequence_functions_pin = true;
