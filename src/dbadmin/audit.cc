@@ -338,41 +338,45 @@ class Auditor {
             "     CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES')"
             "       THEN 'REFERENCES' END,"
             "     CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
-            "     AS extra," +
-                grant_sources(relation_acl_rows("r"), "'SELECT'") + " AS select_from," +
+            "     AS extra, c.relacl, c.relowner,"
+            "   (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+            "AS pk"
+            "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
+            // Where a privilege comes from: asked only of the few relations that have one. The
+            // outer query names rel `c`, as relation_acl_rows() expects.
+            " SELECT c.oid, relkind, name, any_select, table_select, ins, upd, del, extra,"
+            "  CASE WHEN any_select THEN " +
+                grant_sources(relation_acl_rows("r"), "'SELECT'") +
+                " END AS select_from,"
+                "  CASE WHEN extra <> '' THEN " +
                 grant_sources(relation_acl_rows("r"), "'TRUNCATE', 'REFERENCES', 'TRIGGER'") +
-                " AS extra_from,"
-                "   (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
-                "AS pk"
-                "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                "  WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
-                " SELECT rel.oid, relkind, name, any_select, table_select, ins, upd, del, extra,"
-                "  select_from, extra_from,"
+                " END AS extra_from,"
                 "  pk IS NOT NULL AS has_pk,"
                 "  EXISTS (SELECT 1 FROM unnest(coalesce(reloptions, '{}')) o WHERE lower(o) IN"
                 "   ('security_invoker=true', 'security_invoker=on', 'security_invoker=1',"
                 "    'security_invoker=yes')) AS security_invoker,"
                 "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum "
+                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum "
                 "> 0"
-                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, c.oid, a.attnum, "
                 "'SELECT')"
                 "   AND NOT (pk IS NOT NULL AND a.attnum = ANY(pk))) END AS readable_non_key,"
                 "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum "
+                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum "
                 "> 0"
-                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, c.oid, a.attnum, "
                 "'SELECT'))"
                 "   END AS readable_all,"
                 "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid"
                 "   AND a.attnum = ANY(pk)) END AS key_columns,"
                 "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid"
                 "   AND a.attnum = ANY(pk)"
-                "   AND NOT has_column_privilege($1::oid, rel.oid, a.attnum, 'SELECT')) END"
+                "   AND NOT has_column_privilege($1::oid, c.oid, a.attnum, 'SELECT')) END"
                 "   AS unreadable_key"
-                " FROM rel ORDER BY name",
+                " FROM rel c ORDER BY name",
             {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
     const bool keyed = spec_.database.write_mode == spec::WriteMode::kKeyed;
@@ -457,26 +461,30 @@ class Auditor {
     WG_ASSIGN_OR_RETURN(
         auto rels,
         conn_.query(
-            "SELECT c.relkind::text AS relkind, format('%I.%I', n.nspname, c.relname) AS name,"
-            " concat_ws(', ',"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'INSERT') THEN 'INSERT' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'DELETE') THEN 'DELETE' END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES') THEN 'REFERENCES' "
-            "END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
-            "  AS privileges," +
+            // The sources only for the relations with a privilege (the outer query).
+            "SELECT c.relkind, c.name, c.privileges, CASE WHEN c.privileges <> '' THEN " +
                 grant_sources(relation_acl_rows("r"),
                               "'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',"
                               " 'TRIGGER'") +
-                " AS sources"
+                " END AS sources FROM ("
+                "SELECT c.oid, c.relacl, c.relowner, c.relkind::text AS relkind,"
+                " format('%I.%I', n.nspname, c.relname) AS name,"
+                " concat_ws(', ',"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'INSERT') THEN 'INSERT' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'DELETE') THEN 'DELETE' END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES') THEN "
+                "'REFERENCES' "
+                "END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
+                "  AS privileges"
                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE NOT (n.nspname = ANY($2::text[]))"
                 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
                 " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
-                " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+                " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) c"
                 " ORDER BY 2",
             {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
@@ -497,19 +505,23 @@ class Auditor {
     WG_ASSIGN_OR_RETURN(
         auto seqs,
         conn_.query(
-            "SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname = ANY($2::text[]) AS "
-            "mine,"
-            " concat_ws(', ',"
-            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
-            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END) AS "
-            "bad,"
-            " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage," +
-                grant_sources(relation_acl_rows("s"), "'SELECT', 'UPDATE'") + " AS bad_from," +
+            "SELECT c.name, c.mine, c.bad, c.usage,"
+            " CASE WHEN c.bad <> '' THEN " +
+                grant_sources(relation_acl_rows("s"), "'SELECT', 'UPDATE'") +
+                " END AS bad_from,"
+                " CASE WHEN c.usage AND NOT c.mine THEN " +
                 grant_sources(relation_acl_rows("s"), "'USAGE'") +
-                " AS usage_from"
+                " END AS usage_from FROM ("
+                "SELECT c.oid, c.relacl, c.relowner, format('%I.%I', n.nspname, c.relname) AS name,"
+                " n.nspname = ANY($2::text[]) AS mine,"
+                " concat_ws(', ',"
+                "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+                "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END)"
+                "  AS bad,"
+                " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage"
                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                " ORDER BY 1",
+                " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))"
+                " c ORDER BY 1",
             {oid_, text_array(spec_.database.schemas)}));
     for (std::size_t i = 0; i < seqs.rows.size(); ++i) {
       const std::string name = seqs.get(i, "name");

@@ -572,6 +572,35 @@ TEST_F(DbAdminTest, MissingRoleIsOneCriticalFinding) {
   ASSERT_EQ(report.findings.size(), 1u);
   EXPECT_EQ(report.findings[0].check, "role-missing");
   EXPECT_EQ(report.findings[0].severity, Severity::kCritical);
+  // No SQL creates the role as provision does: the finding says what to run instead.
+  EXPECT_TRUE(report.findings[0].fix.empty());
+  EXPECT_THAT(report.findings[0].decide, ::testing::HasSubstr("writegate provision"));
+  EXPECT_THAT(format_text(report), ::testing::HasSubstr("decide: run `writegate provision`"));
+  const std::string json = format_json(report);
+  EXPECT_THAT(json, ::testing::HasSubstr("\"fix\": null"));
+  EXPECT_THAT(json, ::testing::HasSubstr("\"decide\": \"run `writegate provision`"));
+}
+
+TEST_F(DbAdminTest, OwnershipInAnotherDatabaseSaysWhereToFixIt) {
+  // REASSIGN OWNED acts on the current database only: for another one the finding says where
+  // to run it rather than giving SQL that would do nothing here.
+  provision();
+  const std::string other = fresh_database("owned");
+  auto there = must_connect(shared_cluster().admin_dsn(other));
+  must_exec(there, "CREATE TABLE public.mine (i int); ALTER TABLE public.mine OWNER TO " +
+                       spec_.database.user);
+  const auto report = run_audit();
+  bool found = false;
+  for (const auto& f : report.findings) {
+    if (f.check != "owns-objects") continue;
+    found = true;
+    EXPECT_THAT(f.object, ::testing::HasSubstr("in database " + other));
+    EXPECT_TRUE(f.fix.empty()) << f.fix;
+    EXPECT_THAT(f.decide, ::testing::HasSubstr("connect to database " + other));
+    EXPECT_THAT(f.decide, ::testing::HasSubstr("REASSIGN OWNED BY"));
+  }
+  EXPECT_TRUE(found) << format_text(report);
+  must_exec(there, "DROP TABLE public.mine");
 }
 
 TEST_F(DbAdminTest, JsonReportCarriesEveryField) {
