@@ -338,45 +338,34 @@ class Auditor {
             "     CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES')"
             "       THEN 'REFERENCES' END,"
             "     CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
-            "     AS extra, c.relacl, c.relowner,"
-            "   (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
-            "AS pk"
+            "     AS extra,"
+            "   (SELECT i.indkey FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk"
             "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             "  WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
-            // Where a privilege comes from: asked only of the few relations that have one. The
-            // outer query names rel `c`, as relation_acl_rows() expects.
-            " SELECT c.oid, relkind, name, any_select, table_select, ins, upd, del, extra,"
-            "  CASE WHEN any_select THEN " +
-                grant_sources(relation_acl_rows("r"), "'SELECT'") +
-                " END AS select_from,"
-                "  CASE WHEN extra <> '' THEN " +
-                grant_sources(relation_acl_rows("r"), "'TRUNCATE', 'REFERENCES', 'TRIGGER'") +
-                " END AS extra_from,"
-                "  pk IS NOT NULL AS has_pk,"
-                "  EXISTS (SELECT 1 FROM unnest(coalesce(reloptions, '{}')) o WHERE lower(o) IN"
-                "   ('security_invoker=true', 'security_invoker=on', 'security_invoker=1',"
-                "    'security_invoker=yes')) AS security_invoker,"
-                "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum "
-                "> 0"
-                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, c.oid, a.attnum, "
-                "'SELECT')"
-                "   AND NOT (pk IS NOT NULL AND a.attnum = ANY(pk))) END AS readable_non_key,"
-                "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum "
-                "> 0"
-                "   AND NOT a.attisdropped AND has_column_privilege($1::oid, c.oid, a.attnum, "
-                "'SELECT'))"
-                "   END AS readable_all,"
-                "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid"
-                "   AND a.attnum = ANY(pk)) END AS key_columns,"
-                "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
-                "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid"
-                "   AND a.attnum = ANY(pk)"
-                "   AND NOT has_column_privilege($1::oid, c.oid, a.attnum, 'SELECT')) END"
-                "   AS unreadable_key"
-                " FROM rel c ORDER BY name",
+            " SELECT rel.oid, relkind, name, any_select, table_select, ins, upd, del, extra,"
+            "  pk IS NOT NULL AS has_pk,"
+            "  EXISTS (SELECT 1 FROM unnest(coalesce(reloptions, '{}')) o WHERE lower(o) IN"
+            "   ('security_invoker=true', 'security_invoker=on', 'security_invoker=1',"
+            "    'security_invoker=yes')) AS security_invoker,"
+            "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum > 0"
+            "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+            "'SELECT')"
+            "   AND NOT (pk IS NOT NULL AND a.attnum = ANY(pk))) END AS readable_non_key,"
+            "  CASE WHEN any_select THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid AND a.attnum > 0"
+            "   AND NOT a.attisdropped AND has_column_privilege($1::oid, rel.oid, a.attnum, "
+            "'SELECT'))"
+            "   END AS readable_all,"
+            "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+            "   AND a.attnum = ANY(pk)) END AS key_columns,"
+            "  CASE WHEN pk IS NOT NULL THEN (SELECT string_agg(quote_ident(a.attname), ', '"
+            "   ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = rel.oid"
+            "   AND a.attnum = ANY(pk)"
+            "   AND NOT has_column_privilege($1::oid, rel.oid, a.attnum, 'SELECT')) END"
+            "   AS unreadable_key"
+            " FROM rel ORDER BY name",
             {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
     const bool keyed = spec_.database.write_mode == spec::WriteMode::kKeyed;
@@ -404,12 +393,15 @@ class Auditor {
                   ";");
         }
       }
-      const std::string select_from = rels.get(i, "select_from");
       if (table_select) {
+        WG_ASSIGN_OR_RETURN(const std::string select_from,
+                            relation_sources(rels.get(i, "oid"), "'SELECT'"));
         add("select-on-relation", Severity::kCritical, object,
             "the writer can SELECT every column" + via_text(select_from),
             revoke_select_fix(name, is_table && keyed && has_pk, select_from, i, rels));
       } else if (any_select && (!keyed || !is_table || !readable_non_key.empty())) {
+        WG_ASSIGN_OR_RETURN(const std::string select_from,
+                            relation_sources(rels.get(i, "oid"), "'SELECT'"));
         const std::string columns =
             keyed && is_table ? readable_non_key : rels.get(i, "readable_all");
         add(keyed && is_table ? "select-on-column" : "select-on-relation", Severity::kCritical,
@@ -433,10 +425,12 @@ class Auditor {
         }
       }
       if (const std::string extra = rels.get(i, "extra"); !extra.empty()) {
+        WG_ASSIGN_OR_RETURN(
+            const std::string extra_from,
+            relation_sources(rels.get(i, "oid"), "'TRUNCATE', 'REFERENCES', 'TRIGGER'"));
         add("extra-privilege", Severity::kHigh, object,
-            "the writer holds " + extra + " (beyond INSERT/UPDATE/DELETE)" +
-                via_text(rels.get(i, "extra_from")),
-            revoke_from_sources(extra, name, rels.get(i, "extra_from")));
+            "the writer holds " + extra + " (beyond INSERT/UPDATE/DELETE)" + via_text(extra_from),
+            revoke_from_sources(extra, name, extra_from));
       }
       if (kind == "v" && rels.get(i, "security_invoker") != "t") {
         add("view-not-security-invoker", Severity::kMedium, object,
@@ -446,6 +440,16 @@ class Auditor {
       }
     }
     return {};
+  }
+
+  // Where the writer's `privileges` (a SQL list) on relation `oid` come from; asked only for
+  // the relations with a finding, so the big query stays one pass.
+  Result<std::string> relation_sources(const std::string& oid, const std::string& privileges) {
+    WG_ASSIGN_OR_RETURN(auto found,
+                        conn_.query("SELECT " + grant_sources(relation_acl_rows("r"), privileges) +
+                                        " AS sources FROM pg_class c WHERE c.oid = $2::oid",
+                                    {oid_, oid}));
+    return found.get(0, "sources");
   }
 
   std::string revoke_select_fix(const std::string& name, bool keep_keys, const std::string& sources,
@@ -484,7 +488,7 @@ class Auditor {
                 " WHERE NOT (n.nspname = ANY($2::text[]))"
                 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
                 " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
-                " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) c"
+                " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') OFFSET 0) c"
                 " ORDER BY 2",
             {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
@@ -520,7 +524,8 @@ class Auditor {
                 "  AS bad,"
                 " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage"
                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))"
+                " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " OFFSET 0)"
                 " c ORDER BY 1",
             {oid_, text_array(spec_.database.schemas)}));
     for (std::size_t i = 0; i < seqs.rows.size(); ++i) {
