@@ -187,5 +187,24 @@ TEST_F(CliTest, AuditNamesADatabaseMadeAfterProvision) {
               ::testing::HasSubstr("REVOKE CONNECT ON DATABASE \"" + later + "\" FROM PUBLIC;"));
 }
 
+TEST_F(CliTest, DollarsInSpecIdentifiersProvisionAndAuditClean) {
+  // The spec allows `$` in identifiers; provision once built a DO $wg$ block from them.
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli$wg$" + std::to_string(::getpid());
+  const std::string spec =
+      write_spec("database:\n  name: " + db + "\n  user: " + user + "\n  schemas: [foo, s$wg$]\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE ROLE \"" + user +
+                       "\" LOGIN;"
+                       "GRANT pg_read_all_data TO \"" +
+                       user + "\"");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+  auto provisioned = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(provisioned.exit_code, 0) << provisioned.output;
+  auto clean = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_THAT(clean.output, ::testing::HasSubstr("clean: no findings"));
+}
+
 }  // namespace
 }  // namespace writegate
