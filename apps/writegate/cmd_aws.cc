@@ -25,6 +25,7 @@
 #include "command.h"
 #include "iam/arn.h"
 #include "iam/store.h"
+#include "writer_secret.h"
 
 namespace {
 
@@ -185,7 +186,7 @@ int run_secrets_list(const std::string& state) {
   return 0;
 }
 
-void install(CLI::App& root, writegate::cli::Globals&) {
+void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto* endpoint = root.add_subcommand("endpoint", "The local AWS endpoint (STS, Secrets Manager)");
   endpoint->require_subcommand(1);
   static ServeArgs serve;
@@ -235,6 +236,7 @@ void install(CLI::App& root, writegate::cli::Globals&) {
   list_cmd->add_option("--state", list_state, "State folder of the local stack")
       ->default_str(list_state);
   list_cmd->callback([] { finish(run_secrets_list(list_state)); });
+  writegate::cli::install_rotate_writer(*secrets, globals);
 }
 
 const bool kRegistered = writegate::cli::register_command(install);

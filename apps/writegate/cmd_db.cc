@@ -9,9 +9,14 @@
 #include "localpg/cluster.h"
 #include "pgclient/pgclient.h"
 #include "spec/spec.h"
+#ifdef WRITEGATE_HAVE_AWSLOCAL
+#include "iam/store.h"
+#include "writer_secret.h"
+#endif
 
 namespace {
 using writegate::Error;
+using writegate::Result;
 using writegate::cli::fail;
 using writegate::cli::finish;
 using writegate::cli::Globals;
@@ -23,6 +28,8 @@ struct DbOptions {
   bool dry_run = false;
   bool harden_public = false;
   bool json = false;
+  bool check_secret = false;
+  std::string state;
 };
 
 writegate::spec::Spec load_spec(const Globals& globals) {
@@ -31,11 +38,16 @@ writegate::spec::Spec load_spec(const Globals& globals) {
   return std::move(*spec);
 }
 
-pgclient::Connection connect(const std::string& dsn) {
+std::string admin_conninfo(const std::string& dsn) {
   std::string conninfo = dsn;
   if (conninfo.empty()) {
     if (const char* env = std::getenv("WRITEGATE_ADMIN_DSN")) conninfo = env;
   }
+  return conninfo;
+}
+
+pgclient::Connection connect(const std::string& dsn) {
+  const std::string conninfo = admin_conninfo(dsn);
   if (conninfo.empty()) {
     fail(
         Error::invalid_argument("no database given: pass --dsn CONNINFO (or set "
@@ -79,7 +91,25 @@ int provision(const Globals& globals, const DbOptions& options) {
 int audit(const Globals& globals, const DbOptions& options) {
   const auto spec = load_spec(globals);
   auto conn = connect(options.dsn);
-  auto report = dbadmin::audit(conn, spec);
+  dbadmin::AuditOptions audit_options;
+  if (options.check_secret) {
+#ifdef WRITEGATE_HAVE_AWSLOCAL
+    audit_options.check_login = true;
+    audit_options.conninfo = admin_conninfo(options.dsn);
+    auto secret = writegate::cli::WriterSecret::open(
+        options.state.empty() ? std::string(writegate::iam::kDefaultStateDir) : options.state,
+        spec.database.user_secret);
+    auto password = secret ? secret->password() : Result<std::string>(secret.error());
+    if (password) {
+      audit_options.secret_password = std::move(*password);
+    } else {
+      audit_options.secret_problem = password.error().message();
+    }
+#else
+    fail(Error::failed_precondition("--check-secret needs the local AWS module (awslocal)"));
+#endif
+  }
+  auto report = dbadmin::audit(conn, spec, audit_options);
   if (!report) fail(report.error());
   std::cout << (options.json ? dbadmin::format_json(*report) : dbadmin::format_text(*report));
   return report->findings.empty() ? 0 : 1;
@@ -155,13 +185,18 @@ const bool kRegistered = writegate::cli::register_command([](CLI::App& root, Glo
   prov->add_option("--dsn", options.dsn, "Admin connection (libpq conninfo or URI)");
   prov->add_flag("--dry-run", options.dry_run, "Print the SQL instead of running it");
   prov->add_flag("--harden-public", options.harden_public,
-                 "Revoke PUBLIC's TEMPORARY even when other login roles lose it");
+                 "Revoke PUBLIC's TEMPORARY (and CONNECT on other databases) even when other "
+                 "login roles lose them");
   prov->callback([&globals] { finish(provision(globals, options)); });
 
   auto* aud = root.add_subcommand(
       "audit", "Report the writer's effective privileges (exit 0 clean, 1 findings, 2 error)");
   aud->add_option("--dsn", options.dsn, "Admin connection (libpq conninfo or URI)");
   aud->add_flag("--json", options.json, "JSON output");
+  aud->add_flag("--check-secret", options.check_secret,
+                "Standard mode: log in as the writer with the password of its secret "
+                "(database.user_secret in the local Secrets Manager of --state)");
+  aud->add_option("--state", options.state, "State folder of the local stack (--check-secret)");
   aud->callback([&globals] { finish(audit(globals, options)); });
 
   auto* dem = root.add_subcommand(

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "dbadmin/rotate.h"
+
 namespace writegate::dbadmin {
 namespace {
 
@@ -23,9 +25,46 @@ std::string kind_name(const std::string& relkind) {
   return "relation";
 }
 
+// SQL, with $1 the writer's oid: the grantees of the aclitem rows `acl_rows` (a FROM item) that
+// give the writer any of `privileges` (a SQL list of literals): PUBLIC, the writer itself, or a
+// role it inherits from. As a REVOKE ... FROM list ("PUBLIC, app_role"); NULL when none, i.e.
+// the privilege comes from no grant (superuser, ownership of a database, a predefined role).
+std::string grant_sources(const std::string& acl_rows, const std::string& privileges) {
+  return "(SELECT string_agg(DISTINCT CASE WHEN s.grantee = 0 THEN 'PUBLIC'"
+         " ELSE quote_ident(pg_get_userbyid(s.grantee)) END, ', ')"
+         " FROM " +
+         acl_rows + " s WHERE s.privilege_type IN (" + privileges +
+         ") AND (s.grantee = 0 OR pg_has_role($1::oid, s.grantee, 'USAGE')))";
+}
+
+// The aclitem rows of relation c: its own ACL (or the owner's default) and its columns' ACLs.
+// REVOKE on the table also revokes the column grants of the same grantee.
+std::string relation_acl_rows(const std::string& default_kind) {
+  return "(SELECT * FROM aclexplode(coalesce(c.relacl, acldefault('" + default_kind +
+         "', c.relowner))) UNION ALL SELECT x.* FROM pg_attribute pa,"
+         " aclexplode(pa.attacl) x WHERE pa.attrelid = c.oid AND pa.attacl IS NOT NULL)";
+}
+
+const char* const kNoGrantExplainsIt =
+    "no grant explains it: the writer holds it as a superuser, as an owner or through a "
+    "predefined role (see the role-attribute, owns-objects and role-membership findings); fix "
+    "those";
+
+// "REVOKE <privileges> ON <target> FROM <sources>;" or "" when no grant explains it.
+std::string revoke_from_sources(const std::string& privileges, const std::string& target,
+                                const std::string& sources) {
+  if (sources.empty()) return "";
+  return "REVOKE " + privileges + " ON " + target + " FROM " + sources + ";";
+}
+
+std::string via_text(const std::string& sources) {
+  return sources.empty() ? "" : " (granted to " + sources + ")";
+}
+
 class Auditor {
  public:
-  Auditor(pgclient::Connection& conn, const spec::Spec& spec) : conn_(conn), spec_(spec) {
+  Auditor(pgclient::Connection& conn, const spec::Spec& spec, const AuditOptions& options)
+      : conn_(conn), spec_(spec), options_(options) {
     report_.user = spec.database.user;
     report_.mode = spec.database.write_mode;
     user_ = quote_ident(spec.database.user);
@@ -48,7 +87,8 @@ class Auditor {
     oid_ = facts.get(0, "user_oid");
     if (oid_.empty()) {
       add("role-missing", Severity::kCritical, "role " + spec_.database.user,
-          "the writer role does not exist", "-- run: writegate provision");
+          "the writer role does not exist", "",
+          "run `writegate provision`: it creates the role with its grants");
       return std::move(report_);
     }
     rds_iam_exists_ = facts.get(0, "rds_iam_exists") == "t";
@@ -62,14 +102,17 @@ class Auditor {
     WG_RETURN_IF_ERROR(check_ownership());
     WG_RETURN_IF_ERROR(check_default_privileges());
     WG_RETURN_IF_ERROR(check_security_definer());
+    check_login();
     return std::move(report_);
   }
 
  private:
+  // A finding with runnable SQL, or (fix empty) what a person must decide instead.
   void add(std::string check, Severity severity, std::string object, std::string message,
-           std::string fix) {
-    report_.findings.push_back(
-        {std::move(check), severity, std::move(object), std::move(message), std::move(fix)});
+           std::string fix, std::string decide = {}) {
+    if (fix.empty() && decide.empty()) decide = kNoGrantExplainsIt;
+    report_.findings.push_back({std::move(check), severity, std::move(object), std::move(message),
+                                std::move(fix), std::move(decide)});
   }
 
   Status check_role() {
@@ -135,7 +178,11 @@ class Auditor {
             " EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = "
             "$1::oid)"
             "   AS direct,"
-            " pg_has_role($1::oid, r.oid, 'USAGE') AS inherited"
+            " pg_has_role($1::oid, r.oid, 'USAGE') AS inherited,"
+            // The writer's own memberships that lead to r: where the membership comes from.
+            " (SELECT string_agg(quote_ident(g.rolname), ', ' ORDER BY g.rolname)"
+            "   FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+            "   WHERE m.member = $1::oid AND pg_has_role(g.oid, r.oid, 'MEMBER')) AS via"
             " FROM pg_roles r WHERE r.oid <> $1::oid AND pg_has_role($1::oid, r.oid, 'MEMBER')"
             " ORDER BY r.rolname",
             {oid_}));
@@ -152,9 +199,8 @@ class Auditor {
           std::string("is a member of ") + role + (direct ? "" : " (through another role)") +
               (inherited ? ", and inherits its privileges"
                          : ", not inherited but reachable with SET ROLE"),
-          direct ? "REVOKE " + quote_ident(role) + " FROM " + user_ + ";"
-                 : "-- revoke the membership chain that leads from " + user_ + " to " +
-                       quote_ident(role));
+          "REVOKE " + (direct ? quote_ident(role) : members.get(i, "via")) + " FROM " + user_ +
+              ";");
     }
     if (rds_iam_exists_ && !has_rds_iam) {
       add("rds-iam-missing", Severity::kHigh, object,
@@ -164,39 +210,71 @@ class Auditor {
     return {};
   }
 
+  // CONNECT, TEMPORARY and CREATE on every database of the cluster: PUBLIC holds CONNECT and
+  // TEMPORARY on each new database, so a writer that may log in to `postgres` (or a database
+  // made after provision) can run DDL there (CREATE TEMP TABLE, pg_temp functions).
   Status check_database() {
+    const std::string acl = "aclexplode(coalesce(d.datacl, acldefault('d', d.datdba)))";
     WG_ASSIGN_OR_RETURN(
-        auto db,
-        conn_.query(
-            "SELECT has_database_privilege($1::oid, d.oid, 'CONNECT') AS can_connect,"
-            " has_database_privilege($1::oid, d.oid, 'CREATE') AS can_create,"
-            " has_database_privilege($1::oid, d.oid, 'TEMPORARY') AS can_temp,"
-            " EXISTS (SELECT 1 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
-            "   WHERE a.grantee = 0 AND a.privilege_type = 'TEMPORARY') AS public_temp,"
-            " EXISTS (SELECT 1 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
-            "   WHERE a.grantee = 0 AND a.privilege_type = 'CREATE') AS public_create"
-            " FROM pg_database d WHERE d.datname = current_database()",
-            {oid_}));
-    const std::string object = "database " + report_.database;
-    if (db.get(0, "can_connect") != "t") {
-      add("connect-missing", Severity::kMedium, object, "the writer cannot connect",
-          "GRANT CONNECT ON DATABASE " + db_ + " TO " + user_ + ";");
-    }
-    if (db.get(0, "can_create") == "t") {
-      const bool via_public = db.get(0, "public_create") == "t";
-      add("database-create", Severity::kCritical, object,
-          std::string("the writer can CREATE schemas in the database") +
-              (via_public ? " (through PUBLIC)" : ""),
-          "REVOKE CREATE ON DATABASE " + db_ + " FROM " + (via_public ? "PUBLIC, " : "") + user_ +
-              ";");
-    }
-    if (db.get(0, "can_temp") == "t") {
-      const bool via_public = db.get(0, "public_temp") == "t";
-      add("database-temp", Severity::kHigh, object,
-          std::string("the writer can CREATE TEMP TABLE (DDL)") +
-              (via_public ? " through PUBLIC's default TEMPORARY grant" : ""),
-          "REVOKE TEMPORARY ON DATABASE " + db_ + " FROM " + (via_public ? "PUBLIC, " : "") +
-              user_ + ";");
+        auto dbs,
+        conn_.query("SELECT d.datname, d.datname = current_database() AS current,"
+                    " has_database_privilege($1::oid, d.oid, 'CONNECT') AS can_connect,"
+                    " has_database_privilege($1::oid, d.oid, 'CREATE') AS can_create,"
+                    " has_database_privilege($1::oid, d.oid, 'TEMPORARY') AS can_temp," +
+                        grant_sources(acl, "'CONNECT'") + " AS connect_from," +
+                        grant_sources(acl, "'CREATE'") + " AS create_from," +
+                        grant_sources(acl, "'TEMPORARY'") +
+                        " AS temp_from"
+                        // datallowconn false (template0): nobody logs in, so nothing to use.
+                        " FROM pg_database d WHERE d.datallowconn OR d.datname = current_database()"
+                        " ORDER BY d.datname",
+                    {oid_}));
+    for (std::size_t i = 0; i < dbs.rows.size(); ++i) {
+      const std::string name = dbs.get(i, "datname");
+      const std::string db = quote_ident(name);
+      const std::string object = "database " + name;
+      const bool can_connect = dbs.get(i, "can_connect") == "t";
+      const std::string connect_from = dbs.get(i, "connect_from");
+      const std::string create_from = dbs.get(i, "create_from");
+      const std::string temp_from = dbs.get(i, "temp_from");
+      if (dbs.get(i, "current") == "t") {
+        if (!can_connect) {
+          add("connect-missing", Severity::kMedium, object, "the writer cannot connect",
+              "GRANT CONNECT ON DATABASE " + db + " TO " + user_ + ";");
+        }
+        if (dbs.get(i, "can_create") == "t") {
+          add("database-create", Severity::kCritical, object,
+              "the writer can CREATE schemas in the database" + via_text(create_from),
+              revoke_from_sources("CREATE", "DATABASE " + db, create_from));
+        }
+        if (dbs.get(i, "can_temp") == "t") {
+          add("database-temp", Severity::kHigh, object,
+              "the writer can CREATE TEMP TABLE (DDL)" + via_text(temp_from),
+              revoke_from_sources("TEMPORARY", "DATABASE " + db, temp_from));
+        }
+        continue;
+      }
+      // Another database: the writer has no business there at all. Without CONNECT, TEMPORARY
+      // and CREATE wait for the day someone grants it, so they weigh less.
+      const std::string elsewhere = " (not the spec's database " + report_.database + ")";
+      if (can_connect) {
+        add("other-database-connect", Severity::kHigh, object,
+            "the writer can connect to this database" + elsewhere + via_text(connect_from),
+            revoke_from_sources("CONNECT", "DATABASE " + db, connect_from));
+      }
+      const std::string unused = can_connect ? "" : "; it cannot connect today";
+      if (dbs.get(i, "can_create") == "t") {
+        add("other-database-create", can_connect ? Severity::kCritical : Severity::kMedium, object,
+            "the writer can CREATE schemas in this database" + elsewhere + via_text(create_from) +
+                unused,
+            revoke_from_sources("CREATE", "DATABASE " + db, create_from));
+      }
+      if (dbs.get(i, "can_temp") == "t") {
+        add("other-database-temp", can_connect ? Severity::kHigh : Severity::kMedium, object,
+            "the writer can CREATE TEMP TABLE (DDL) in this database" + elsewhere +
+                via_text(temp_from) + unused,
+            revoke_from_sources("TEMPORARY", "DATABASE " + db, temp_from));
+      }
     }
     return {};
   }
@@ -204,16 +282,21 @@ class Auditor {
   Status check_schemas() {
     WG_ASSIGN_OR_RETURN(
         auto created,
-        conn_.query("SELECT n.nspname FROM pg_namespace n"
-                    " WHERE has_schema_privilege($1::oid, n.oid, 'CREATE')"
-                    " AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast%'"
-                    " ORDER BY 1",
-                    {oid_}));
-    for (const auto& row : created.rows) {
-      const std::string schema = row[0].value_or("");
+        conn_.query(
+            "SELECT n.nspname, " +
+                grant_sources("aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner)))",
+                              "'CREATE'") +
+                " AS sources FROM pg_namespace n"
+                " WHERE has_schema_privilege($1::oid, n.oid, 'CREATE')"
+                " AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast%'"
+                " ORDER BY 1",
+            {oid_}));
+    for (std::size_t i = 0; i < created.rows.size(); ++i) {
+      const std::string schema = created.get(i, "nspname");
+      const std::string sources = created.get(i, "sources");
       add("schema-create", Severity::kCritical, "schema " + schema,
-          "the writer can CREATE objects in this schema (DDL)",
-          "REVOKE CREATE ON SCHEMA " + quote_ident(schema) + " FROM PUBLIC, " + user_ + ";");
+          "the writer can CREATE objects in this schema (DDL)" + via_text(sources),
+          revoke_from_sources("CREATE", "SCHEMA " + quote_ident(schema), sources));
     }
     WG_ASSIGN_OR_RETURN(
         auto wanted,
@@ -226,7 +309,8 @@ class Auditor {
       const std::string schema = wanted.get(i, "name");
       if (wanted.get(i, "present") != "t") {
         add("schema-missing", Severity::kMedium, "schema " + schema, "does not exist",
-            "CREATE SCHEMA " + quote_ident(schema) + "; -- then writegate provision");
+            "CREATE SCHEMA " + quote_ident(schema) + "; GRANT USAGE ON SCHEMA " +
+                quote_ident(schema) + " TO " + user_ + ";");
       } else if (wanted.get(i, "usage") != "t") {
         add("schema-usage-missing", Severity::kMedium, "schema " + schema,
             "the writer has no USAGE, so it cannot write to any table in it",
@@ -298,8 +382,9 @@ class Auditor {
       if (keyed && is_table) {
         if (!has_pk) {
           add("keyed-no-primary-key", Severity::kMedium, object,
-              "keyed mode, but the table has no primary key: keyed UPDATE/DELETE cannot work",
-              "ALTER TABLE " + name + " ADD PRIMARY KEY (...);");
+              "keyed mode, but the table has no primary key: keyed UPDATE/DELETE cannot work", "",
+              "choose the key columns and add a primary key to the table (ALTER TABLE ... ADD "
+              "PRIMARY KEY), then run `writegate provision`; or use strict mode");
         } else if (const std::string missing = rels.get(i, "unreadable_key"); !missing.empty()) {
           add("keyed-key-not-readable", Severity::kLow, object,
               "keyed mode, but the key columns " + missing +
@@ -309,16 +394,22 @@ class Auditor {
         }
       }
       if (table_select) {
-        add("select-on-relation", Severity::kCritical, object, "the writer can SELECT every column",
-            revoke_select_fix(name, is_table && keyed && has_pk, i, rels));
+        WG_ASSIGN_OR_RETURN(const std::string select_from,
+                            relation_sources(rels.get(i, "oid"), "'SELECT'"));
+        add("select-on-relation", Severity::kCritical, object,
+            "the writer can SELECT every column" + via_text(select_from),
+            revoke_select_fix(name, is_table && keyed && has_pk, select_from, i, rels));
       } else if (any_select && (!keyed || !is_table || !readable_non_key.empty())) {
+        WG_ASSIGN_OR_RETURN(const std::string select_from,
+                            relation_sources(rels.get(i, "oid"), "'SELECT'"));
         const std::string columns =
             keyed && is_table ? readable_non_key : rels.get(i, "readable_all");
         add(keyed && is_table ? "select-on-column" : "select-on-relation", Severity::kCritical,
             object,
             "the writer can SELECT column(s) " + columns + " through column-level grants" +
+                via_text(select_from) +
                 (keyed && is_table ? " (keyed mode allows the primary key only)" : ""),
-            "REVOKE SELECT (" + columns + ") ON " + name + " FROM " + user_ + ";");
+            revoke_from_sources("SELECT (" + columns + ")", name, select_from));
       }
       if (is_table) {
         std::vector<std::string> missing;
@@ -334,9 +425,12 @@ class Auditor {
         }
       }
       if (const std::string extra = rels.get(i, "extra"); !extra.empty()) {
+        WG_ASSIGN_OR_RETURN(
+            const std::string extra_from,
+            relation_sources(rels.get(i, "oid"), "'TRUNCATE', 'REFERENCES', 'TRIGGER'"));
         add("extra-privilege", Severity::kHigh, object,
-            "the writer holds " + extra + " (beyond INSERT/UPDATE/DELETE)",
-            "REVOKE " + extra + " ON " + name + " FROM " + user_ + ";");
+            "the writer holds " + extra + " (beyond INSERT/UPDATE/DELETE)" + via_text(extra_from),
+            revoke_from_sources(extra, name, extra_from));
       }
       if (kind == "v" && rels.get(i, "security_invoker") != "t") {
         add("view-not-security-invoker", Severity::kMedium, object,
@@ -348,10 +442,20 @@ class Auditor {
     return {};
   }
 
-  std::string revoke_select_fix(const std::string& name, bool keep_keys, std::size_t i,
-                                const pgclient::QueryResult& rels) {
-    std::string fix = "REVOKE SELECT ON " + name + " FROM " + user_ + ";";
-    if (keep_keys) {
+  // Where the writer's `privileges` (a SQL list) on relation `oid` come from; asked only for
+  // the relations with a finding, so the big query stays one pass.
+  Result<std::string> relation_sources(const std::string& oid, const std::string& privileges) {
+    WG_ASSIGN_OR_RETURN(auto found,
+                        conn_.query("SELECT " + grant_sources(relation_acl_rows("r"), privileges) +
+                                        " AS sources FROM pg_class c WHERE c.oid = $2::oid",
+                                    {oid_, oid}));
+    return found.get(0, "sources");
+  }
+
+  std::string revoke_select_fix(const std::string& name, bool keep_keys, const std::string& sources,
+                                std::size_t i, const pgclient::QueryResult& rels) {
+    std::string fix = revoke_from_sources("SELECT", name, sources);
+    if (keep_keys && !fix.empty()) {
       fix += " GRANT SELECT (" + rels.get(i, "key_columns") + ") ON " + name + " TO " + user_ + ";";
     }
     return fix;
@@ -361,23 +465,31 @@ class Auditor {
     WG_ASSIGN_OR_RETURN(
         auto rels,
         conn_.query(
-            "SELECT c.relkind::text AS relkind, format('%I.%I', n.nspname, c.relname) AS name,"
-            " concat_ws(', ',"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'INSERT') THEN 'INSERT' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'DELETE') THEN 'DELETE' END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
-            "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES') THEN 'REFERENCES' "
-            "END,"
-            "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
-            "  AS privileges"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE NOT (n.nspname = ANY($2::text[]))"
-            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
-            " AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
-            " ORDER BY 2",
+            // The sources only for the relations with a privilege (the outer query).
+            "SELECT c.relkind, c.name, c.privileges, CASE WHEN c.privileges <> '' THEN " +
+                grant_sources(relation_acl_rows("r"),
+                              "'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',"
+                              " 'TRIGGER'") +
+                " END AS sources FROM ("
+                "SELECT c.oid, c.relacl, c.relowner, c.relkind::text AS relkind,"
+                " format('%I.%I', n.nspname, c.relname) AS name,"
+                " concat_ws(', ',"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'INSERT') THEN 'INSERT' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'DELETE') THEN 'DELETE' END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,"
+                "  CASE WHEN has_any_column_privilege($1::oid, c.oid, 'REFERENCES') THEN "
+                "'REFERENCES' "
+                "END,"
+                "  CASE WHEN has_table_privilege($1::oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END)"
+                "  AS privileges"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE NOT (n.nspname = ANY($2::text[]))"
+                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+                " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') OFFSET 0) c"
+                " ORDER BY 2",
             {oid_, text_array(spec_.database.schemas)}));
     report_.relations_checked += rels.rows.size();
     for (std::size_t i = 0; i < rels.rows.size(); ++i) {
@@ -386,8 +498,9 @@ class Auditor {
       const std::string name = rels.get(i, "name");
       add("privilege-outside-schemas", Severity::kCritical,
           kind_name(rels.get(i, "relkind")) + " " + name,
-          "the writer holds " + privileges + " outside its schemas",
-          "REVOKE ALL ON " + name + " FROM " + user_ + ";");
+          "the writer holds " + privileges + " outside its schemas" +
+              via_text(rels.get(i, "sources")),
+          revoke_from_sources(privileges, name, rels.get(i, "sources")));
     }
     return {};
   }
@@ -396,24 +509,33 @@ class Auditor {
     WG_ASSIGN_OR_RETURN(
         auto seqs,
         conn_.query(
-            "SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname = ANY($2::text[]) AS "
-            "mine,"
-            " concat_ws(', ',"
-            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
-            "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END) AS "
-            "bad,"
-            " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            " ORDER BY 1",
+            "SELECT c.name, c.mine, c.bad, c.usage,"
+            " CASE WHEN c.bad <> '' THEN " +
+                grant_sources(relation_acl_rows("s"), "'SELECT', 'UPDATE'") +
+                " END AS bad_from,"
+                " CASE WHEN c.usage AND NOT c.mine THEN " +
+                grant_sources(relation_acl_rows("s"), "'USAGE'") +
+                " END AS usage_from FROM ("
+                "SELECT c.oid, c.relacl, c.relowner, format('%I.%I', n.nspname, c.relname) AS name,"
+                " n.nspname = ANY($2::text[]) AS mine,"
+                " concat_ws(', ',"
+                "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'SELECT') THEN 'SELECT' END,"
+                "  CASE WHEN has_sequence_privilege($1::oid, c.oid, 'UPDATE') THEN 'UPDATE' END)"
+                "  AS bad,"
+                " has_sequence_privilege($1::oid, c.oid, 'USAGE') AS usage"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " OFFSET 0)"
+                " c ORDER BY 1",
             {oid_, text_array(spec_.database.schemas)}));
     for (std::size_t i = 0; i < seqs.rows.size(); ++i) {
       const std::string name = seqs.get(i, "name");
       const bool mine = seqs.get(i, "mine") == "t";
       if (const std::string bad = seqs.get(i, "bad"); !bad.empty()) {
         add("sequence-privilege", Severity::kHigh, "sequence " + name,
-            "the writer holds " + bad + " (reads or resets the sequence; USAGE is enough)",
-            "REVOKE SELECT, UPDATE ON SEQUENCE " + name + " FROM " + user_ + ";");
+            "the writer holds " + bad + " (reads or resets the sequence; USAGE is enough)" +
+                via_text(seqs.get(i, "bad_from")),
+            revoke_from_sources(bad, "SEQUENCE " + name, seqs.get(i, "bad_from")));
       }
       if (mine && seqs.get(i, "usage") != "t") {
         add("sequence-usage-missing", Severity::kLow, "sequence " + name,
@@ -421,8 +543,9 @@ class Auditor {
             "GRANT USAGE ON SEQUENCE " + name + " TO " + user_ + ";");
       } else if (!mine && seqs.get(i, "usage") == "t") {
         add("privilege-outside-schemas", Severity::kMedium, "sequence " + name,
-            "the writer holds USAGE on a sequence outside its schemas",
-            "REVOKE ALL ON SEQUENCE " + name + " FROM " + user_ + ";");
+            "the writer holds USAGE on a sequence outside its schemas" +
+                via_text(seqs.get(i, "usage_from")),
+            revoke_from_sources("USAGE", "SEQUENCE " + name, seqs.get(i, "usage_from")));
       }
     }
     return {};
@@ -434,6 +557,7 @@ class Auditor {
         auto owned,
         conn_.query(
             "SELECT coalesce(db.datname, '(shared)') AS datname,"
+            " d.dbid = 0 OR db.datname = current_database() AS here,"
             " CASE WHEN d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             "   OR d.dbid = 0 THEN pg_describe_object(d.classid, d.objid, 0)"
             "   ELSE d.classid::regclass::text || ' ' || d.objid END AS what"
@@ -444,10 +568,12 @@ class Auditor {
             {oid_}));
     for (std::size_t i = 0; i < owned.rows.size(); ++i) {
       const std::string db = owned.get(i, "datname");
+      // REASSIGN OWNED acts on the current database and the shared objects only.
+      const std::string reassign = "REASSIGN OWNED BY " + user_ + " TO " + quote_ident(me_) + ";";
+      const bool here = owned.get(i, "here") == "t";
       add("owns-objects", Severity::kCritical, owned.get(i, "what") + " in database " + db,
-          "the writer owns it, and an owner can ALTER, DROP and GRANT on it",
-          "REASSIGN OWNED BY " + user_ + " TO " + quote_ident(me_) + "; -- in database " +
-              quote_ident(db));
+          "the writer owns it, and an owner can ALTER, DROP and GRANT on it", here ? reassign : "",
+          here ? "" : "connect to database " + db + " as an admin and run " + reassign);
     }
     return {};
   }
@@ -483,7 +609,25 @@ class Auditor {
             "  (SELECT string_agg(DISTINCT x.privilege_type, ',')"
             "   FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x"
             "   WHERE d.defaclrole = o.oid AND d.defaclobjtype::text = k.objtype"
-            "   AND d.defaclnamespace IN (0, s.oid) AND x.grantee IN ($1::oid, 0)) AS privileges"
+            "   AND d.defaclnamespace IN (0, s.oid)"
+            "   AND (x.grantee = 0 OR pg_has_role($1::oid, x.grantee, 'USAGE'))) AS privileges,"
+            // The REVOKEs that remove the forbidden ones where they are set: globally (no IN
+            // SCHEMA) or for the schema, to the writer, PUBLIC or a role the writer inherits.
+            "  (SELECT string_agg(DISTINCT 'ALTER DEFAULT PRIVILEGES FOR ROLE ' || "
+            "quote_ident(o.name)"
+            "     || CASE WHEN d.defaclnamespace = 0 THEN ''"
+            "        ELSE ' IN SCHEMA ' || quote_ident(s.nspname) END"
+            "     || ' REVOKE ' || x.privilege_type || ' ON '"
+            "     || CASE k.objtype WHEN 'r' THEN 'TABLES' ELSE 'SEQUENCES' END || ' FROM '"
+            "     || CASE WHEN x.grantee = 0 THEN 'PUBLIC'"
+            "        ELSE quote_ident(pg_get_userbyid(x.grantee)) END || ';', ' ')"
+            "   FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) x"
+            "   WHERE d.defaclrole = o.oid AND d.defaclobjtype::text = k.objtype"
+            "   AND d.defaclnamespace IN (0, s.oid)"
+            "   AND (x.grantee = 0 OR pg_has_role($1::oid, x.grantee, 'USAGE'))"
+            "   AND x.privilege_type = ANY(CASE k.objtype WHEN 'r'"
+            "     THEN ARRAY['SELECT', 'TRUNCATE', 'REFERENCES', 'TRIGGER']"
+            "     ELSE ARRAY['SELECT', 'UPDATE'] END)) AS revokes"
             " FROM owners o CROSS JOIN schemas s CROSS JOIN kinds k ORDER BY 1, 3, 4",
             {oid_, text_array(owners), text_array(spec_.database.schemas)}));
     std::set<std::string> missing_owner_reported;
@@ -493,7 +637,7 @@ class Auditor {
         if (missing_owner_reported.insert(owner).second) {
           add("table-owner-missing", Severity::kMedium, "role " + owner,
               "is named in database.table_owners but does not exist",
-              "CREATE ROLE " + quote_ident(owner) + " NOLOGIN; -- then writegate provision");
+              "CREATE ROLE " + quote_ident(owner) + " NOLOGIN;");
         }
         continue;
       }
@@ -531,34 +675,68 @@ class Auditor {
         add("default-privileges", Severity::kCritical, object,
             "new " + std::string(tables ? "tables" : "sequences") + " made by " + owner +
                 " would give the writer " + extra,
-            prefix + " REVOKE " + extra + " ON " + what + " FROM " + user_ + ";");
+            acl.get(i, "revokes"));
       }
     }
     return {};
   }
 
+  // The proxy's view: does the secret's password log in? (Re-provisioning used to remove the
+  // password and leave every proxy login failing while the audit said clean.)
+  void check_login() {
+    if (!options_.check_login) return;
+    const std::string object = "secret " + spec_.database.user_secret;
+    const std::string decide =
+        "run `writegate secrets rotate-writer`: it sets a new password on the database and in the "
+        "secret together";
+    if (spec_.proxy.backend_auth == "IAM_AUTH") {
+      report_.notes.push_back(
+          "secret login check skipped: proxy.backend_auth is IAM_AUTH (no password logins)");
+      return;
+    }
+    if (!options_.secret_password) {
+      add("secret-login-failed", Severity::kHigh, object,
+          "the proxy's secret cannot be read, so the proxy cannot log in: " +
+              options_.secret_problem,
+          "", decide);
+      return;
+    }
+    if (auto login = try_login(options_.conninfo, spec_.database.user, *options_.secret_password);
+        !login) {
+      add("secret-login-failed", Severity::kHigh, object,
+          "the secret's password does not log in as " + spec_.database.user +
+              ", so every proxy login fails: " + login.error().message(),
+          "", decide);
+    }
+  }
+
   Status check_security_definer() {
     WG_ASSIGN_OR_RETURN(
         auto funcs,
-        conn_.query("SELECT p.oid::regprocedure::text AS name, pg_get_userbyid(p.proowner) AS owner"
-                    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                    " WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                    " AND has_function_privilege($1::oid, p.oid, 'EXECUTE')"
-                    " AND has_schema_privilege($1::oid, n.oid, 'USAGE')"
-                    " ORDER BY 1",
-                    {oid_}));
+        conn_.query(
+            "SELECT p.oid::regprocedure::text AS name, pg_get_userbyid(p.proowner) AS owner," +
+                grant_sources("aclexplode(coalesce(p.proacl, acldefault('f', p.proowner)))",
+                              "'EXECUTE'") +
+                " AS sources FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " AND has_function_privilege($1::oid, p.oid, 'EXECUTE')"
+                " AND has_schema_privilege($1::oid, n.oid, 'USAGE')"
+                " ORDER BY 1",
+            {oid_}));
     for (std::size_t i = 0; i < funcs.rows.size(); ++i) {
       const std::string name = funcs.get(i, "name");
       add("security-definer-function", Severity::kHigh, "function " + name,
           "SECURITY DEFINER, owned by " + funcs.get(i, "owner") +
-              ", and the writer can EXECUTE it: it runs with its owner's rights",
-          "REVOKE EXECUTE ON FUNCTION " + name + " FROM PUBLIC, " + user_ + ";");
+              ", and the writer can EXECUTE it" + via_text(funcs.get(i, "sources")) +
+              ": it runs with its owner's rights",
+          revoke_from_sources("EXECUTE", "FUNCTION " + name, funcs.get(i, "sources")));
     }
     return {};
   }
 
   pgclient::Connection& conn_;
   const spec::Spec& spec_;
+  const AuditOptions& options_;
   AuditReport report_;
   std::string oid_;
   std::string user_;
@@ -594,6 +772,9 @@ const std::vector<std::pair<std::string, std::string>>& audit_checks() {
       {"connect-missing", "no CONNECT on the database"},
       {"database-create", "CREATE on the database, directly or through PUBLIC"},
       {"database-temp", "TEMPORARY on the database, directly or through PUBLIC"},
+      {"other-database-connect", "CONNECT on another database of the cluster (PUBLIC's default)"},
+      {"other-database-temp", "TEMPORARY on another database (PUBLIC's default: temp tables)"},
+      {"other-database-create", "CREATE on another database (schemas there)"},
       {"schema-create", "CREATE on any schema"},
       {"schema-missing", "a schema of the spec does not exist"},
       {"schema-usage-missing", "no USAGE on a schema of the spec"},
@@ -611,12 +792,14 @@ const std::vector<std::pair<std::string, std::string>>& audit_checks() {
       {"default-privileges", "new tables/sequences of an owner would get the wrong grants"},
       {"table-owner-missing", "a role named in database.table_owners does not exist"},
       {"security-definer-function", "a SECURITY DEFINER function the writer can execute"},
+      {"secret-login-failed", "--check-secret: the password of the proxy's secret does not log in"},
   };
   return kChecks;
 }
 
-Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec) {
-  Auditor auditor(admin, spec);
+Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec,
+                          const AuditOptions& options) {
+  Auditor auditor(admin, spec, options);
   auto report = auditor.run();
   if (!report) return std::move(report).error().with_context("audit");
   std::stable_sort(report->findings.begin(), report->findings.end(),
@@ -633,7 +816,7 @@ std::string format_text(const AuditReport& report) {
     out << "\n"
         << severity_name(f.severity) << "  " << f.check << "  " << f.object << "\n"
         << "    " << f.message << "\n"
-        << "    fix: " << f.fix << "\n";
+        << (f.fix.empty() ? "    decide: " + f.decide : "    fix: " + f.fix) << "\n";
   }
   for (const auto& note : report.notes)
     out << "\nnote: " << note << "\n";
@@ -658,7 +841,8 @@ std::string format_json(const AuditReport& report) {
                         {"severity", severity_name(f.severity)},
                         {"object", f.object},
                         {"message", f.message},
-                        {"fix", f.fix}});
+                        {"fix", f.fix.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.fix)},
+                        {"decide", f.decide}});
   }
   nlohmann::json doc = {{"database", report.database},
                         {"user", report.user},

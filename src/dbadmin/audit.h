@@ -11,6 +11,7 @@
 //   return report->findings.empty() ? 0 : 1;
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,11 @@ struct Finding {
   Severity severity;
   std::string object;   // e.g. "table foo.orders", "role lambda_writer", "database mydb"
   std::string message;  // what is wrong
-  std::string fix;      // SQL that fixes it
+  // Runnable SQL (for the admin's connection to the audited database) that removes the cause
+  // where it comes from: PUBLIC, the granting role, the membership. Empty when a person must
+  // decide; `decide` then says what, in words.
+  std::string fix;
+  std::string decide;
 };
 
 struct AuditReport {
@@ -44,7 +49,17 @@ struct AuditReport {
 // The check ids this auditor knows, with one line each (for --help and the README).
 const std::vector<std::pair<std::string, std::string>>& audit_checks();
 
-Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec);
+struct AuditOptions {
+  // Standard mode (proxy.backend_auth SECRETS): log in as the writer with the password of its
+  // secret, as the proxy does, and report secret-login-failed when that fails.
+  bool check_login = false;
+  std::string conninfo;                        // the admin's; user and password are replaced
+  std::optional<std::string> secret_password;  // nullopt: the secret could not be read
+  std::string secret_problem;                  // why not
+};
+
+Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec,
+                          const AuditOptions& options = {});
 
 std::string format_text(const AuditReport& report);
 std::string format_json(const AuditReport& report);

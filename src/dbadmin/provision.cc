@@ -6,7 +6,6 @@ namespace writegate::dbadmin {
 namespace {
 
 using pgclient::quote_ident;
-using pgclient::quote_literal;
 using pgclient::text_array;
 
 }  // namespace
@@ -59,41 +58,100 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
     }
   }
 
-  // Who would lose TEMPORARY when PUBLIC's grant goes: login roles, not superusers, with no
-  // direct grant of their own.
+  // PUBLIC's privileges on the databases: CONNECT and TEMPORARY are PUBLIC's by default on
+  // every database, so without this the writer logs in to `postgres` (or a database made
+  // later) and runs DDL there. On the spec's database the writer keeps its own CONNECT.
+  // datallowconn false (template0): nobody logs in, nothing to revoke.
   WG_ASSIGN_OR_RETURN(
-      auto temp,
+      auto public_grants,
       admin.query(
-          "SELECT EXISTS (SELECT 1 FROM pg_database d, aclexplode(coalesce(d.datacl,"
-          "   acldefault('d', d.datdba))) a WHERE d.datname = current_database()"
-          "   AND a.grantee = 0 AND a.privilege_type = 'TEMPORARY') AS public_temp,"
-          " (SELECT string_agg(r.rolname, ', ' ORDER BY r.rolname) FROM pg_roles r"
+          "WITH dbs AS (SELECT d.datname, d.datname = current_database() AS here,"
+          "   pg_get_userbyid(d.datdba) AS owner,"
+          "   coalesce(d.datacl, acldefault('d', d.datdba)) AS acl,"
+          "   pg_has_role(current_user, d.datdba, 'USAGE')"
+          "   OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS can_act"
+          "   FROM pg_database d WHERE d.datallowconn OR d.datname = current_database()),"
+          " held AS (SELECT dbs.*, p.priv, p.ord FROM dbs CROSS JOIN"
+          "   unnest(ARRAY['CONNECT', 'TEMPORARY', 'CREATE']) WITH ORDINALITY p(priv, ord)"
+          "   WHERE NOT (dbs.here AND p.priv = 'CONNECT')"
+          "   AND EXISTS (SELECT 1 FROM aclexplode(dbs.acl) a"
+          "     WHERE a.grantee = 0 AND a.privilege_type = p.priv))"
+          " SELECT h.datname, h.here, h.owner, h.can_act, h.priv,"
+          "  (SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM pg_roles r"
           "   WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> $1"
           "   AND r.rolname NOT LIKE 'pg\\_%' AND r.rolname NOT IN ('rdsadmin', 'rdsproxyadmin')"
-          "   AND NOT EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a"
-          "     WHERE d.datname = current_database() AND a.grantee = r.oid"
-          "     AND a.privilege_type = 'TEMPORARY')) AS losers",
+          "   AND NOT EXISTS (SELECT 1 FROM aclexplode(h.acl) a WHERE a.grantee <> 0"
+          "     AND a.privilege_type = h.priv AND pg_has_role(r.oid, a.grantee, 'USAGE')))"
+          "   AS losers"
+          " FROM held h ORDER BY h.here DESC, h.datname, h.ord",
           {db.user}));
-  const bool public_temp = temp.get(0, "public_temp") == "t";
-  if (public_temp && !temp.get(0, "losers").empty()) {
-    const std::string losers = temp.get(0, "losers");
-    std::string name;
-    for (char c : losers + ",") {
-      if (c == ',') {
-        plan.temp_losers.push_back(name);
-        name.clear();
-      } else if (c != ' ') {
-        name += c;
-      }
+  struct DatabaseRevoke {
+    std::string database;
+    std::vector<std::string> privileges;
+  };
+  std::vector<DatabaseRevoke> public_revokes;
+  std::string loss_text, keep_sql;
+  for (std::size_t i = 0; i < public_grants.rows.size(); ++i) {
+    const std::string name = public_grants.get(i, "datname");
+    const std::string privilege = public_grants.get(i, "priv");
+    if (public_grants.get(i, "can_act") != "t") {
+      plan.notes.push_back("PUBLIC holds " + privilege + " on database " + name + ", owned by " +
+                           public_grants.get(i, "owner") +
+                           ", whom this admin cannot act for: ask its owner or a superuser to "
+                           "REVOKE " +
+                           privilege + " ON DATABASE " + quote_ident(name) +
+                           " FROM PUBLIC (`writegate audit` reports it until then)");
+      continue;
     }
-    if (!options.harden_public) {
-      return Error::failed_precondition(
-          "revoking TEMPORARY on database " + plan.database +
-          " from PUBLIC (so the writer cannot CREATE TEMP TABLE) would also take it from: " +
-          losers + ". Re-run with --harden-public to go ahead, or GRANT TEMPORARY ON DATABASE " +
-          dbname + " to those roles first.");
+    if (public_revokes.empty() || public_revokes.back().database != name) {
+      public_revokes.push_back({name, {}});
     }
+    public_revokes.back().privileges.push_back(privilege);
+    const std::string losers = public_grants.get(i, "losers");
+    if (losers.empty()) continue;
+    PublicLoss loss{name, privilege, {}};
+    std::string names, quoted;
+    for (std::size_t from = 0; from <= losers.size();) {
+      std::size_t to = losers.find(',', from);
+      if (to == std::string::npos) to = losers.size();
+      loss.roles.push_back(losers.substr(from, to - from));
+      names += (names.empty() ? "" : ", ") + loss.roles.back();
+      quoted += (quoted.empty() ? "" : ", ") + quote_ident(loss.roles.back());
+      from = to + 1;
+    }
+    loss_text += "\n  " + privilege + " on database " + name + ": " + names;
+    keep_sql +=
+        "\n  GRANT " + privilege + " ON DATABASE " + quote_ident(name) + " TO " + quoted + ";";
+    plan.public_losses.push_back(std::move(loss));
   }
+  if (!plan.public_losses.empty() && !options.harden_public) {
+    return Error::failed_precondition(
+        "revoking PUBLIC's privileges on the databases (so the writer cannot log in to other "
+        "databases or create temporary objects) would also take them from other login roles:" +
+        loss_text +
+        "\nRe-run with --harden-public to go ahead, or first grant those roles what they need:" +
+        keep_sql);
+  }
+
+  // Memberships other than rds_iam (pg_read_all_data, ...) would bypass every grant below.
+  // Read here and quoted on this side: no SQL is built inside the server from identifiers.
+  WG_ASSIGN_OR_RETURN(
+      auto memberships,
+      admin.query("SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+                  " JOIN pg_roles u ON u.oid = m.member"
+                  " WHERE u.rolname = $1 AND g.rolname <> 'rds_iam' ORDER BY 1",
+                  {db.user}));
+  // Direct grants to the writer on other databases.
+  WG_ASSIGN_OR_RETURN(
+      auto other_grants,
+      admin.query("SELECT d.datname FROM pg_database d"
+                  " WHERE d.datname <> current_database() AND EXISTS (SELECT 1"
+                  "   FROM aclexplode(d.datacl) a JOIN pg_roles u ON u.oid = a.grantee"
+                  "   WHERE u.rolname = $1)"
+                  " AND (pg_has_role(current_user, d.datdba, 'USAGE')"
+                  "   OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))"
+                  " ORDER BY 1",
+                  {db.user}));
 
   auto& s = plan.statements;
   s.push_back("SELECT pg_advisory_xact_lock(hashtext('writegate provision'))");
@@ -109,22 +167,35 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
   if (const std::string fixes = facts.get(0, "attribute_fixes"); !fixes.empty()) {
     s.push_back("ALTER ROLE " + user + " " + fixes);
   }
-  // No password anywhere: logins go through IAM (rds_iam on Aurora, the proxy locally).
-  s.push_back("ALTER ROLE " + user + " PASSWORD NULL");
+  if (spec.proxy.backend_auth == "IAM_AUTH") {
+    // End-to-end IAM: no password anywhere, logins go through IAM tokens only.
+    s.push_back("ALTER ROLE " + user + " PASSWORD NULL");
+  } else {
+    // Standard mode: the proxy logs in with the password its secret holds; removing it would
+    // break every proxy login. It is set (with the secret) by `writegate secrets rotate-writer`.
+    plan.notes.push_back("standard mode (proxy.backend_auth SECRETS): " + db.user +
+                         "'s password is kept as it is; `writegate secrets rotate-writer` sets a "
+                         "new one in the database and in the proxy's secret " +
+                         db.user_secret + " together");
+  }
   s.push_back("GRANT rds_iam TO " + user);
-  // Memberships other than rds_iam (pg_read_all_data, ...) would bypass every grant below.
-  s.push_back(
-      "DO $wg$ DECLARE r record; BEGIN FOR r IN SELECT g.rolname FROM pg_auth_members m"
-      " JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member"
-      " WHERE u.rolname = " +
-      quote_literal(db.user) +
-      " AND g.rolname <> 'rds_iam' LOOP"
-      " EXECUTE format('REVOKE %I FROM %I', r.rolname, " +
-      quote_literal(db.user) + "); END LOOP; END $wg$");
+  for (const auto& row : memberships.rows) {
+    s.push_back("REVOKE " + quote_ident(row[0].value_or("")) + " FROM " + user);
+  }
   s.push_back("REVOKE ALL ON DATABASE " + dbname + " FROM " + user);
   s.push_back("GRANT CONNECT ON DATABASE " + dbname + " TO " + user);
-  // PUBLIC holds TEMPORARY by default: without this, "no DDL" is false (CREATE TEMP TABLE).
-  s.push_back("REVOKE TEMPORARY ON DATABASE " + dbname + " FROM PUBLIC");
+  for (const auto& row : other_grants.rows) {
+    s.push_back("REVOKE ALL ON DATABASE " + quote_ident(row[0].value_or("")) + " FROM " + user);
+  }
+  // PUBLIC holds TEMPORARY by default: without this, "no DDL" is false (CREATE TEMP TABLE);
+  // and CONNECT on every other database.
+  for (const auto& revoke : public_revokes) {
+    std::string privileges;
+    for (const auto& p : revoke.privileges)
+      privileges += (privileges.empty() ? "" : ", ") + p;
+    s.push_back("REVOKE " + privileges + " ON DATABASE " + quote_ident(revoke.database) +
+                " FROM PUBLIC");
+  }
 
   for (const auto& schema_name : db.schemas) {
     const std::string schema = quote_ident(schema_name);
@@ -186,12 +257,12 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
         "MERGE) cannot work: PostgreSQL needs SELECT on the columns they read. Use "
         "write_mode: keyed for keyed updates.");
   }
-  if (!plan.temp_losers.empty()) {
+  for (const auto& loss : plan.public_losses) {
     std::string list;
-    for (const auto& r : plan.temp_losers)
+    for (const auto& r : loss.roles)
       list += (list.empty() ? "" : ", ") + r;
-    plan.notes.push_back("--harden-public: these login roles lose TEMPORARY on " + plan.database +
-                         ": " + list);
+    plan.notes.push_back("--harden-public: these login roles lose " + loss.privilege +
+                         " on database " + loss.database + ": " + list);
   }
   return plan;
 }

@@ -21,19 +21,33 @@
 namespace writegate::dbadmin {
 
 struct ProvisionOptions {
-  // Revoke TEMPORARY from PUBLIC even when other login roles would lose it.
+  // Revoke PUBLIC's privileges on the databases (TEMPORARY and CREATE on the spec's; CONNECT,
+  // TEMPORARY and CREATE on every other one) even when other login roles would lose them.
   bool harden_public = false;
+};
+
+// What other login roles lose when PUBLIC's grant of `privilege` on `database` goes: those
+// holding it through PUBLIC only (no grant of their own or of a role they inherit).
+struct PublicLoss {
+  std::string database;
+  std::string privilege;  // CONNECT, TEMPORARY or CREATE
+  std::vector<std::string> roles;
 };
 
 struct ProvisionPlan {
   std::string database;
-  std::vector<std::string> statements;   // in order, run inside one transaction
-  std::vector<std::string> notes;        // what the user must know (strict mode limits, ...)
-  std::vector<std::string> temp_losers;  // login roles that lose TEMPORARY with PUBLIC's
+  std::vector<std::string> statements;  // in order, run inside one transaction
+  std::vector<std::string> notes;       // what the user must know (strict mode limits, ...)
+  std::vector<PublicLoss> public_losses;
 };
 
 // Reads the catalog and plans the statements. Fails (before any change) when the DSN's database
-// is not the spec's, or when other login roles would lose TEMPORARY and harden_public is off.
+// is not the spec's, or when other login roles would lose a privilege PUBLIC holds on a
+// database and harden_public is off (the error lists who loses what, and the GRANTs that keep
+// it). Databases whose owner the admin cannot act for are left alone, with a note.
+//
+// proxy.backend_auth SECRETS (standard mode: the proxy logs in with the writer's password from
+// its secret) keeps the writer's password; IAM_AUTH removes it.
 Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Spec& spec,
                                      const ProvisionOptions& options);
 

@@ -132,6 +132,33 @@ std::string quote_literal(std::string_view text) {
   return out + "'";
 }
 
+Result<std::string> with_login(const std::string& conninfo, const std::string& user,
+                               const std::string& password) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (!options) {
+    if (error) PQfreemem(error);
+    return Error::invalid_argument("the connection string does not parse");
+  }
+  // conninfo values: single-quoted, with \ and ' escaped.
+  const auto quoted = [](std::string_view value) {
+    std::string out = "'";
+    for (char c : value) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  std::string out;
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    const std::string_view keyword = o->keyword;
+    if (keyword == "user" || keyword == "password" || !o->val) continue;
+    out += std::string(keyword) + "=" + quoted(o->val) + " ";
+  }
+  PQconninfoFree(options);
+  return out + "user=" + quoted(user) + " password=" + quoted(password);
+}
+
 std::string text_array(const std::vector<std::string>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {

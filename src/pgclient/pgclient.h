@@ -63,6 +63,11 @@ class Connection {
 std::string quote_ident(std::string_view name);
 // Quotes a string literal for SQL ('it''s').
 std::string quote_literal(std::string_view text);
+// The same connection (host, port, database, TLS settings, ...) for another user and password:
+// conninfo parsed by libpq, user and password replaced. invalid_argument when it does not parse
+// (the message never repeats the conninfo: it may hold a password).
+Result<std::string> with_login(const std::string& conninfo, const std::string& user,
+                               const std::string& password);
 // A text[] literal for a query parameter: {"foo","bar"} (use as $1::text[]).
 std::string text_array(const std::vector<std::string>& items);
 

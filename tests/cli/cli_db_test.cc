@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "awslocal/secret_store.h"
 #include "common/process.h"
 #include "support/pg_fixture.h"
 
@@ -111,6 +113,97 @@ TEST_F(CliTest, AuditThatCannotRunExitsTwoWithoutLeakingThePassword) {
   EXPECT_EQ(out.exit_code, 2) << out.output;
   EXPECT_THAT(out.output, ::testing::HasSubstr("cannot connect to the database"));
   EXPECT_THAT(out.output, ::testing::Not(::testing::HasSubstr("hunter2-secret")));
+}
+
+TEST_F(CliTest, RotateWriterThenReprovisionThenAuditTheSecretLogin) {
+  // Standard mode, as a new user sets it up: provision, rotate-writer, and the proxy's secret
+  // logs in; re-provisioning keeps it working; a drift is reported by audit --check-secret.
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli_rotated_" + std::to_string(::getpid());
+  const std::string state = (dir_ / "state").string();
+  const std::string spec = write_spec("database:\n  name: " + db + "\n  user: " + user +
+                                      "\n  user_secret: cli-writer-secret\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE SCHEMA bar");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+  auto provisioned = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(provisioned.exit_code, 0) << provisioned.output;
+
+  auto seeded = run({"--spec", spec, "iam", "seed", "--state", state});
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.output;
+
+  // No secret yet: the proxy could not log in, and the audit says so.
+  auto no_secret = run({"--spec", spec, "audit", "--dsn", dsn, "--check-secret", "--state", state});
+  EXPECT_EQ(no_secret.exit_code, 1) << no_secret.output;
+  EXPECT_THAT(no_secret.output, ::testing::HasSubstr("secret-login-failed"));
+  EXPECT_THAT(no_secret.output, ::testing::HasSubstr("can't find the specified secret"));
+
+  auto rotated = run({"--spec", spec, "secrets", "rotate-writer", "--dsn", dsn, "--state", state});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  EXPECT_THAT(rotated.output, ::testing::HasSubstr("with the new password works"));
+  auto store = awslocal::SecretStore::open(state);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto value = (*store)->get_value("cli-writer-secret");
+  ASSERT_TRUE(value.ok()) << value.error().message();
+  const auto doc = nlohmann::json::parse(*value->secret_string);
+  const std::string password = doc.at("password").get<std::string>();
+  EXPECT_EQ(doc.at("username").get<std::string>(), user);
+  EXPECT_EQ(password.size(), 32u);
+  EXPECT_THAT(rotated.output, ::testing::Not(::testing::HasSubstr(password)));
+  EXPECT_TRUE(pgclient::Connection::open(shared_cluster().dsn_for(user, password, db)).ok());
+
+  auto again = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  auto clean = run({"--spec", spec, "audit", "--dsn", dsn, "--check-secret", "--state", state});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_THAT(clean.output, ::testing::HasSubstr("clean: no findings"));
+
+  must_exec(admin, "ALTER ROLE " + user + " PASSWORD 'set-by-hand'");
+  auto drifted = run({"--spec", spec, "audit", "--dsn", dsn, "--check-secret", "--state", state});
+  EXPECT_EQ(drifted.exit_code, 1) << drifted.output;
+  EXPECT_THAT(drifted.output, ::testing::HasSubstr("secret-login-failed"));
+  EXPECT_THAT(drifted.output,
+              ::testing::HasSubstr("decide: run `writegate secrets rotate-writer`"));
+  EXPECT_THAT(drifted.output, ::testing::Not(::testing::HasSubstr(password)));
+}
+
+TEST_F(CliTest, AuditNamesADatabaseMadeAfterProvision) {
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli_later_" + std::to_string(::getpid());
+  const std::string spec = write_spec("database:\n  name: " + db + "\n  user: " + user + "\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE SCHEMA bar");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+  auto provisioned = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(provisioned.exit_code, 0) << provisioned.output;
+  auto clean = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  const std::string later = fresh_database("later");
+  auto found = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(found.exit_code, 1) << found.output;
+  EXPECT_THAT(found.output, ::testing::HasSubstr("other-database-connect  database " + later));
+  EXPECT_THAT(found.output, ::testing::HasSubstr("other-database-temp  database " + later));
+  EXPECT_THAT(found.output,
+              ::testing::HasSubstr("REVOKE CONNECT ON DATABASE \"" + later + "\" FROM PUBLIC;"));
+}
+
+TEST_F(CliTest, DollarsInSpecIdentifiersProvisionAndAuditClean) {
+  // The spec allows `$` in identifiers; provision once built a DO $wg$ block from them.
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli$wg$" + std::to_string(::getpid());
+  const std::string spec =
+      write_spec("database:\n  name: " + db + "\n  user: " + user + "\n  schemas: [foo, s$wg$]\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE ROLE \"" + user +
+                       "\" LOGIN;"
+                       "GRANT pg_read_all_data TO \"" +
+                       user + "\"");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+  auto provisioned = run({"--spec", spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(provisioned.exit_code, 0) << provisioned.output;
+  auto clean = run({"--spec", spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_THAT(clean.output, ::testing::HasSubstr("clean: no findings"));
 }
 
 }  // namespace
