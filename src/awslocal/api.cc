@@ -88,6 +88,7 @@ ApiError auth_error(Protocol protocol, sigv4::AuthFailure failure, std::string_v
       return expired_token(protocol);
     case AuthFailure::kBadSignature:
     case AuthFailure::kPayloadHashMismatch:
+    case AuthFailure::kUnsignedPayload:
       return protocol_error(protocol, {"SignatureDoesNotMatch", "InvalidSignatureException"}, 403,
                             400, 403, std::string(kBadSignature));
     case AuthFailure::kExpired:

@@ -774,8 +774,15 @@ AuthResult<VerifiedRequest> verify_request(const HttpRequest& request, const Key
     payload = payload_hash_of(request);
   } else if (auto declared = request.header("x-amz-content-sha256")) {
     payload = std::string(*declared);
-    if (payload != kUnsignedPayload && payload.rfind("STREAMING-", 0) != 0 &&
-        payload != payload_hash_of(request)) {
+    const bool unsigned_body = payload == kUnsignedPayload || payload.starts_with("STREAMING-");
+    if (unsigned_body && !options.allow_unsigned_payload) {
+      // Only S3 takes these; every other service hashes the body it received, so AWS answers
+      // such a request with a signature mismatch.
+      return reject(AuthFailure::kUnsignedPayload,
+                    "x-amz-content-sha256 '" + payload.substr(0, 64) +
+                        "' leaves the body unsigned; this service needs the body's SHA-256");
+    }
+    if (!unsigned_body && payload != payload_hash_of(request)) {
       return reject(AuthFailure::kPayloadHashMismatch,
                     "x-amz-content-sha256 does not match the body");
     }

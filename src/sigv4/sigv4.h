@@ -195,6 +195,10 @@ struct VerifyOptions {
   // Presigned: X-Amz-Date may be at most this far in the future.
   std::chrono::seconds max_future{5 * 60};
   std::chrono::seconds max_expires{7 * 24 * 3600};  // presigned X-Amz-Expires limit
+  // Header-signed requests may declare x-amz-content-sha256 "UNSIGNED-PAYLOAD" or "STREAMING-*"
+  // and leave the body unchecked. Only S3 allows that; off, such a request is refused
+  // (kUnsignedPayload) and a declared hash must be the body's SHA-256 (kPayloadHashMismatch).
+  bool allow_unsigned_payload = false;
 };
 
 struct VerifiedRequest {
