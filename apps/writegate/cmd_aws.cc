@@ -23,6 +23,7 @@
 #include "awslocal/secret_store.h"
 #include "awslocal/sts.h"
 #include "command.h"
+#include "common/time.h"
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
@@ -145,10 +146,10 @@ int run_credentials(const CredentialsArgs& args) {
       (*store)->create_session(args.role, session_name, std::chrono::seconds(args.duration), now);
   if (!session) fail(session.error());
   std::cout << "# STS session " << session_name << " of " << role_arn << " (as " << service_used
-            << "), expires " << awslocal::format_iso8601(session->expiration) << "\n"
+            << "), expires " << writegate::format_iso8601(session->expiration) << "\n"
             << "export AWS_ACCESS_KEY_ID=" << session->access_key_id << "\n"
-            << "export AWS_SECRET_ACCESS_KEY=" << session->secret_access_key << "\n"
-            << "export AWS_SESSION_TOKEN=" << session->session_token << "\n"
+            << "export AWS_SECRET_ACCESS_KEY=" << session->secret_access_key.reveal() << "\n"
+            << "export AWS_SESSION_TOKEN=" << session->session_token.reveal() << "\n"
             << "export AWS_REGION=" << args.region << "\n"
             << "export AWS_DEFAULT_REGION=" << args.region << "\n";
   return 0;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "common/time.h"
 #include "iam/evaluator.h"
 #include "iam/lint.h"
 #include "iam/seed.h"
@@ -36,15 +37,6 @@ Result<std::string> read_text_file(const std::string& path) {
 Result<std::string> policy_document_argument(const std::string& value) {
   if (value.starts_with("file://")) return read_text_file(value.substr(7));
   return value;
-}
-
-std::string iso8601(iam::TimePoint t) {
-  time_t seconds = std::chrono::system_clock::to_time_t(t);
-  struct tm parts {};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
 }
 
 // Admin commands create the store when missing, with the spec's account and region.
@@ -194,8 +186,8 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
     out["AccessKey"] = {{"UserName", key->user_name},
                         {"AccessKeyId", key->access_key_id},
                         {"Status", "Active"},
-                        {"SecretAccessKey", key->secret_access_key},
-                        {"CreateDate", iso8601(key->created)}};
+                        {"SecretAccessKey", key->secret_access_key.reveal()},
+                        {"CreateDate", writegate::format_iso8601(key->created)}};
     std::cout << out.dump(4) << "\n";
   });
 

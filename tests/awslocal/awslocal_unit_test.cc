@@ -236,7 +236,9 @@ TEST_F(RouterTest, GetCallerIdentityOfUserAndSession) {
 TEST_F(RouterTest, SignatureFailuresAsAwsReportsThem) {
   auto alice = state_.add_user("alice");
   auto wrong = alice;
-  wrong.secret_access_key[0] = wrong.secret_access_key[0] == 'A' ? 'B' : 'A';
+  std::string altered(alice.secret_access_key.reveal());
+  altered[0] = altered[0] == 'A' ? 'B' : 'A';
+  wrong.secret_access_key = std::move(altered);
   Response bad = send(sts("Action=GetCallerIdentity&Version=2011-06-15"), "sts", wrong);
   EXPECT_EQ(bad.status, 403);
   EXPECT_EQ(code_of(bad), "SignatureDoesNotMatch");
