@@ -150,7 +150,8 @@ TEST_F(ProxyAuthTest, TokenFromTheAwsCliWithCredentialsFromWritegateCredentials)
     }
     env.extra_env.push_back(kv.substr(0, eq + 1) + value);
   }
-  ASSERT_EQ(env.extra_env.size(), 6u) << exports->output;
+  // Three of our own, then the key id, secret, session token, AWS_REGION, AWS_DEFAULT_REGION.
+  ASSERT_EQ(env.extra_env.size(), 8u) << exports->output;
   auto token = run_process(
       {"/usr/bin/aws", "rds", "generate-db-auth-token", "--hostname", "localhost", "--port",
        std::to_string(stack_->port()), "--username", "lambda_writer", "--region", "us-east-1"},
