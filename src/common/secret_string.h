@@ -51,7 +51,7 @@ class BasicSecretString {
       : alloc_(alloc) {
     assign_bytes(text);
     detail::wipe_bytes(text.data(), text.size());
-    text.clear();
+    text.clear();  // (wipe_string, below, does the same for strings that stay std::string)
   }
   BasicSecretString(const char* bytes,  // NOLINT: implicit
                     const Allocator& alloc = Allocator())
@@ -116,5 +116,11 @@ class BasicSecretString {
 };
 
 using SecretString = BasicSecretString<>;
+
+// Wipes and empties a std::string that held a secret on its way elsewhere (a parsed body).
+inline void wipe_string(std::string& text) {
+  detail::wipe_bytes(text.data(), text.size());
+  text.clear();
+}
 
 }  // namespace writegate

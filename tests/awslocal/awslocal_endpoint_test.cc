@@ -441,7 +441,7 @@ TEST_F(AwsCliTest, SecretsManagerClientFetchesTheDatabaseSecret) {
   auto value = client.get_secret_value("lambda-writer-secret", proxy);
   ASSERT_TRUE(value.ok()) << value.error().message();
   ASSERT_TRUE(value->secret_string.has_value());
-  auto db = parse_database_secret(*value->secret_string);
+  auto db = parse_database_secret(value->secret_string->reveal());
   ASSERT_TRUE(db.ok());
   EXPECT_EQ(db->username, "lambda_writer");
   EXPECT_EQ(db->password, "s3cr3t-Pa55");

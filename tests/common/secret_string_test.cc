@@ -108,6 +108,15 @@ TEST_F(SecretStringTest, TakingAStringWipesIt) {
   EXPECT_EQ(copied.reveal(), "still-here");
 }
 
+TEST_F(SecretStringTest, WipeStringEmptiesTheString) {
+  std::string body = R"({"SecretString":"pw"})";
+  wipe_string(body);
+  EXPECT_TRUE(body.empty());
+  std::string empty;
+  wipe_string(empty);
+  EXPECT_TRUE(empty.empty());
+}
+
 TEST_F(SecretStringTest, ComparesByContent) {
   const SecretString a("abc");
   EXPECT_TRUE(a == SecretString("abc"));
