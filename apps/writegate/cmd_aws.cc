@@ -23,8 +23,10 @@
 #include "awslocal/secret_store.h"
 #include "awslocal/sts.h"
 #include "command.h"
+#include "common/time.h"
 #include "iam/arn.h"
 #include "iam/store.h"
+#include "spec/spec.h"
 #include "writer_secret.h"
 
 namespace {
@@ -37,7 +39,7 @@ namespace awslocal = writegate::awslocal;
 namespace iam = writegate::iam;
 
 struct ServeArgs {
-  std::string state = std::string(iam::kDefaultStateDir);
+  std::string state;  // the global --state
   std::string listen = "127.0.0.1:4566";
   std::string tls_cert;
   std::string tls_key;
@@ -86,7 +88,8 @@ int run_serve(const ServeArgs& args) {
 }
 
 struct CredentialsArgs {
-  std::string state = std::string(iam::kDefaultStateDir);
+  std::string state;   // the global --state
+  std::string region;  // the spec's region, exported as AWS_REGION and AWS_DEFAULT_REGION
   std::string role;
   int duration = 3600;
   std::string session_name;
@@ -144,15 +147,17 @@ int run_credentials(const CredentialsArgs& args) {
       (*store)->create_session(args.role, session_name, std::chrono::seconds(args.duration), now);
   if (!session) fail(session.error());
   std::cout << "# STS session " << session_name << " of " << role_arn << " (as " << service_used
-            << "), expires " << awslocal::format_iso8601(session->expiration) << "\n"
+            << "), expires " << writegate::format_iso8601(session->expiration) << "\n"
             << "export AWS_ACCESS_KEY_ID=" << session->access_key_id << "\n"
-            << "export AWS_SECRET_ACCESS_KEY=" << session->secret_access_key << "\n"
-            << "export AWS_SESSION_TOKEN=" << session->session_token << "\n";
+            << "export AWS_SECRET_ACCESS_KEY=" << session->secret_access_key.reveal() << "\n"
+            << "export AWS_SESSION_TOKEN=" << session->session_token.reveal() << "\n"
+            << "export AWS_REGION=" << args.region << "\n"
+            << "export AWS_DEFAULT_REGION=" << args.region << "\n";
   return 0;
 }
 
 struct SecretsPutArgs {
-  std::string state = std::string(iam::kDefaultStateDir);
+  std::string state;  // the global --state
   std::string name;
   std::string secret_string;
   std::string secret_file;
@@ -160,13 +165,19 @@ struct SecretsPutArgs {
 
 int run_secrets_put(const SecretsPutArgs& args) {
   std::string value = args.secret_string;
-  if (!args.secret_file.empty()) {
+  if (args.secret_file == "-") {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) fail(Error::io("cannot read the secret from stdin"));
+    value = text.str();
+  } else if (!args.secret_file.empty()) {
     std::ifstream in(args.secret_file, std::ios::binary);
     if (!in) fail(Error::io("cannot read " + args.secret_file));
     std::ostringstream text;
     text << in.rdbuf();
     value = text.str();
   }
+  if (value.empty()) fail(Error::invalid_argument("the secret value is empty"));
   auto secrets = awslocal::SecretStore::open(args.state);
   if (!secrets) fail(secrets.error());
   auto meta = (*secrets)->upsert(args.name, awslocal::SecretPayload::text(std::move(value)),
@@ -192,27 +203,32 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   static ServeArgs serve;
   auto* serve_cmd = endpoint->add_subcommand(
       "serve", "Serve the local AWS endpoint in the foreground (SIGINT/SIGTERM stop it)");
-  serve_cmd->add_option("--state", serve.state, "State folder of the local stack")
-      ->default_str(serve.state);
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (port 0: an ephemeral port)")
       ->default_str(serve.listen);
   serve_cmd->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain: serve HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   serve_cmd->add_option("--threads", serve.threads, "Server threads")->default_str("2");
   serve_cmd->add_flag("--quiet", serve.quiet, "No access log on stderr");
-  serve_cmd->callback([] { finish(run_serve(serve)); });
+  serve_cmd->callback([&globals] {
+    serve.state = globals.state_dir;
+    finish(run_serve(serve));
+  });
 
   static CredentialsArgs creds;
   auto* creds_cmd = root.add_subcommand(
       "credentials",
       "Print export lines with a fresh STS session of a role (as the AWS service it trusts)");
   creds_cmd->add_option("--role", creds.role, "Role name, e.g. rds-proxy-role")->required();
-  creds_cmd->add_option("--state", creds.state, "State folder of the local stack")
-      ->default_str(creds.state);
   creds_cmd->add_option("--duration", creds.duration, "Session length in seconds (900..43200)")
       ->default_str("3600");
   creds_cmd->add_option("--session-name", creds.session_name, "Role session name");
-  creds_cmd->callback([] { finish(run_credentials(creds)); });
+  creds_cmd->callback([&globals] {
+    auto spec = writegate::spec::load_for_cli(globals.spec_path);
+    if (!spec) fail(spec.error());
+    creds.state = globals.state_dir;
+    creds.region = spec->region;
+    finish(run_credentials(creds));
+  });
 
   auto* secrets = root.add_subcommand("secrets", "Secrets of the local Secrets Manager (admin)");
   secrets->require_subcommand(1);
@@ -220,22 +236,22 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto* put_cmd = secrets->add_subcommand(
       "put", "Create a secret or store a new AWSCURRENT value (encrypted with the local KMS key)");
   put_cmd->add_option("--name", put.name, "Secret name, e.g. aurora-master-secret")->required();
-  auto* string_opt = put_cmd->add_option("--secret-string", put.secret_string, "The value");
-  auto* file_opt = put_cmd->add_option("--secret-file", put.secret_file, "Read the value from F");
+  auto* file_opt = put_cmd->add_option(
+      "--secret-file", put.secret_file,
+      "Read the value from this file as is (- for stdin); keeps it out of ps and shell history");
+  auto* string_opt = put_cmd->add_option(
+      "--secret-string", put.secret_string,
+      "The value on the command line (visible in ps and shell history; prefer --secret-file)");
   string_opt->excludes(file_opt);
-  put_cmd->add_option("--state", put.state, "State folder of the local stack")
-      ->default_str(put.state);
-  put_cmd->callback([string_opt, file_opt] {
+  put_cmd->callback([string_opt, file_opt, &globals] {
+    put.state = globals.state_dir;
     if (string_opt->count() == 0 && file_opt->count() == 0) {
-      fail(Error::invalid_argument("give --secret-string or --secret-file"));
+      fail(Error::invalid_argument("give --secret-file FILE (or - for stdin) or --secret-string"));
     }
     finish(run_secrets_put(put));
   });
-  static std::string list_state = std::string(iam::kDefaultStateDir);
   auto* list_cmd = secrets->add_subcommand("list", "Names and ARNs of the secrets (no values)");
-  list_cmd->add_option("--state", list_state, "State folder of the local stack")
-      ->default_str(list_state);
-  list_cmd->callback([] { finish(run_secrets_list(list_state)); });
+  list_cmd->callback([&globals] { finish(run_secrets_list(globals.state_dir)); });
   writegate::cli::install_rotate_writer(*secrets, globals);
 }
 

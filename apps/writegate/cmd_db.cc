@@ -29,7 +29,6 @@ struct DbOptions {
   bool harden_public = false;
   bool json = false;
   bool check_secret = false;
-  std::string state;
 };
 
 writegate::spec::Spec load_spec(const Globals& globals) {
@@ -96,9 +95,7 @@ int audit(const Globals& globals, const DbOptions& options) {
 #ifdef WRITEGATE_HAVE_AWSLOCAL
     audit_options.check_login = true;
     audit_options.conninfo = admin_conninfo(options.dsn);
-    auto secret = writegate::cli::WriterSecret::open(
-        options.state.empty() ? std::string(writegate::iam::kDefaultStateDir) : options.state,
-        spec.database.user_secret);
+    auto secret = writegate::cli::WriterSecret::open(globals.state_dir, spec.database.user_secret);
     auto password = secret ? secret->password() : Result<std::string>(secret.error());
     if (password) {
       audit_options.secret_password = std::move(*password);
@@ -196,7 +193,6 @@ const bool kRegistered = writegate::cli::register_command([](CLI::App& root, Glo
   aud->add_flag("--check-secret", options.check_secret,
                 "Standard mode: log in as the writer with the password of its secret "
                 "(database.user_secret in the local Secrets Manager of --state)");
-  aud->add_option("--state", options.state, "State folder of the local stack (--check-secret)");
   aud->callback([&globals] { finish(audit(globals, options)); });
 
   auto* dem = root.add_subcommand(

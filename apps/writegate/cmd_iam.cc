@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "common/time.h"
 #include "iam/evaluator.h"
 #include "iam/lint.h"
 #include "iam/seed.h"
@@ -21,6 +22,8 @@ using writegate::cli::fail;
 using writegate::cli::finish;
 namespace iam = writegate::iam;
 
+static_assert(std::string_view(writegate::cli::kDefaultStateDir) == iam::kDefaultStateDir);
+
 Result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error::io("cannot read " + path);
@@ -34,15 +37,6 @@ Result<std::string> read_text_file(const std::string& path) {
 Result<std::string> policy_document_argument(const std::string& value) {
   if (value.starts_with("file://")) return read_text_file(value.substr(7));
   return value;
-}
-
-std::string iso8601(iam::TimePoint t) {
-  time_t seconds = std::chrono::system_clock::to_time_t(t);
-  struct tm parts {};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
 }
 
 // Admin commands create the store when missing, with the spec's account and region.
@@ -134,11 +128,8 @@ int run_lint(const std::vector<std::string>& files) {
 void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto* iam_cmd = root.add_subcommand("iam", "IAM policies and the local IAM/STS store");
   iam_cmd->require_subcommand(1);
-  static std::string state = std::string(iam::kDefaultStateDir);
-  auto add_state = [](CLI::App* cmd) {
-    cmd->add_option("--state", state, "State folder of the local stack")
-        ->default_str(std::string(iam::kDefaultStateDir));
-  };
+  // Callbacks read the global --state (globals.state_dir) when the command runs, after the
+  // whole command line is parsed.
 
   static SimulateArgs simulate;
   auto* sim = iam_cmd->add_subcommand(
@@ -148,8 +139,7 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   sim->add_option("--action", simulate.action, "e.g. rds-db:connect")->required();
   sim->add_option("--resource", simulate.resource, "Resource ARN, or *")->required();
   sim->add_option("--context", simulate.context, "Condition key KEY=VALUE (repeat for more)");
-  add_state(sim);
-  sim->callback([] { finish(run_simulate(simulate, state)); });
+  sim->callback([&globals] { finish(run_simulate(simulate, globals.state_dir)); });
 
   static std::vector<std::string> lint_files;
   auto* lint = iam_cmd->add_subcommand(
@@ -159,13 +149,12 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
 
   auto* seed = iam_cmd->add_subcommand(
       "seed", "Create or update the document's Lambda and RDS Proxy roles in the local store");
-  add_state(seed);
   seed->callback([&globals] {
     auto spec = writegate::spec::load_for_cli(globals.spec_path);
     if (!spec) fail(spec.error());
-    auto seeded = iam::seed_store(*spec, state);
+    auto seeded = iam::seed_store(*spec, globals.state_dir);
     if (!seeded) fail(seeded.error());
-    std::cout << "seeded " << iam::IamStore::file_path(state) << "\n"
+    std::cout << "seeded " << iam::IamStore::file_path(globals.state_dir) << "\n"
               << "  lambda role: " << seeded->lambda_role_arn << "\n"
               << "  proxy role:  " << seeded->proxy_role_arn << "\n"
               << "  rds-db:connect on " << seeded->dbuser_arn << "\n"
@@ -176,9 +165,8 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   static std::string user_name, role_name, policy_name, policy_document, key_id;
   auto* create_user = iam_cmd->add_subcommand("create-user", "Create a user in the local store");
   create_user->add_option("user-name,--user-name", user_name, "User name")->required();
-  add_state(create_user);
   create_user->callback([&globals] {
-    auto store = open_store_for_writing(state, globals);
+    auto store = open_store_for_writing(globals.state_dir, globals);
     auto user = store->create_user(user_name);
     if (!user) fail(user.error());
     std::cout << "created user " << user->name << " ("
@@ -190,26 +178,24 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
       "create-access-key",
       "Create an access key for a user; prints it once, as `aws iam create-access-key` does");
   create_key->add_option("user-name,--user-name", user_name, "User name")->required();
-  add_state(create_key);
-  create_key->callback([] {
-    auto store = open_existing_store(state);
+  create_key->callback([&globals] {
+    auto store = open_existing_store(globals.state_dir);
     auto key = store->create_access_key(user_name, std::chrono::system_clock::now());
     if (!key) fail(key.error());
     nlohmann::ordered_json out;
     out["AccessKey"] = {{"UserName", key->user_name},
                         {"AccessKeyId", key->access_key_id},
                         {"Status", "Active"},
-                        {"SecretAccessKey", key->secret_access_key},
-                        {"CreateDate", iso8601(key->created)}};
+                        {"SecretAccessKey", key->secret_access_key.reveal()},
+                        {"CreateDate", writegate::format_iso8601(key->created)}};
     std::cout << out.dump(4) << "\n";
   });
 
   auto* delete_key = iam_cmd->add_subcommand("delete-access-key",
                                              "Delete (revoke) an access key or STS session key");
   delete_key->add_option("access-key-id,--access-key-id", key_id, "AKIA... or ASIA...")->required();
-  add_state(delete_key);
-  delete_key->callback([] {
-    check(open_existing_store(state)->delete_access_key(key_id));
+  delete_key->callback([&globals] {
+    check(open_existing_store(globals.state_dir)->delete_access_key(key_id));
     std::cout << "deleted access key " << key_id << "\n";
   });
 
@@ -219,11 +205,10 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
       ->add_option("--assume-role-policy-document", policy_document,
                    "Trust policy: file://PATH or JSON")
       ->required();
-  add_state(create_role);
   create_role->callback([&globals] {
     auto document = policy_document_argument(policy_document);
     if (!document) fail(document.error());
-    auto store = open_store_for_writing(state, globals);
+    auto store = open_store_for_writing(globals.state_dir, globals);
     auto role = store->create_role(role_name, *document);
     if (!role) fail(role.error());
     std::cout << "created role " << role->name << " (id " << role->role_id << ")\n";
@@ -232,7 +217,7 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto put_policy = [&globals](bool for_role) {
     auto document = policy_document_argument(policy_document);
     if (!document) fail(document.error());
-    auto store = open_store_for_writing(state, globals);
+    auto store = open_store_for_writing(globals.state_dir, globals);
     check(for_role ? store->put_role_policy(role_name, policy_name, *document)
                    : store->put_user_policy(user_name, policy_name, *document));
     std::cout << "put policy " << policy_name << " on " << (for_role ? "role " : "user ")
@@ -243,7 +228,6 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   put_user->add_option("--user-name", user_name, "User name")->required();
   put_user->add_option("--policy-name,--name", policy_name, "Policy name")->required();
   put_user->add_option("--policy-document", policy_document, "file://PATH or JSON")->required();
-  add_state(put_user);
   put_user->callback([put_policy] { put_policy(false); });
 
   auto* put_role =
@@ -251,16 +235,14 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   put_role->add_option("--role-name", role_name, "Role name")->required();
   put_role->add_option("--policy-name,--name", policy_name, "Policy name")->required();
   put_role->add_option("--policy-document", policy_document, "file://PATH or JSON")->required();
-  add_state(put_role);
   put_role->callback([put_policy] { put_policy(true); });
 
   auto* del_user_policy =
       iam_cmd->add_subcommand("delete-user-policy", "Delete a user's inline policy");
   del_user_policy->add_option("--user-name", user_name, "User name")->required();
   del_user_policy->add_option("--policy-name,--name", policy_name, "Policy name")->required();
-  add_state(del_user_policy);
-  del_user_policy->callback([] {
-    check(open_existing_store(state)->delete_user_policy(user_name, policy_name));
+  del_user_policy->callback([&globals] {
+    check(open_existing_store(globals.state_dir)->delete_user_policy(user_name, policy_name));
     std::cout << "deleted policy " << policy_name << " of user " << user_name << "\n";
   });
 
@@ -268,17 +250,15 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
       iam_cmd->add_subcommand("delete-role-policy", "Delete a role's inline policy");
   del_role_policy->add_option("--role-name", role_name, "Role name")->required();
   del_role_policy->add_option("--policy-name,--name", policy_name, "Policy name")->required();
-  add_state(del_role_policy);
-  del_role_policy->callback([] {
-    check(open_existing_store(state)->delete_role_policy(role_name, policy_name));
+  del_role_policy->callback([&globals] {
+    check(open_existing_store(globals.state_dir)->delete_role_policy(role_name, policy_name));
     std::cout << "deleted policy " << policy_name << " of role " << role_name << "\n";
   });
 
   auto* list =
       iam_cmd->add_subcommand("list", "List users, roles, policies and key ids (no secrets)");
-  add_state(list);
-  list->callback([] {
-    auto store = open_existing_store(state);
+  list->callback([&globals] {
+    auto store = open_existing_store(globals.state_dir);
     auto settings = store->settings();
     std::cout << "account " << settings.account_id << ", region " << settings.region << ", proxy "
               << (settings.proxy_resource_id.empty() ? "-" : settings.proxy_resource_id)

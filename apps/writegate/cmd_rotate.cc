@@ -15,7 +15,6 @@ namespace writegate::cli {
 namespace {
 
 struct RotateArgs {
-  std::string state = std::string(iam::kDefaultStateDir);
   std::string dsn;
 };
 
@@ -32,7 +31,7 @@ int run_rotate(const Globals& globals, const RotateArgs& args) {
   }
   auto admin = pgclient::Connection::open(conninfo);
   if (!admin) fail(admin.error());
-  auto secret = WriterSecret::open(args.state, spec->database.user_secret);
+  auto secret = WriterSecret::open(globals.state_dir, spec->database.user_secret);
   if (!secret) fail(secret.error());
   const std::string& user = spec->database.user;
   auto password = dbadmin::rotate_writer_password(
@@ -64,8 +63,6 @@ void install_rotate_writer(CLI::App& secrets, Globals& globals) {
       "New random password for the writer: set on the database (SCRAM verifier) and in its "
       "secret, together");
   cmd->add_option("--dsn", args.dsn, "Admin connection (libpq conninfo or URI)");
-  cmd->add_option("--state", args.state, "State folder of the local stack")
-      ->default_str(args.state);
   cmd->callback([&globals] { finish(run_rotate(globals, args)); });
 }
 

@@ -9,6 +9,11 @@
 //
 // A command reports its outcome with finish(exit_code) (0 = success); errors go to stderr
 // through fail(), which never prints secrets given to it by the caller.
+//
+// Global options (`--spec`, `--state`, `-v`) live on the root app only, and every subcommand
+// falls through to it, so they work before or after any (sub-)subcommand, as with the aws CLI
+// and kubectl: `writegate --spec F provision` and `writegate provision --spec F` are the same.
+// Commands never define their own `--spec`/`--state`; they read them from Globals.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -19,8 +24,13 @@
 
 namespace writegate::cli {
 
+// The default state folder of the local stack (iam::kDefaultStateDir, checked in cmd_iam.cc).
+inline constexpr const char* kDefaultStateDir = ".writegate/state";
+
 struct Globals {
   std::string spec_path;  // --spec; empty means ./writegate.yaml if present, else defaults
+  // --state, else WRITEGATE_STATE, else kDefaultStateDir (main resolves the order).
+  std::string state_dir = kDefaultStateDir;
   bool verbose = false;
 };
 

@@ -34,10 +34,21 @@ int main(int argc, char** argv) {
   CLI::App app{
       "writegate: write-only access from AWS Lambda to Aurora PostgreSQL through RDS Proxy"};
   app.require_subcommand(1);
+  // Inherited by every subcommand created below: options a subcommand does not know are
+  // parsed by its parent, so the global options work anywhere on the command line.
+  app.fallthrough();
   Globals globals;
   app.add_option("--spec", globals.spec_path,
-                 "Spec file (default ./writegate.yaml if present, else built-in defaults)");
+                 "Spec file (default ./writegate.yaml if present, else built-in defaults)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--state", globals.state_dir, "State folder of the local stack")
+      ->envname("WRITEGATE_STATE")
+      ->default_str(writegate::cli::kDefaultStateDir)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("-v,--verbose", globals.verbose, "More output (secrets stay redacted)");
+  app.footer(
+      "Global options (--spec, --state, -v) may also be given after the subcommand.\n"
+      "WRITEGATE_STATE sets the state folder when --state is not given.");
   for (auto& install : writegate::cli::installers())
     install(app, globals);
   try {

@@ -7,19 +7,11 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
+
 namespace writegate::awslocal {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 constexpr std::string_view kInvalidToken = "The security token included in the request is invalid.";
 constexpr std::string_view kBadSignature =
@@ -88,6 +80,7 @@ ApiError auth_error(Protocol protocol, sigv4::AuthFailure failure, std::string_v
       return expired_token(protocol);
     case AuthFailure::kBadSignature:
     case AuthFailure::kPayloadHashMismatch:
+    case AuthFailure::kUnsignedPayload:
       return protocol_error(protocol, {"SignatureDoesNotMatch", "InvalidSignatureException"}, 403,
                             400, 403, std::string(kBadSignature));
     case AuthFailure::kExpired:

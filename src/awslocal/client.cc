@@ -329,6 +329,8 @@ Result<GetSecretValueResult> SecretsManagerClient::get_secret_value(
                       send_signed(options_, std::move(request), "secretsmanager", credentials));
   if (response.status != 200) return error_from_response(response, "GetSecretValue");
   json doc = json::parse(response.body, nullptr, false);
+  // The body held the plaintext; from here on only the SecretStrings below do.
+  wipe_string(response.body);
   if (!doc.is_object()) {
     return Error::invalid_argument("GetSecretValue: the answer is not a JSON object");
   }
@@ -346,11 +348,14 @@ Result<GetSecretValueResult> SecretsManagerClient::get_secret_value(
       if (s.is_string()) out.version_stages.push_back(s.get<std::string>());
     }
   }
-  out.secret_string = text("SecretString");
-  if (auto b = text("SecretBinary")) {
-    auto decoded = base64_decode(*b);
+  // The value moves out of the parsed document into a SecretString, which wipes the source.
+  if (auto it = doc.find("SecretString"); it != doc.end() && it->is_string()) {
+    out.secret_string.emplace(std::move(it->get_ref<std::string&>()));
+  }
+  if (auto it = doc.find("SecretBinary"); it != doc.end() && it->is_string()) {
+    auto decoded = base64_decode(it->get_ref<const std::string&>());
     if (!decoded) return Error::invalid_argument("GetSecretValue: SecretBinary is not base64");
-    out.secret_binary = std::move(*decoded);
+    out.secret_binary.emplace(std::move(*decoded));
   }
   if (out.arn.empty() || (!out.secret_string && !out.secret_binary)) {
     return Error::invalid_argument("GetSecretValue: the answer lacks ARN or the secret value");
@@ -365,14 +370,15 @@ Result<DatabaseSecret> parse_database_secret(std::string_view secret_string) {
         "the secret is not a JSON object with \"username\" and \"password\"");
   }
   DatabaseSecret out;
-  for (auto [key, field] :
-       {std::pair{"username", &out.username}, std::pair{"password", &out.password}}) {
+  for (const char* key : {"username", "password"}) {
     auto it = doc.find(key);
     if (it == doc.end() || !it->is_string()) {
       return Error::invalid_argument(std::string("the secret has no string \"") + key + "\"");
     }
-    *field = it->get<std::string>();
   }
+  out.username = doc["username"].get<std::string>();
+  // Moved into the SecretString, which wipes the parsed copy.
+  out.password = std::move(doc["password"].get_ref<std::string&>());
   if (out.username.empty()) return Error::invalid_argument("the secret's username is empty");
   return out;
 }

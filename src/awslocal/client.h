@@ -29,6 +29,7 @@
 
 #include "awslocal/api.h"
 #include "common/result.h"
+#include "common/secret_string.h"
 #include "sigv4/sigv4.h"
 
 namespace writegate::awslocal {
@@ -60,8 +61,8 @@ struct GetSecretValueResult {
   std::string name;
   std::string version_id;
   std::vector<std::string> version_stages;
-  std::optional<std::string> secret_string;  // secret: never log
-  std::optional<std::string> secret_binary;  // decoded bytes; secret
+  std::optional<SecretString> secret_string;  // wiped when the result goes; never log
+  std::optional<SecretString> secret_binary;  // decoded bytes; wiped when the result goes
 };
 
 class SecretsManagerClient {
@@ -80,7 +81,7 @@ class SecretsManagerClient {
 // "password" (other members such as engine/host/port are allowed and ignored).
 struct DatabaseSecret {
   std::string username;
-  std::string password;  // secret
+  SecretString password;
 };
 Result<DatabaseSecret> parse_database_secret(std::string_view secret_string);
 

@@ -3,20 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace writegate::awslocal {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
 
 // application/x-www-form-urlencoded: '+' is a space, then %XX escapes.
 Result<std::vector<sigv4::QueryParam>> parse_form(std::string_view body) {
@@ -231,8 +222,8 @@ Response Router::handle_inner(const Request& request, const std::string& request
     if (match.service == nullptr) {
       // Query API: URL parameters, plus the form body of a POST.
       match.params = http.query;
-      if (http.method == "POST" && starts_with_ci(http.header("content-type").value_or(""),
-                                                  "application/x-www-form-urlencoded")) {
+      if (http.method == "POST" && istarts_with(http.header("content-type").value_or(""),
+                                                "application/x-www-form-urlencoded")) {
         auto form = parse_form(http.body);
         if (!form) {
           return fail(Protocol::kQuery,

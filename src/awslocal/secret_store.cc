@@ -243,7 +243,7 @@ Result<std::string> SecretStore::seal(const std::string& arn, const std::string&
   std::string plain;
   plain.reserve(value.data.size() + 1);
   plain += value.binary ? 'B' : 'S';
-  plain += value.data;
+  plain += value.data.reveal();
   auto sealed = key_.encrypt(plain, {{"SecretARN", arn}, {"SecretVersionId", version_id}});
   OPENSSL_cleanse(plain.data(), plain.size());
   if (!sealed) return sealed.error();
@@ -316,10 +316,11 @@ Result<SecretValue> SecretStore::get_value(std::string_view secret_id, std::stri
   value.version_id = chosen->info.version_id;
   value.stages = chosen->info.stages;
   value.created = chosen->info.created;
+  const std::string_view bytes = std::string_view(*plain).substr(1);
   if ((*plain)[0] == 'S') {
-    value.secret_string = plain->substr(1);
+    value.secret_string.emplace(bytes);
   } else {
-    value.secret_binary = plain->substr(1);
+    value.secret_binary.emplace(bytes);
   }
   OPENSSL_cleanse(plain->data(), plain->size());
   return value;

@@ -11,7 +11,7 @@
 //   auto secrets = SecretStore::open(".writegate/state");   // region, account, key from iam
 //   (void)secrets->create("aurora-master-secret", SecretPayload::text(json), "", now);
 //   auto value = secrets->get_value("aurora-master-secret");
-//   if (value) use(*value->secret_string);                  // never log it
+//   if (value) use(value->secret_string->reveal());         // never log it
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,7 @@
 
 #include "awslocal/kms.h"
 #include "common/result.h"
+#include "common/secret_string.h"
 
 namespace writegate::awslocal {
 
@@ -32,11 +33,12 @@ inline constexpr std::string_view kCurrentStage = "AWSCURRENT";
 inline constexpr std::string_view kPreviousStage = "AWSPREVIOUS";
 
 // The value of a secret: text (SecretString) or bytes (SecretBinary).
+// The plaintext is a SecretString: wiped when the payload goes.
 struct SecretPayload {
   bool binary = false;
-  std::string data;
-  static SecretPayload text(std::string value) { return {false, std::move(value)}; }
-  static SecretPayload bytes(std::string value) { return {true, std::move(value)}; }
+  SecretString data;
+  static SecretPayload text(SecretString value) { return {false, std::move(value)}; }
+  static SecretPayload bytes(SecretString value) { return {true, std::move(value)}; }
 };
 
 struct SecretVersionInfo {
@@ -61,8 +63,8 @@ struct SecretValue {
   std::string version_id;
   std::vector<std::string> stages;
   SecretClock::time_point created;
-  std::optional<std::string> secret_string;  // secret
-  std::optional<std::string> secret_binary;  // secret (raw bytes)
+  std::optional<SecretString> secret_string;  // wiped when the value goes
+  std::optional<SecretString> secret_binary;  // raw bytes; wiped when the value goes
 };
 
 // Secret names: 1..512 of A-Za-z0-9/_+=.@- (as Secrets Manager).

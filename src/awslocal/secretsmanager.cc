@@ -244,14 +244,12 @@ ApiResult SecretsManagerService::handle(const ServiceCall& call) {
                          "provided KMS key.");
   }
   ordered_json out{{"ARN", value->arn}, {"Name", value->name}, {"VersionId", value->version_id}};
-  if (value->secret_string) out["SecretString"] = *value->secret_string;
-  if (value->secret_binary) out["SecretBinary"] = base64_encode(*value->secret_binary);
+  if (value->secret_string) out["SecretString"] = value->secret_string->reveal();
+  if (value->secret_binary) out["SecretBinary"] = base64_encode(value->secret_binary->reveal());
   out["VersionStages"] = value->stages;
   out["CreatedDate"] = epoch_seconds(value->created);
-  Response r = json_response(out, call.request_id);
-  if (value->secret_string)
-    OPENSSL_cleanse(value->secret_string->data(), value->secret_string->size());
-  return r;
+  // value's SecretStrings wipe themselves; the JSON copy is the response body's.
+  return json_response(out, call.request_id);
 }
 
 }  // namespace writegate::awslocal

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "common/time.h"
 #include "iam/arn.h"
 
 namespace writegate::awslocal {
@@ -28,15 +29,6 @@ ApiError validation_error(std::string message) {
 }
 
 }  // namespace
-
-std::string format_iso8601(TimePoint time) {
-  std::time_t t = Clock::to_time_t(time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 StsService::StsService() {
   route_.signing_name = "sts";
@@ -161,8 +153,8 @@ ApiResult StsService::assume_role(const ServiceCall& call) {
       xml_escape(assumed_id) + "</AssumedRoleId>\n      <Arn>" + xml_escape(assumed_arn) +
       "</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>" +
       xml_escape(session->access_key_id) + "</AccessKeyId>\n      <SecretAccessKey>" +
-      xml_escape(session->secret_access_key) + "</SecretAccessKey>\n      <SessionToken>" +
-      xml_escape(session->session_token) + "</SessionToken>\n      <Expiration>" +
+      xml_escape(session->secret_access_key.reveal()) + "</SecretAccessKey>\n      <SessionToken>" +
+      xml_escape(session->session_token.reveal()) + "</SessionToken>\n      <Expiration>" +
       format_iso8601(session->expiration) +
       "</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n" + metadata(call.request_id) +
       "</AssumeRoleResponse>\n";

@@ -32,7 +32,4 @@ class StsService : public Service {
   ServiceRoute route_;
 };
 
-// "2026-11-28T06:00:00Z"
-std::string format_iso8601(TimePoint time);
-
 }  // namespace writegate::awslocal

@@ -4,15 +4,13 @@
 #include <cstddef>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace writegate::iam {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool chars_equal(char a, char b, bool ignore_case) {
-  return ignore_case ? lower(a) == lower(b) : a == b;
+  return ignore_case ? ascii_lower(a) == ascii_lower(b) : a == b;
 }
 
 // Splits at the first five ':'; returns the number of parts found (at most 6).

@@ -3,29 +3,11 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/strings.h"
 #include "iam/arn.h"
 
 namespace writegate::iam {
 namespace {
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 void append_escaped(std::string& out, std::string_view value) {
   for (char c : value) {
@@ -85,8 +67,8 @@ bool value_matches(ConditionOperator op, const ConditionValue& value, std::strin
     case ConditionOperator::kStringNotEqualsIgnoreCase:
     case ConditionOperator::kBool:
       if (!resolve(value.text, keys, buffer, escaped)) return false;
-      return equals_ignore_case(
-          value.text.has_variables ? unescape_template_text(escaped) : value.text.plain, request);
+      return iequals(value.text.has_variables ? unescape_template_text(escaped) : value.text.plain,
+                     request);
     case ConditionOperator::kStringLike:
     case ConditionOperator::kStringNotLike:
       if (!resolve(value.text, keys, buffer, escaped)) return false;
@@ -155,7 +137,7 @@ bool condition_holds(const Condition& condition, const ContextKeys& keys) {
   bool present = values != nullptr && !values->empty();
   if (condition.op == ConditionOperator::kNull) {
     for (const auto& value : condition.values) {
-      bool want_absent = equals_ignore_case(value.text.plain, "true");
+      bool want_absent = iequals(value.text.plain, "true");
       if (want_absent != present) return true;
     }
     return false;
@@ -229,7 +211,7 @@ bool applies(const Statement& statement, const RequestContext& request,
 }  // namespace
 
 void ContextKeys::add(std::string_view key, std::string value) {
-  std::string lowered = lower_ascii(key);
+  std::string lowered = ascii_lowercase(key);
   for (auto& [name, values] : entries_) {
     if (name == lowered) {
       values.push_back(std::move(value));
@@ -241,11 +223,11 @@ void ContextKeys::add(std::string_view key, std::string value) {
 
 void ContextKeys::set(std::string_view key, std::vector<std::string> values) {
   erase(key);
-  entries_.push_back({lower_ascii(key), std::move(values)});
+  entries_.push_back({ascii_lowercase(key), std::move(values)});
 }
 
 void ContextKeys::erase(std::string_view key) {
-  std::string lowered = lower_ascii(key);
+  std::string lowered = ascii_lowercase(key);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->first == lowered) {
       entries_.erase(it);
@@ -256,7 +238,7 @@ void ContextKeys::erase(std::string_view key) {
 
 const std::vector<std::string>* ContextKeys::find(std::string_view key) const {
   for (const auto& [name, values] : entries_) {
-    if (equals_ignore_case(name, key)) return &values;
+    if (iequals(name, key)) return &values;
   }
   return nullptr;
 }
@@ -356,11 +338,11 @@ std::string EvaluationResult::describe() const {
 }
 
 bool statement_applies(const Statement& statement, const RequestContext& request) {
-  return applies(statement, request, lower_ascii(request.action));
+  return applies(statement, request, ascii_lowercase(request.action));
 }
 
 EvaluationResult evaluate(std::span<const NamedPolicy> policies, const RequestContext& request) {
-  const std::string action = lower_ascii(request.action);
+  const std::string action = ascii_lowercase(request.action);
   EvaluationResult result;
   for (const auto& named : policies) {
     if (!named.policy) continue;
@@ -384,7 +366,7 @@ bool principal_matches(const Statement& statement, const PrincipalInfo& principa
   bool match = set.any;
   if (!match && principal.type == PrincipalInfo::Type::kService) {
     for (const auto& service : set.service) {
-      if (equals_ignore_case(service, principal.service)) match = true;
+      if (iequals(service, principal.service)) match = true;
     }
   } else if (!match) {
     const std::string root = account_root_arn(principal.account);

@@ -3,15 +3,12 @@
 #include <array>
 #include <set>
 
+#include "common/strings.h"
 #include "iam/arn.h"
 #include "iam/policy.h"
 
 namespace writegate::iam {
 namespace {
-
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
 
 // Placeholders seen in templates and tutorials, matched as whole words.
 const std::set<std::string, std::less<>> kPlaceholders = {
@@ -125,8 +122,9 @@ class Linter {
         auto found = placeholders_in(value.text.source);
         if (!found.empty()) {
           add(s, "placeholder", Severity::kError,
-              "Condition " + condition.key_as_written + " value " + quote(value.text.source) +
-                  " still contains the placeholder " + join(found),
+              "Condition " + condition.key_as_written + " value " +
+                  double_quoted(value.text.source) + " still contains the placeholder " +
+                  join(found),
               "replace the placeholder with the real value");
         }
       }
@@ -172,12 +170,12 @@ class Linter {
             "list the actions needed, e.g. \"rds-db:connect\"");
       } else if (action == "rds-db:*" || action == "rds:*") {
         add(s, "wildcard-action", Severity::kError,
-            "Action " + quote(action) + " allows every " + action.substr(0, action.find(':')) +
-                " action",
+            "Action " + double_quoted(action) + " allows every " +
+                action.substr(0, action.find(':')) + " action",
             "allow only \"rds-db:connect\"");
       } else if (has_wildcard(action) && wildcard_match(action, "rds-db:connect")) {
         add(s, "wildcard-action", Severity::kError,
-            "Action " + quote(action) + " is a wildcard that matches rds-db:connect",
+            "Action " + double_quoted(action) + " is a wildcard that matches rds-db:connect",
             "allow exactly \"rds-db:connect\"");
       }
     }
@@ -210,7 +208,7 @@ class Linter {
       const std::string& service = parts[2];
       if (service == "rds") {
         add(s, "rds-service", Severity::kError,
-            "Resource " + quote(text) +
+            "Resource " + double_quoted(text) +
                 " uses service \"rds\"; rds-db:connect is checked against "
                 "arn:aws:rds-db:... ARNs, so this allows nothing",
             "write arn:aws:rds-db:" + parts[3] + ":" + parts[4] + ":dbuser:prx-<17 hex>/USER");
@@ -220,7 +218,7 @@ class Linter {
       const std::string& rest = parts[5];
       if (!rest.starts_with("dbuser:")) {
         add(s, "dbuser-format", Severity::kError,
-            "Resource " + quote(text) +
+            "Resource " + double_quoted(text) +
                 " is not arn:aws:rds-db:REGION:ACCOUNT:dbuser:PROXY_ID/USER",
             "the resource part must be dbuser:prx-<17 hex>/USER");
         continue;
@@ -230,7 +228,7 @@ class Linter {
       if (slash == std::string_view::npos || tail.find('/', slash + 1) != std::string_view::npos ||
           slash == 0 || slash + 1 == tail.size()) {
         add(s, "dbuser-format", Severity::kError,
-            "Resource " + quote(text) +
+            "Resource " + double_quoted(text) +
                 " must name exactly one proxy id and one user "
                 "(dbuser:PROXY_ID/USER)",
             "write dbuser:prx-<17 hex>/USER");
@@ -240,30 +238,30 @@ class Linter {
       std::string_view user = tail.substr(slash + 1);
       if (id.starts_with("prxy-")) {
         add(s, "prxy-typo", Severity::kError,
-            "Resource " + quote(text) + " names proxy id " + quote(id) +
+            "Resource " + double_quoted(text) + " names proxy id " + double_quoted(id) +
                 ": RDS Proxy resource ids start with \"prx-\", so this ARN matches nothing",
             "use the id from `aws rds describe-db-proxies --query 'DBProxies[0].DBProxyArn'` "
             "(prx- followed by 17 hex digits)");
       } else if (id.starts_with("db-") || id.starts_with("cluster-")) {
         add(s, "db-resource-id", Severity::kError,
-            "Resource " + quote(text) + " names " + quote(id) +
+            "Resource " + double_quoted(text) + " names " + double_quoted(id) +
                 ", a DB instance/cluster resource id; through RDS Proxy the ARN must name the "
                 "proxy's prx- id",
             "use the proxy's resource id (prx- followed by 17 hex digits)");
       } else if (has_wildcard(id)) {
         add(s, "dbuser-wildcard", Severity::kError,
-            "Resource " + quote(text) +
+            "Resource " + double_quoted(text) +
                 " has a wildcard in the proxy id, so it covers other proxies",
             "name exactly one proxy id (prx- followed by 17 hex digits)");
       } else if (!is_proxy_resource_id(id) && placeholders_in(id).empty()) {
         add(s, "proxy-id-format", Severity::kError,
-            "Resource " + quote(text) + " names proxy id " + quote(id) +
+            "Resource " + double_quoted(text) + " names proxy id " + double_quoted(id) +
                 ", which is not prx- followed by 17 lowercase hex digits",
             "copy the id from the proxy's ARN (arn:aws:rds:REGION:ACCOUNT:db-proxy:prx-...)");
       }
       if (has_wildcard(user)) {
         add(s, "dbuser-wildcard", Severity::kError,
-            "Resource " + quote(text) + " has a wildcard in the database user name",
+            "Resource " + double_quoted(text) + " has a wildcard in the database user name",
             "name exactly one database user, e.g. lambda_writer");
       }
     }
@@ -274,7 +272,7 @@ class Linter {
     auto found = placeholders_in(text);
     if (!found.empty()) {
       add(s, "placeholder", Severity::kError,
-          "Resource " + quote(text) + " still contains the placeholder " + join(found),
+          "Resource " + double_quoted(text) + " still contains the placeholder " + join(found),
           "replace it with the real value (account id, region, proxy resource id, key id)");
     }
     size_t count = 0;
@@ -284,7 +282,7 @@ class Linter {
     const std::string& account = parts[4];
     if (has_wildcard(region) || has_wildcard(account)) {
       add(s, "wildcard-account-region", Severity::kError,
-          "Resource " + quote(text) + " has a wildcard in the " +
+          "Resource " + double_quoted(text) + " has a wildcard in the " +
               std::string(has_wildcard(account) ? "account" : "region") +
               ", so it also matches resources of other " +
               (has_wildcard(account) ? "accounts" : "regions"),
@@ -292,7 +290,8 @@ class Linter {
     } else if (!account.empty() && account != "aws" && !is_account_id(account) &&
                placeholders_in(account).empty()) {
       add(s, "account-format", Severity::kError,
-          "Resource " + quote(text) + " has account " + quote(account) + ", which is not 12 digits",
+          "Resource " + double_quoted(text) + " has account " + double_quoted(account) +
+              ", which is not 12 digits",
           "write the 12-digit account id");
     }
   }
@@ -322,7 +321,7 @@ std::string format_finding(std::string_view file, const LintFinding& finding) {
   out += ": ";
   if (finding.statement_index) {
     out += "statement " + std::to_string(*finding.statement_index);
-    if (!finding.sid.empty()) out += " (Sid " + quote(finding.sid) + ")";
+    if (!finding.sid.empty()) out += " (Sid " + double_quoted(finding.sid) + ")";
     out += ": ";
   }
   out += std::string(severity_name(finding.severity)) + " [" + finding.check +

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/strings.h"
+#include "common/time.h"
 #include "iam/arn.h"
 #include "iam/strict_json.h"
 
@@ -16,18 +18,6 @@ namespace {
 
 using internal::json_type_name;
 using nlohmann::json;
-
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 struct OperatorName {
   std::string_view name;
@@ -206,7 +196,7 @@ Result<double> parse_number(std::string_view text) {
   double value = std::strtod(copy.c_str(), &end);
   if (end != copy.c_str() + copy.size() || !std::isfinite(value) || copy.front() == ' ' ||
       copy.find_first_of("xXnN") != std::string::npos) {
-    return Error::invalid_argument(quote(text) + " is not a number");
+    return Error::invalid_argument(double_quoted(text) + " is not a number");
   }
   return value;
 }
@@ -236,7 +226,7 @@ class StatementParser {
     for (const auto& [key, value] : body_.items()) {
       if (!kKeys.contains(key)) {
         return Error::invalid_argument(
-            label() + ": unknown key " + quote(key) +
+            label() + ": unknown key " + double_quoted(key) +
             " (allowed: Sid, Effect, Action, NotAction, Resource, NotResource, Principal, "
             "NotPrincipal, Condition)");
       }
@@ -267,7 +257,7 @@ class StatementParser {
       statement_.effect = Effect::kDeny;
     } else {
       return Error::invalid_argument(label() + ": Effect must be \"Allow\" or \"Deny\", got " +
-                                     quote(effect));
+                                     double_quoted(effect));
     }
     return {};
   }
@@ -287,10 +277,10 @@ class StatementParser {
                                                label() + ": " + field));
     for (const auto& item : list) {
       if (!valid_action(item)) {
-        return Error::invalid_argument(label() + ": " + field + ": " + quote(item) +
+        return Error::invalid_argument(label() + ": " + field + ": " + double_quoted(item) +
                                        " is not \"*\" or \"service:action\"");
       }
-      statement_.actions.push_back(lower_ascii(item));
+      statement_.actions.push_back(ascii_lowercase(item));
     }
     return {};
   }
@@ -315,7 +305,7 @@ class StatementParser {
     for (const auto& item : list) {
       if (!looks_like_arn_pattern(item)) {
         return Error::invalid_argument(
-            label() + ": " + field + ": " + quote(item) +
+            label() + ": " + field + ": " + double_quoted(item) +
             " is not \"*\" or an ARN (arn:partition:service:region:account:resource)");
       }
       auto compiled = compile_template(item, variables());
@@ -351,7 +341,7 @@ class StatementParser {
       if (value.get_ref<const std::string&>() != "*") {
         return Error::invalid_argument(label() + ": " + field +
                                        " must be \"*\" or an object such as {\"AWS\": ...}, got " +
-                                       quote(value.get_ref<const std::string&>()));
+                                       double_quoted(value.get_ref<const std::string&>()));
       }
       set.any = true;
       statement_.principal = std::move(set);
@@ -375,7 +365,7 @@ class StatementParser {
         target = &set.canonical_user;
       } else {
         return Error::invalid_argument(label() + ": " + field + ": unknown principal type " +
-                                       quote(type) +
+                                       double_quoted(type) +
                                        " (allowed: AWS, Service, Federated, CanonicalUser)");
       }
       WG_ASSIGN_OR_RETURN(auto list, string_list(ids, where));
@@ -388,7 +378,7 @@ class StatementParser {
           if (is_account_id(id)) {
             id = account_root_arn(id);
           } else if (auto arn = parse_arn(id); !arn) {
-            return Error::invalid_argument(where + ": " + quote(id) +
+            return Error::invalid_argument(where + ": " + double_quoted(id) +
                                            " is not \"*\", an account id or an ARN");
           }
         } else if (id.empty()) {
@@ -419,7 +409,7 @@ class StatementParser {
       for (const auto& [key, values] : block.items()) {
         if (key.empty()) return Error::invalid_argument(where + ": empty condition key");
         Condition condition = base;
-        condition.key = lower_ascii(key);
+        condition.key = ascii_lowercase(key);
         condition.key_as_written = key;
         WG_ASSIGN_OR_RETURN(auto texts, condition_value_list(values, where + "." + key));
         for (const auto& text : texts) {
@@ -455,7 +445,8 @@ class StatementParser {
         return condition;
       }
     }
-    return Error::invalid_argument(label() + ": Condition: unknown operator " + quote(text));
+    return Error::invalid_argument(label() + ": Condition: unknown operator " +
+                                   double_quoted(text));
   }
 
   Result<ConditionValue> parse_condition_value(ConditionOperator op, const std::string& text) {
@@ -471,7 +462,7 @@ class StatementParser {
       case ValueKind::kDate: {
         auto date = parse_date(text);
         if (!date)
-          return Error::invalid_argument(quote(text) +
+          return Error::invalid_argument(double_quoted(text) +
                                          " is not a date (ISO 8601 or epoch seconds)");
         value.epoch_millis = *date;
         break;
@@ -483,9 +474,9 @@ class StatementParser {
       case ValueKind::kBool:
       case ValueKind::kNull: {
         if (value.text.has_variables) break;
-        std::string lowered = lower_ascii(text);
+        std::string lowered = ascii_lowercase(text);
         if (lowered != "true" && lowered != "false") {
-          return Error::invalid_argument(quote(text) + " is not \"true\" or \"false\"");
+          return Error::invalid_argument(double_quoted(text) + " is not \"true\" or \"false\"");
         }
         break;
       }
@@ -502,7 +493,7 @@ class StatementParser {
 
 std::string duplicate_message(const internal::DuplicateKey& duplicate, const json& root) {
   const auto& path = duplicate.path;
-  std::string key = quote(duplicate.key);
+  std::string key = double_quoted(duplicate.key);
   if (path.empty()) return "duplicate top-level key " + key;
   if (path[0] == "Statement" && root.is_object()) {
     const json& statements = root["Statement"];
@@ -519,7 +510,7 @@ std::string duplicate_message(const internal::DuplicateKey& duplicate, const jso
     if (body && body->is_object()) {
       auto sid = body->find("Sid");
       if (sid != body->end() && sid->is_string()) {
-        label += " (Sid " + quote(sid->get_ref<const std::string&>()) + ")";
+        label += " (Sid " + double_quoted(sid->get_ref<const std::string&>()) + ")";
       }
     }
     std::string field;
@@ -531,28 +522,6 @@ std::string duplicate_message(const internal::DuplicateKey& duplicate, const jso
   for (const auto& part : path)
     where += "/" + part;
   return where + ": duplicate key " + key;
-}
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool read_digits(std::string_view text, size_t& pos, size_t count, int& out) {
-  if (pos + count > text.size()) return false;
-  int value = 0;
-  for (size_t i = 0; i < count; ++i) {
-    char c = text[pos + i];
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  pos += count;
-  out = value;
-  return true;
 }
 
 }  // namespace
@@ -582,7 +551,7 @@ bool is_negated(ConditionOperator op) {
 
 std::string Statement::label() const {
   std::string out = "statement " + std::to_string(index);
-  if (!sid.empty()) out += " (Sid " + quote(sid) + ")";
+  if (!sid.empty()) out += " (Sid " + double_quoted(sid) + ")";
   return out;
 }
 
@@ -600,7 +569,7 @@ Result<Template> compile_template(std::string_view text, bool variables) {
     append_escaped_literal(literal, text.substr(pos, start - pos), false);
     size_t end = text.find('}', start + 2);
     if (end == std::string_view::npos) {
-      return Error::invalid_argument("unterminated policy variable in " + quote(text));
+      return Error::invalid_argument("unterminated policy variable in " + double_quoted(text));
     }
     std::string_view inner = trim(text.substr(start + 2, end - start - 2));
     pos = end + 1;
@@ -618,7 +587,7 @@ Result<Template> compile_template(std::string_view text, bool variables) {
         return Error::invalid_argument(
             "policy variable default must be in single quotes, as in "
             "${aws:username, 'anonymous'}: " +
-            quote(text));
+            double_quoted(text));
       }
       std::string escaped;
       append_escaped_literal(escaped, fallback.substr(1, fallback.size() - 2), false);
@@ -626,9 +595,9 @@ Result<Template> compile_template(std::string_view text, bool variables) {
     }
     if (!valid_variable_key(key)) {
       return Error::invalid_argument("invalid policy variable \"${" + std::string(inner) +
-                                     "}\" in " + quote(text));
+                                     "}\" in " + double_quoted(text));
     }
-    variable.text = lower_ascii(key);
+    variable.text = ascii_lowercase(key);
     if (!literal.empty()) out.parts.push_back({false, std::move(literal), std::nullopt});
     literal.clear();
     out.parts.push_back(std::move(variable));
@@ -672,7 +641,7 @@ Result<Policy> parse_policy(std::string_view json_text, PolicyKind kind) {
   policy.kind = kind;
   for (const auto& [key, value] : root.items()) {
     if (key != "Version" && key != "Id" && key != "Statement") {
-      return Error::invalid_argument("unknown top-level key " + quote(key) +
+      return Error::invalid_argument("unknown top-level key " + double_quoted(key) +
                                      " (allowed: Version, Id, Statement)");
     }
   }
@@ -684,7 +653,7 @@ Result<Policy> parse_policy(std::string_view json_text, PolicyKind kind) {
     policy.version = it->get<std::string>();
     if (policy.version != "2012-10-17" && policy.version != "2008-10-17") {
       return Error::invalid_argument("Version must be \"2012-10-17\" or \"2008-10-17\", got " +
-                                     quote(policy.version));
+                                     double_quoted(policy.version));
     }
   }
   if (auto it = root.find("Id"); it != root.end()) {
@@ -712,7 +681,7 @@ Result<Policy> parse_policy(std::string_view json_text, PolicyKind kind) {
 }
 
 Result<int64_t> parse_date(std::string_view text) {
-  auto bad = [&] { return Error::invalid_argument(quote(text) + " is not a date"); };
+  auto bad = [&] { return Error::invalid_argument(double_quoted(text) + " is not a date"); };
   if (text.empty()) return bad();
   bool all_digits = true;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -726,69 +695,14 @@ Result<int64_t> parse_date(std::string_view text) {
     if (ec != std::errc() || ptr != text.data() + text.size()) return bad();
     return seconds * 1000;
   }
-  size_t pos = 0;
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
-  if (!read_digits(text, pos, 4, year) || pos >= text.size() || text[pos++] != '-' ||
-      !read_digits(text, pos, 2, month) || pos >= text.size() || text[pos++] != '-' ||
-      !read_digits(text, pos, 2, day)) {
-    return bad();
-  }
-  int offset_minutes = 0;
-  if (pos < text.size()) {
-    if (text[pos] != 'T' && text[pos] != 't') return bad();
-    ++pos;
-    if (!read_digits(text, pos, 2, hour) || pos >= text.size() || text[pos++] != ':' ||
-        !read_digits(text, pos, 2, minute)) {
-      return bad();
-    }
-    if (pos < text.size() && text[pos] == ':') {
-      ++pos;
-      if (!read_digits(text, pos, 2, second)) return bad();
-      if (pos < text.size() && text[pos] == '.') {
-        ++pos;
-        size_t digits = 0;
-        int scale = 100;
-        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-          if (digits < 3) millis += (text[pos] - '0') * scale;
-          scale /= 10;
-          ++digits;
-          ++pos;
-        }
-        if (digits == 0) return bad();
-      }
-    }
-    if (pos < text.size()) {
-      char zone = text[pos++];
-      if (zone == 'Z' || zone == 'z') {
-        if (pos != text.size()) return bad();
-      } else if (zone == '+' || zone == '-') {
-        int oh = 0, om = 0;
-        if (!read_digits(text, pos, 2, oh)) return bad();
-        if (pos < text.size() && text[pos] == ':') ++pos;
-        if (!read_digits(text, pos, 2, om) || pos != text.size() || oh > 23 || om > 59) {
-          return bad();
-        }
-        offset_minutes = (zone == '+' ? 1 : -1) * (oh * 60 + om);
-      } else {
-        return bad();
-      }
-    }
-  }
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1] || hour > 23 ||
-      minute > 59 || second > 60) {
-    return bad();
-  }
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap) return bad();
-  int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * 1000 + millis;
+  auto time = parse_iso8601(text);
+  if (!time) return bad();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
 }
 
 Result<CidrBlock> parse_cidr(std::string_view text) {
   auto bad = [&] {
-    return Error::invalid_argument(quote(text) + " is not an IP address or CIDR block");
+    return Error::invalid_argument(double_quoted(text) + " is not an IP address or CIDR block");
   };
   CidrBlock block;
   std::string address(text);

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strings.h"
+#include "common/time.h"
 #include "iam/arn.h"
 #include "iam/random.h"
 #include "iam/strict_json.h"
@@ -25,10 +27,6 @@ using nlohmann::json;
 
 constexpr int kFormatVersion = 1;
 
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
-
 std::string errno_text(int err) {
   return std::strerror(err);
 }
@@ -38,15 +36,6 @@ int64_t to_epoch(TimePoint t) {
 }
 TimePoint from_epoch(int64_t seconds) {
   return TimePoint(std::chrono::seconds(seconds));
-}
-
-std::string iso8601(TimePoint t) {
-  time_t seconds = static_cast<time_t>(to_epoch(t));
-  struct tm parts {};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
 }
 
 class FileDescriptor {
@@ -318,7 +307,7 @@ struct IamStore::Snapshot {
     json& keys_json = root["access_keys"] = json::object();
     for (const auto& [id, key] : keys) {
       keys_json[id] = {{"user", key.user_name},
-                       {"secret", key.secret_access_key},
+                       {"secret", key.secret_access_key.reveal()},
                        {"status", key.status == KeyStatus::kActive ? "Active" : "Inactive"},
                        {"created", to_epoch(key.created)}};
     }
@@ -326,8 +315,8 @@ struct IamStore::Snapshot {
     for (const auto& [id, session] : sessions) {
       sessions_json[id] = {{"role", session.role_name},
                            {"session_name", session.session_name},
-                           {"secret", session.secret_access_key},
-                           {"session_token", session.session_token},
+                           {"secret", session.secret_access_key.reveal()},
+                           {"session_token", session.session_token.reveal()},
                            {"expiration", to_epoch(session.expiration)}};
     }
     return root;
@@ -340,7 +329,8 @@ struct IamStore::Snapshot {
       const std::set<std::string> kTop = {"format", "generation",       "settings",    "users",
                                           "roles",  "managed_policies", "access_keys", "sessions"};
       for (const auto& [key, value] : root.items()) {
-        if (!kTop.contains(key)) return Error::failed_precondition("unknown key " + quote(key));
+        if (!kTop.contains(key))
+          return Error::failed_precondition("unknown key " + double_quoted(key));
       }
       if (root.at("format").get<int>() != kFormatVersion) {
         return Error::failed_precondition("format " + root.at("format").dump() +
@@ -388,7 +378,8 @@ struct IamStore::Snapshot {
         key.secret_access_key = k.at("secret").get<std::string>();
         std::string status = k.at("status").get<std::string>();
         if (status != "Active" && status != "Inactive") {
-          return Error::failed_precondition("access key " + id + " has status " + quote(status));
+          return Error::failed_precondition("access key " + id + " has status " +
+                                            double_quoted(status));
         }
         key.status = status == "Active" ? KeyStatus::kActive : KeyStatus::kInactive;
         key.created = from_epoch(k.at("created").get<int64_t>());
@@ -423,21 +414,17 @@ const std::vector<ManagedPolicy>& aws_managed_policies() {
 }
 
 bool session_token_matches(const KeyIdentity& identity, std::string_view presented_token) {
-  if (identity.session_token.empty() || presented_token.size() != identity.session_token.size()) {
-    return false;
-  }
-  return CRYPTO_memcmp(identity.session_token.data(), presented_token.data(),
-                       presented_token.size()) == 0;
+  return !identity.session_token.empty() && identity.session_token.equals(presented_token);
 }
 
 Status validate_iam_name(std::string_view kind, std::string_view name) {
   if (name.empty() || name.size() > 64) {
-    return Error::invalid_argument(std::string(kind) + " name " + quote(name) +
+    return Error::invalid_argument(std::string(kind) + " name " + double_quoted(name) +
                                    " must have 1 to 64 characters");
   }
   for (char c : name) {
     if (!valid_name_char(c)) {
-      return Error::invalid_argument(std::string(kind) + " name " + quote(name) +
+      return Error::invalid_argument(std::string(kind) + " name " + double_quoted(name) +
                                      " may contain only letters, digits and _+=,.@-");
     }
   }
@@ -472,7 +459,7 @@ Result<std::unique_ptr<IamStore>> IamStore::open(const std::string& state_dir) {
 Result<std::unique_ptr<IamStore>> IamStore::open_or_create(const std::string& state_dir,
                                                            const StoreSettings& initial) {
   if (!is_account_id(initial.account_id)) {
-    return Error::invalid_argument("account id " + quote(initial.account_id) +
+    return Error::invalid_argument("account id " + double_quoted(initial.account_id) +
                                    " must be 12 digits");
   }
   auto store = std::unique_ptr<IamStore>(new IamStore(state_dir));
@@ -507,7 +494,7 @@ Status IamStore::load() {
   if (!parsed) return Error::failed_precondition(file_ + ": " + parsed.error().message());
   if (!parsed->duplicates.empty()) {
     return Error::failed_precondition(file_ + ": duplicate key " +
-                                      quote(parsed->duplicates[0].key));
+                                      double_quoted(parsed->duplicates[0].key));
   }
   auto snapshot = Snapshot::from_json(parsed->value);
   if (!snapshot) return Error::failed_precondition(file_ + ": " + snapshot.error().message());
@@ -579,7 +566,7 @@ Result<KeyIdentity> IamStore::lookup_key(std::string_view access_key_id,
     const Session& session = it->second;
     if (now && *now >= session.expiration) {
       return Error::unauthenticated("session credentials " + std::string(access_key_id) +
-                                    " expired at " + iso8601(session.expiration));
+                                    " expired at " + format_iso8601(session.expiration));
     }
     auto role = s->roles.find(session.role_name);
     if (role == s->roles.end()) {
@@ -622,13 +609,13 @@ Result<PrincipalPolicies> IamStore::find_principal(std::string_view name_or_arn)
   const std::string text(name_or_arn);
   auto by_user = [&](const std::string& name) -> Result<PrincipalPolicies> {
     auto it = s->users.find(name);
-    if (it == s->users.end()) return Error::not_found("no user named " + quote(name));
+    if (it == s->users.end()) return Error::not_found("no user named " + double_quoted(name));
     return PrincipalPolicies{s->user_principal(it->second), s->user_policies.at(name)};
   };
   auto by_role = [&](const std::string& name,
                      std::string_view session) -> Result<PrincipalPolicies> {
     auto it = s->roles.find(name);
-    if (it == s->roles.end()) return Error::not_found("no role named " + quote(name));
+    if (it == s->roles.end()) return Error::not_found("no role named " + double_quoted(name));
     return PrincipalPolicies{s->role_principal(it->second, session), s->role_policies.at(name)};
   };
   if (text.starts_with("arn:")) {
@@ -658,19 +645,21 @@ Result<PrincipalPolicies> IamStore::find_principal(std::string_view name_or_arn)
   }
   bool is_user = s->users.contains(text), is_role = s->roles.contains(text);
   if (is_user && is_role) {
-    return Error::invalid_argument(quote(text) + " is both a user and a role; give the ARN (" +
+    return Error::invalid_argument(double_quoted(text) +
+                                   " is both a user and a role; give the ARN (" +
                                    user_arn(s->settings.account_id, text) + " or " +
                                    role_arn(s->settings.account_id, text) + ")");
   }
   if (is_user) return by_user(text);
   if (is_role) return by_role(text, {});
-  return Error::not_found("no user or role named " + quote(text) + " in " + file_);
+  return Error::not_found("no user or role named " + double_quoted(text) + " in " + file_);
 }
 
 Result<NamedPolicy> IamStore::trust_policy(std::string_view role_name) const {
   auto s = snapshot();
   auto it = s->trust_policies.find(role_name);
-  if (it == s->trust_policies.end()) return Error::not_found("no role named " + quote(role_name));
+  if (it == s->trust_policies.end())
+    return Error::not_found("no role named " + double_quoted(role_name));
   return it->second;
 }
 
@@ -723,12 +712,13 @@ Status IamStore::update_settings(const std::function<Status(StoreSettings&)>& ch
   return mutate([&](Snapshot& s) -> Status {
     WG_RETURN_IF_ERROR(change(s.settings));
     if (!is_account_id(s.settings.account_id)) {
-      return Error::invalid_argument("account id " + quote(s.settings.account_id) +
+      return Error::invalid_argument("account id " + double_quoted(s.settings.account_id) +
                                      " must be 12 digits");
     }
     if (!s.settings.proxy_resource_id.empty() &&
         !is_proxy_resource_id(s.settings.proxy_resource_id)) {
-      return Error::invalid_argument("proxy resource id " + quote(s.settings.proxy_resource_id) +
+      return Error::invalid_argument("proxy resource id " +
+                                     double_quoted(s.settings.proxy_resource_id) +
                                      " is not prx- followed by 17 lowercase hex digits");
     }
     return {};
@@ -741,7 +731,7 @@ Result<User> IamStore::create_user(std::string_view name, std::map<std::string, 
   User created;
   WG_RETURN_IF_ERROR(mutate([&](Snapshot& s) -> Status {
     if (s.users.contains(name))
-      return Error::already_exists("user " + quote(name) + " already exists");
+      return Error::already_exists("user " + double_quoted(name) + " already exists");
     created.name = std::string(name);
     created.user_id = user_id;
     created.tags = tags;
@@ -755,9 +745,9 @@ Result<User> IamStore::create_user(std::string_view name, std::map<std::string, 
 Status IamStore::delete_user(std::string_view name) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.users.find(name);
-    if (it == s.users.end()) return Error::not_found("no user named " + quote(name));
+    if (it == s.users.end()) return Error::not_found("no user named " + double_quoted(name));
     if (!it->second.inline_policies.empty() || !it->second.attached_policy_arns.empty()) {
-      return Error::failed_precondition("user " + quote(name) +
+      return Error::failed_precondition("user " + double_quoted(name) +
                                         " still has policies; delete or detach them first");
     }
     std::erase_if(s.keys, [&](const auto& entry) { return entry.second.user_name == name; });
@@ -771,13 +761,14 @@ Result<AccessKey> IamStore::create_access_key(std::string_view user_name, TimePo
   WG_ASSIGN_OR_RETURN(auto secret, new_secret_access_key());
   AccessKey created;
   WG_RETURN_IF_ERROR(mutate([&](Snapshot& s) -> Status {
-    if (!s.users.contains(user_name)) return Error::not_found("no user named " + quote(user_name));
+    if (!s.users.contains(user_name))
+      return Error::not_found("no user named " + double_quoted(user_name));
     size_t count = 0;
     for (const auto& [key_id, key] : s.keys)
       count += key.user_name == user_name ? 1 : 0;
     if (count >= 2) {
       return Error::failed_precondition(
-          "user " + quote(user_name) +
+          "user " + double_quoted(user_name) +
           " already has 2 access keys (the AWS limit); delete one first");
     }
     if (s.keys.contains(id)) return Error::internal("access key id collision");
@@ -830,7 +821,7 @@ Result<Role> IamStore::create_role(std::string_view name, std::string_view trust
   WG_RETURN_IF_ERROR(mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(name);
     if (it != s.roles.end() && !replace_existing) {
-      return Error::already_exists("role " + quote(name) + " already exists");
+      return Error::already_exists("role " + double_quoted(name) + " already exists");
     }
     if (it == s.roles.end()) {
       Role role;
@@ -851,9 +842,9 @@ Result<Role> IamStore::create_role(std::string_view name, std::string_view trust
 Status IamStore::delete_role(std::string_view name) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(name));
     if (!it->second.inline_policies.empty() || !it->second.attached_policy_arns.empty()) {
-      return Error::failed_precondition("role " + quote(name) +
+      return Error::failed_precondition("role " + double_quoted(name) +
                                         " still has policies; delete or detach them first");
     }
     std::erase_if(s.sessions, [&](const auto& entry) { return entry.second.role_name == name; });
@@ -869,7 +860,7 @@ Status IamStore::update_assume_role_policy(std::string_view role_name,
     return std::move(trust).error().with_context("trust policy of role " + std::string(role_name));
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(role_name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     it->second.trust_policy = std::string(trust_policy_json);
     return {};
   });
@@ -889,7 +880,7 @@ Status IamStore::put_user_policy(std::string_view user_name, std::string_view po
   WG_RETURN_IF_ERROR(check_policy(policy_name, policy_json));
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.users.find(user_name);
-    if (it == s.users.end()) return Error::not_found("no user named " + quote(user_name));
+    if (it == s.users.end()) return Error::not_found("no user named " + double_quoted(user_name));
     it->second.inline_policies[std::string(policy_name)] = std::string(policy_json);
     return {};
   });
@@ -898,9 +889,10 @@ Status IamStore::put_user_policy(std::string_view user_name, std::string_view po
 Status IamStore::delete_user_policy(std::string_view user_name, std::string_view policy_name) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.users.find(user_name);
-    if (it == s.users.end()) return Error::not_found("no user named " + quote(user_name));
+    if (it == s.users.end()) return Error::not_found("no user named " + double_quoted(user_name));
     if (it->second.inline_policies.erase(std::string(policy_name)) == 0) {
-      return Error::not_found("user " + quote(user_name) + " has no policy " + quote(policy_name));
+      return Error::not_found("user " + double_quoted(user_name) + " has no policy " +
+                              double_quoted(policy_name));
     }
     return {};
   });
@@ -911,7 +903,7 @@ Status IamStore::put_role_policy(std::string_view role_name, std::string_view po
   WG_RETURN_IF_ERROR(check_policy(policy_name, policy_json));
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(role_name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     it->second.inline_policies[std::string(policy_name)] = std::string(policy_json);
     return {};
   });
@@ -920,9 +912,10 @@ Status IamStore::put_role_policy(std::string_view role_name, std::string_view po
 Status IamStore::delete_role_policy(std::string_view role_name, std::string_view policy_name) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(role_name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     if (it->second.inline_policies.erase(std::string(policy_name)) == 0) {
-      return Error::not_found("role " + quote(role_name) + " has no policy " + quote(policy_name));
+      return Error::not_found("role " + double_quoted(role_name) + " has no policy " +
+                              double_quoted(policy_name));
     }
     return {};
   });
@@ -979,7 +972,7 @@ Status detach(std::vector<std::string>& arns, std::string_view arn, const std::s
 Status IamStore::attach_user_policy(std::string_view user_name, std::string_view policy_arn) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.users.find(user_name);
-    if (it == s.users.end()) return Error::not_found("no user named " + quote(user_name));
+    if (it == s.users.end()) return Error::not_found("no user named " + double_quoted(user_name));
     if (!s.find_managed(policy_arn))
       return Error::not_found("no managed policy " + std::string(policy_arn));
     return attach(it->second.attached_policy_arns, policy_arn);
@@ -989,7 +982,7 @@ Status IamStore::attach_user_policy(std::string_view user_name, std::string_view
 Status IamStore::detach_user_policy(std::string_view user_name, std::string_view policy_arn) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.users.find(user_name);
-    if (it == s.users.end()) return Error::not_found("no user named " + quote(user_name));
+    if (it == s.users.end()) return Error::not_found("no user named " + double_quoted(user_name));
     return detach(it->second.attached_policy_arns, policy_arn, "user " + std::string(user_name));
   });
 }
@@ -997,7 +990,7 @@ Status IamStore::detach_user_policy(std::string_view user_name, std::string_view
 Status IamStore::attach_role_policy(std::string_view role_name, std::string_view policy_arn) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(role_name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     if (!s.find_managed(policy_arn))
       return Error::not_found("no managed policy " + std::string(policy_arn));
     return attach(it->second.attached_policy_arns, policy_arn);
@@ -1007,7 +1000,7 @@ Status IamStore::attach_role_policy(std::string_view role_name, std::string_view
 Status IamStore::detach_role_policy(std::string_view role_name, std::string_view policy_arn) {
   return mutate([&](Snapshot& s) -> Status {
     auto it = s.roles.find(role_name);
-    if (it == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (it == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     return detach(it->second.attached_policy_arns, policy_arn, "role " + std::string(role_name));
   });
 }
@@ -1016,7 +1009,7 @@ Result<Session> IamStore::create_session(std::string_view role_name, std::string
                                          std::chrono::seconds duration, TimePoint now) {
   if (session_name.size() < 2 || session_name.size() > 64 ||
       !std::all_of(session_name.begin(), session_name.end(), valid_name_char)) {
-    return Error::invalid_argument("role session name " + quote(session_name) +
+    return Error::invalid_argument("role session name " + double_quoted(session_name) +
                                    " must have 2 to 64 characters of letters, digits and _+=,.@-");
   }
   if (duration < kMinSessionDuration || duration > kMaxSessionDuration) {
@@ -1029,12 +1022,12 @@ Result<Session> IamStore::create_session(std::string_view role_name, std::string
   Session created;
   WG_RETURN_IF_ERROR(mutate([&](Snapshot& s) -> Status {
     auto role = s.roles.find(role_name);
-    if (role == s.roles.end()) return Error::not_found("no role named " + quote(role_name));
+    if (role == s.roles.end()) return Error::not_found("no role named " + double_quoted(role_name));
     if (duration > role->second.max_session_duration) {
-      return Error::invalid_argument("session duration " + std::to_string(duration.count()) +
-                                     " s exceeds the maximum of role " + quote(role_name) + " (" +
-                                     std::to_string(role->second.max_session_duration.count()) +
-                                     " s)");
+      return Error::invalid_argument(
+          "session duration " + std::to_string(duration.count()) +
+          " s exceeds the maximum of role " + double_quoted(role_name) + " (" +
+          std::to_string(role->second.max_session_duration.count()) + " s)");
     }
     std::erase_if(s.sessions, [&](const auto& entry) {
       return entry.second.expiration + kExpiredSessionRetention < now;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/secret_string.h"
 #include "iam/evaluator.h"
 #include "iam/policy.h"
 
@@ -85,7 +86,7 @@ struct ManagedPolicy {
 
 struct AccessKey {
   std::string access_key_id;
-  std::string secret_access_key;
+  SecretString secret_access_key;
   std::string user_name;
   KeyStatus status = KeyStatus::kActive;
   TimePoint created;
@@ -93,8 +94,8 @@ struct AccessKey {
 
 struct Session {
   std::string access_key_id;  // ASIA...
-  std::string secret_access_key;
-  std::string session_token;
+  SecretString secret_access_key;
+  SecretString session_token;
   std::string role_name;
   std::string session_name;
   TimePoint expiration;
@@ -105,8 +106,8 @@ struct KeyIdentity {
   enum class Kind { kUser, kAssumedRole };
   Kind kind = Kind::kUser;
   std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;            // empty for long-term keys
+  SecretString secret_access_key;
+  SecretString session_token;           // empty for long-term keys
   std::optional<TimePoint> expiration;  // sessions only
   PrincipalInfo principal;              // user ARN, or assumed-role ARN (+ account, ids, tags)
   std::string role_name;                // sessions only

@@ -89,14 +89,14 @@ class SecretsManagerSource : public SecretSource {
       return Error::invalid_argument("secret " + config_.user_secret_name + " has no SecretString");
     }
     WG_ASSIGN_OR_RETURN(awslocal::DatabaseSecret secret,
-                        awslocal::parse_database_secret(*value->secret_string));
+                        awslocal::parse_database_secret(value->secret_string->reveal()));
     if (secret.username != user) {
       return Error::failed_precondition("secret " + config_.user_secret_name + " is for user " +
                                         secret.username + ", not " + user);
     }
-    cached_ = secret.password;
+    cached_ = std::string(secret.password.reveal());
     cached_until_ = now + std::chrono::seconds(30);
-    return secret.password;
+    return *cached_;
   }
 
   void invalidate(const std::string& user) override {

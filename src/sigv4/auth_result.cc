@@ -38,6 +38,8 @@ std::string_view auth_failure_name(AuthFailure failure) {
       return "not_yet_valid";
     case AuthFailure::kPayloadHashMismatch:
       return "payload_hash_mismatch";
+    case AuthFailure::kUnsignedPayload:
+      return "unsigned_payload";
     case AuthFailure::kBadSignature:
       return "bad_signature";
   }

@@ -38,6 +38,7 @@ enum class AuthFailure {
   kExpired,               // signed too long ago (presigned: X-Amz-Date + X-Amz-Expires passed)
   kNotYetValid,           // signed more than the allowed skew in the future
   kPayloadHashMismatch,   // x-amz-content-sha256 does not match the body
+  kUnsignedPayload,       // UNSIGNED-PAYLOAD / STREAMING-* where the service needs the body hash
   kBadSignature,          // the signature does not match
 };
 

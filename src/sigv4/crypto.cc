@@ -104,10 +104,4 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace writegate::sigv4::detail

@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace writegate::sigv4::detail {
 
 using Digest = std::array<std::uint8_t, 32>;
@@ -31,6 +33,6 @@ std::string to_hex(std::span<const std::uint8_t> bytes);
 void append_hex(std::string& out, std::span<const std::uint8_t> bytes);
 
 // True when a and b are equal; the time taken depends only on the lengths (CRYPTO_memcmp).
-bool constant_time_equal(std::string_view a, std::string_view b);
+using writegate::constant_time_equal;
 
 }  // namespace writegate::sigv4::detail

@@ -3,23 +3,12 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/strings.h"
 #include "sigv4/crypto.h"
 #include "sigv4/encoding.h"
 
 namespace writegate::sigv4 {
 namespace {
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -354,7 +343,7 @@ Result<std::string> generate_rds_token(const RdsTokenRequest& request,
   }
   const std::string amz_date = format_amz_date(now);
   const std::string_view date = std::string_view(amz_date).substr(0, 8);
-  const std::string& token = credentials.session_token;
+  const std::string_view token = credentials.session_token.reveal();
 
   // botocore's order: the operation's params, then the auth params, the signature last. Each
   // value is encoded once, here; the canonical request hashes the same text in sorted order.
@@ -395,7 +384,8 @@ Result<std::string> generate_rds_token(const RdsTokenRequest& request,
       .expires = "900",
       .security_token = text.substr(token_at, token_end - token_at),
   };
-  SigningKey key = rds_signing_key(cache, credentials.secret_access_key, date, request.region);
+  SigningKey key =
+      rds_signing_key(cache, credentials.secret_access_key.reveal(), date, request.region);
   char signature[64];
   token_signature(key, SignedHost(request.hostname, request.port).view(), q, date, request.region,
                   signature);
@@ -472,7 +462,7 @@ AuthResult<RdsTokenClaims> verify_rds_token(std::string_view token, std::string_
                     "the token was made with temporary credentials but has no "
                     "X-Amz-Security-Token");
     }
-    if (!detail::decoded_equals_constant_time(*t.security_token, *key->session_token)) {
+    if (!detail::decoded_equals_constant_time(*t.security_token, key->session_token->reveal())) {
       return reject(AuthFailure::kBadSecurityToken,
                     "the token's X-Amz-Security-Token is not the session's");
     }
@@ -492,7 +482,8 @@ AuthResult<RdsTokenClaims> verify_rds_token(std::string_view token, std::string_
                         .amz_date = amz_date,  // checked: yyyymmddThhmmssZ needs no escape
                         .expires = expires.view(),
                         .security_token = security_token.view()};
-  SigningKey signing = rds_signing_key(cache, key->secret_access_key, t.scope_date, t.region);
+  SigningKey signing =
+      rds_signing_key(cache, key->secret_access_key.reveal(), t.scope_date, t.region);
   char expected[64];
   token_signature(signing, SignedHost(t.host, t.port).view(), q, t.scope_date, t.region, expected);
   if (!detail::constant_time_equal(std::string_view(expected, sizeof expected),

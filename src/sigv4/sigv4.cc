@@ -4,6 +4,7 @@
 #include <ctime>
 #include <string>
 
+#include "common/strings.h"
 #include "sigv4/crypto.h"
 #include "sigv4/encoding.h"
 
@@ -15,25 +16,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = ascii_lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
 }
 
 bool is_space(char c) {
@@ -252,7 +234,7 @@ CanonicalHeaders canonical_headers(const std::vector<Header>& headers,
   std::vector<std::pair<std::string, const Header*>> sorted;
   sorted.reserve(headers.size());
   for (const Header& h : headers) {
-    std::string lower = lowercase(h.name);
+    std::string lower = ascii_lowercase(h.name);
     // Header names never carry spaces on the wire; be lenient to "Name :" in hand-made input.
     while (!lower.empty() && is_space(lower.back()))
       lower.pop_back();
@@ -419,7 +401,7 @@ std::vector<std::string_view> names_to_sign(const HttpRequest& request,
                                             std::vector<std::string>& storage) {
   storage.clear();
   for (const Header& h : request.headers) {
-    std::string lower = lowercase(h.name);
+    std::string lower = ascii_lowercase(h.name);
     if (is_unsigned_header(lower)) continue;
     if (std::find(storage.begin(), storage.end(), lower) == storage.end()) {
       storage.push_back(std::move(lower));
@@ -444,7 +426,8 @@ Result<SignatureDetails> sign_request(HttpRequest& request, const Credentials& c
   std::string amz_date = format_amz_date(params.time);
   request.headers.push_back({"X-Amz-Date", amz_date});
   if (!credentials.session_token.empty()) {
-    request.headers.push_back({"X-Amz-Security-Token", credentials.session_token});
+    request.headers.push_back(
+        {"X-Amz-Security-Token", std::string(credentials.session_token.reveal())});
   }
   if (params.add_content_sha256_header) {
     remove_headers(request, "x-amz-content-sha256");
@@ -460,7 +443,7 @@ Result<SignatureDetails> sign_request(HttpRequest& request, const Credentials& c
   std::string creq =
       build_canonical_request(request.method, canonical_uri(request.path, params.path_mode),
                               canonical_query(request.query), headers, payload);
-  SigningKey key = signing_key(cache, credentials.secret_access_key, date_part(amz_date),
+  SigningKey key = signing_key(cache, credentials.secret_access_key.reveal(), date_part(amz_date),
                                params.region, params.service);
   SignatureDetails d = finish_signature(std::move(creq), std::move(amz_date), std::move(scope),
                                         headers.signed_headers, key);
@@ -504,14 +487,15 @@ Result<SignatureDetails> presign_request(HttpRequest& request, const Credentials
   request.query.push_back({"X-Amz-Expires", std::to_string(params.expires.count())});
   request.query.push_back({"X-Amz-SignedHeaders", headers.signed_headers});
   if (!credentials.session_token.empty()) {
-    request.query.push_back({"X-Amz-Security-Token", credentials.session_token});
+    request.query.push_back(
+        {"X-Amz-Security-Token", std::string(credentials.session_token.reveal())});
   }
   // S3 presigned URLs sign "UNSIGNED-PAYLOAD": callers set request.payload_hash to it.
   std::string payload = payload_hash_of(request);
   std::string creq =
       build_canonical_request(request.method, canonical_uri(request.path, params.path_mode),
                               canonical_query(request.query), headers, payload);
-  SigningKey key = signing_key(cache, credentials.secret_access_key, date_part(amz_date),
+  SigningKey key = signing_key(cache, credentials.secret_access_key.reveal(), date_part(amz_date),
                                params.region, params.service);
   SignatureDetails d = finish_signature(std::move(creq), std::move(amz_date), std::move(scope),
                                         headers.signed_headers, key);
@@ -656,7 +640,7 @@ AuthResult<std::vector<std::string_view>> parse_signed_headers(std::string_view 
     std::string_view name =
         list.substr(start, semi == std::string_view::npos ? semi : semi - start);
     if (name.empty()) return reject(AuthFailure::kMalformed, "SignedHeaders has an empty name");
-    if (lowercase(name) != name) {
+    if (ascii_lowercase(name) != name) {
       return reject(AuthFailure::kMalformed, "SignedHeaders must be lowercase");
     }
     if (!names.empty() && !(names.back() < name)) {
@@ -760,7 +744,7 @@ AuthResult<VerifiedRequest> verify_request(const HttpRequest& request, const Key
       return reject(AuthFailure::kBadSecurityToken,
                     "temporary credentials need X-Amz-Security-Token");
     }
-    if (!detail::constant_time_equal(*f.security_token, *key->session_token)) {
+    if (!key->session_token->equals(*f.security_token)) {
       return reject(AuthFailure::kBadSecurityToken,
                     "X-Amz-Security-Token is not the token of this session");
     }
@@ -774,8 +758,15 @@ AuthResult<VerifiedRequest> verify_request(const HttpRequest& request, const Key
     payload = payload_hash_of(request);
   } else if (auto declared = request.header("x-amz-content-sha256")) {
     payload = std::string(*declared);
-    if (payload != kUnsignedPayload && payload.rfind("STREAMING-", 0) != 0 &&
-        payload != payload_hash_of(request)) {
+    const bool unsigned_body = payload == kUnsignedPayload || payload.starts_with("STREAMING-");
+    if (unsigned_body && !options.allow_unsigned_payload) {
+      // Only S3 takes these; every other service hashes the body it received, so AWS answers
+      // such a request with a signature mismatch.
+      return reject(AuthFailure::kUnsignedPayload,
+                    "x-amz-content-sha256 '" + payload.substr(0, 64) +
+                        "' leaves the body unsigned; this service needs the body's SHA-256");
+    }
+    if (!unsigned_body && payload != payload_hash_of(request)) {
       return reject(AuthFailure::kPayloadHashMismatch,
                     "x-amz-content-sha256 does not match the body");
     }
@@ -787,7 +778,7 @@ AuthResult<VerifiedRequest> verify_request(const HttpRequest& request, const Key
   std::string creq = build_canonical_request(
       request.method, canonical_uri(request.path, options.path_mode),
       canonical_query(request.query, presigned ? "X-Amz-Signature" : ""), headers, payload);
-  SigningKey signing = signing_key(cache, key->secret_access_key, f.credential.date,
+  SigningKey signing = signing_key(cache, key->secret_access_key.reveal(), f.credential.date,
                                    f.credential.region, f.credential.service);
   std::string scope =
       credential_scope(f.credential.date, f.credential.region, f.credential.service);

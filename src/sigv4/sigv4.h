@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/secret_string.h"
 #include "sigv4/auth_result.h"
 #include "sigv4/signing_key_cache.h"
 
@@ -42,8 +43,8 @@ inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 
 struct Credentials {
   std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // empty for long-term keys
+  SecretString secret_access_key;
+  SecretString session_token;  // empty for long-term keys
 };
 
 struct QueryParam {
@@ -171,10 +172,10 @@ std::string encode_query_string(const std::vector<QueryParam>& params);
 
 // What the key store knows about an access key id.
 struct ResolvedKey {
-  std::string secret_access_key;
-  std::optional<std::string> session_token;  // set for STS sessions: must match the request
-  std::optional<TimePoint> expires;          // end of an STS session
-  std::string principal_arn;                 // arn:aws:iam::123456789012:user/x, assumed-role/...
+  SecretString secret_access_key;
+  std::optional<SecretString> session_token;  // set for STS sessions: must match the request
+  std::optional<TimePoint> expires;           // end of an STS session
+  std::string principal_arn;                  // arn:aws:iam::123456789012:user/x, assumed-role/...
 };
 
 // Implemented by the IAM/STS store. An error with code kNotFound means "unknown key"; any other
@@ -195,6 +196,10 @@ struct VerifyOptions {
   // Presigned: X-Amz-Date may be at most this far in the future.
   std::chrono::seconds max_future{5 * 60};
   std::chrono::seconds max_expires{7 * 24 * 3600};  // presigned X-Amz-Expires limit
+  // Header-signed requests may declare x-amz-content-sha256 "UNSIGNED-PAYLOAD" or "STREAMING-*"
+  // and leave the body unchecked. Only S3 allows that; off, such a request is refused
+  // (kUnsignedPayload) and a declared hash must be the body's SHA-256 (kPayloadHashMismatch).
+  bool allow_unsigned_payload = false;
 };
 
 struct VerifiedRequest {

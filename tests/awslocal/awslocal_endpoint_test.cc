@@ -196,9 +196,9 @@ class AwsCliTest : public ::testing::Test {
                          "AWS_CA_BUNDLE=" + ca_file_,
                          "AWS_PAGER=",
                          "AWS_ACCESS_KEY_ID=" + creds.access_key_id,
-                         "AWS_SECRET_ACCESS_KEY=" + creds.secret_access_key};
+                         "AWS_SECRET_ACCESS_KEY=" + std::string(creds.secret_access_key.reveal())};
     if (!creds.session_token.empty()) {
-      options.extra_env.push_back("AWS_SESSION_TOKEN=" + creds.session_token);
+      options.extra_env.push_back("AWS_SESSION_TOKEN=" + std::string(creds.session_token.reveal()));
     }
     options.timeout = std::chrono::seconds(60);
     auto out = run_process(argv, options);
@@ -289,9 +289,9 @@ TEST_F(AwsCliTest, AssumeRoleAllowedAndDenied) {
   json doc = json::parse(ok.output);
   EXPECT_EQ(doc["AssumedRoleUser"]["Arn"],
             "arn:aws:sts::000000000000:assumed-role/ops-role/ann-session");
-  sigv4::Credentials session{doc["Credentials"]["AccessKeyId"],
-                             doc["Credentials"]["SecretAccessKey"],
-                             doc["Credentials"]["SessionToken"]};
+  sigv4::Credentials session{doc["Credentials"]["AccessKeyId"].get<std::string>(),
+                             doc["Credentials"]["SecretAccessKey"].get<std::string>(),
+                             doc["Credentials"]["SessionToken"].get<std::string>()};
   EXPECT_EQ(session.access_key_id.substr(0, 4), "ASIA");
   CliResult who = aws({"sts", "get-caller-identity"}, session);
   EXPECT_EQ(arn_of(who), "arn:aws:sts::000000000000:assumed-role/ops-role/ann-session");
@@ -442,7 +442,7 @@ TEST_F(AwsCliTest, SecretsManagerClientFetchesTheDatabaseSecret) {
   auto value = client.get_secret_value("lambda-writer-secret", proxy);
   ASSERT_TRUE(value.ok()) << value.error().message();
   ASSERT_TRUE(value->secret_string.has_value());
-  auto db = parse_database_secret(*value->secret_string);
+  auto db = parse_database_secret(value->secret_string->reveal());
   ASSERT_TRUE(db.ok());
   EXPECT_EQ(db->username, "lambda_writer");
   EXPECT_EQ(db->password, "s3cr3t-Pa55");

@@ -89,6 +89,11 @@ TEST(ErrorBodies, AuthErrorsPerProtocol) {
       {AuthFailure::kSessionExpired, Protocol::kJson11, 400, "ExpiredTokenException"},
       {AuthFailure::kExpired, Protocol::kQuery, 403, "SignatureDoesNotMatch"},
       {AuthFailure::kWrongRegion, Protocol::kJson11, 400, "InvalidSignatureException"},
+      {AuthFailure::kPayloadHashMismatch, Protocol::kQuery, 403, "SignatureDoesNotMatch"},
+      {AuthFailure::kPayloadHashMismatch, Protocol::kJson11, 400, "InvalidSignatureException"},
+      {AuthFailure::kUnsignedPayload, Protocol::kQuery, 403, "SignatureDoesNotMatch"},
+      {AuthFailure::kUnsignedPayload, Protocol::kJson11, 400, "InvalidSignatureException"},
+      {AuthFailure::kUnsignedPayload, Protocol::kRestJson, 403, "InvalidSignatureException"},
       {AuthFailure::kMalformed, Protocol::kQuery, 400, "IncompleteSignature"},
       {AuthFailure::kMalformed, Protocol::kJson11, 400, "IncompleteSignatureException"},
   };
@@ -163,6 +168,18 @@ class RouterTest : public ::testing::Test {
     EXPECT_TRUE(signed_.ok());
     return router_->handle(to_request(http));
   }
+  // Signs with x-amz-content-sha256 set to `declared` (empty: the body's SHA-256) and routes.
+  Response send_declaring(sigv4::HttpRequest http, const std::string& service,
+                          const sigv4::Credentials& credentials, const std::string& declared) {
+    http.headers.push_back({"Host", "127.0.0.1:4566"});
+    http.payload_hash = declared;
+    sigv4::SigningParams params{
+        .region = "us-east-1", .service = service, .time = std::chrono::system_clock::now()};
+    params.add_content_sha256_header = true;
+    auto signed_ = sigv4::sign_request(http, credentials, params);
+    EXPECT_TRUE(signed_.ok());
+    return router_->handle(to_request(http));
+  }
   static Request to_request(const sigv4::HttpRequest& http) {
     Request r;
     r.method = http.method;
@@ -219,7 +236,9 @@ TEST_F(RouterTest, GetCallerIdentityOfUserAndSession) {
 TEST_F(RouterTest, SignatureFailuresAsAwsReportsThem) {
   auto alice = state_.add_user("alice");
   auto wrong = alice;
-  wrong.secret_access_key[0] = wrong.secret_access_key[0] == 'A' ? 'B' : 'A';
+  std::string altered(alice.secret_access_key.reveal());
+  altered[0] = altered[0] == 'A' ? 'B' : 'A';
+  wrong.secret_access_key = std::move(altered);
   Response bad = send(sts("Action=GetCallerIdentity&Version=2011-06-15"), "sts", wrong);
   EXPECT_EQ(bad.status, 403);
   EXPECT_EQ(code_of(bad), "SignatureDoesNotMatch");
@@ -250,6 +269,68 @@ TEST_F(RouterTest, SignatureFailuresAsAwsReportsThem) {
       send(sts("Action=GetCallerIdentity&Version=2011-06-15"), "sts", alice, "eu-west-1");
   EXPECT_EQ(code_of(region), "SignatureDoesNotMatch");
   EXPECT_NE(region.body.find("Credential should be scoped to a valid region"), std::string::npos);
+}
+
+// Only S3 accepts UNSIGNED-PAYLOAD / STREAMING-* in x-amz-content-sha256; the other services
+// hash the body they receive, so AWS answers with its signature-mismatch error.
+TEST_F(RouterTest, PayloadHashMustBeTheBodysSha256) {
+  auto alice = state_.add_user(
+      "alice", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":)"
+               R"(["secretsmanager:DescribeSecret","lambda:InvokeFunction"],"Resource":"*"}]})");
+  const std::string kSignatureMessage =
+      "The request signature we calculated does not match the signature you provided. Check "
+      "your AWS Secret Access Key and signing method. Consult the service documentation for "
+      "details.";
+  auto sts_request = [] { return sts("Action=GetCallerIdentity&Version=2011-06-15"); };
+  auto sm_request = [&] {
+    return secretsmanager("DescribeSecret", R"({"SecretId":"lambda-writer-secret"})");
+  };
+  auto lambda_request = [] {
+    sigv4::HttpRequest h;
+    h.method = "POST";
+    h.path = "/2015-03-31/functions/f/invocations";
+    h.body = "{}";
+    return h;
+  };
+  // The body's own hash, declared: accepted.
+  EXPECT_EQ(send_declaring(sts_request(), "sts", alice, "").status, 200);
+  EXPECT_EQ(send_declaring(sm_request(), "secretsmanager", alice, "").status, 200);
+  EXPECT_EQ(send_declaring(lambda_request(), "lambda", alice, "").status, 200);
+
+  for (const std::string& declared :
+       {std::string(sigv4::kUnsignedPayload), std::string("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        std::string("STREAMING-UNSIGNED-PAYLOAD-TRAILER")}) {
+    Response q = send_declaring(sts_request(), "sts", alice, declared);
+    EXPECT_EQ(q.status, 403) << declared;
+    EXPECT_EQ(code_of(q), "SignatureDoesNotMatch") << declared;
+    auto message = xml_element_text(q.body, "Message");
+    ASSERT_TRUE(message.ok()) << q.body;
+    EXPECT_EQ(*message, kSignatureMessage);
+    Response j = send_declaring(sm_request(), "secretsmanager", alice, declared);
+    EXPECT_EQ(j.status, 400) << declared;
+    EXPECT_EQ(code_of(j), "InvalidSignatureException") << declared;
+    Response rest = send_declaring(lambda_request(), "lambda", alice, declared);
+    EXPECT_EQ(rest.status, 403) << declared;
+    EXPECT_EQ(code_of(rest), "InvalidSignatureException") << declared;
+  }
+
+  // A declared hash that is not the body's (the body was swapped after signing).
+  auto swapped = [&](sigv4::HttpRequest http, const std::string& service,
+                     const std::string& new_body) {
+    http.headers.push_back({"Host", "127.0.0.1:4566"});
+    sigv4::SigningParams params{
+        .region = "us-east-1", .service = service, .time = std::chrono::system_clock::now()};
+    params.add_content_sha256_header = true;
+    EXPECT_TRUE(sigv4::sign_request(http, alice, params).ok());
+    http.body = new_body;
+    return router_->handle(to_request(http));
+  };
+  Response q = swapped(sts_request(), "sts", "Action=AssumeRole&Version=2011-06-15");
+  EXPECT_EQ(q.status, 403);
+  EXPECT_EQ(code_of(q), "SignatureDoesNotMatch");
+  Response j = swapped(sm_request(), "secretsmanager", R"({"SecretId":"other"})");
+  EXPECT_EQ(j.status, 400);
+  EXPECT_EQ(code_of(j), "InvalidSignatureException");
 }
 
 TEST_F(RouterTest, RevokedKeyTakesEffectAtOnce) {

@@ -97,7 +97,8 @@ TEST_F(StoreTest, AccessKeyFormatsAndLookup) {
   auto key = store->create_access_key("alice", now_);
   ASSERT_TRUE(key.ok()) << key.error().message();
   EXPECT_TRUE(std::regex_match(key->access_key_id, std::regex("AKIA[A-Z2-7]{16}")));
-  EXPECT_TRUE(std::regex_match(key->secret_access_key, std::regex("[A-Za-z0-9+/]{40}")));
+  EXPECT_TRUE(std::regex_match(std::string(key->secret_access_key.reveal()),
+                               std::regex("[A-Za-z0-9+/]{40}")));
   auto second = store->create_access_key("alice", now_);
   ASSERT_TRUE(second.ok());
   EXPECT_NE(second->access_key_id, key->access_key_id);
@@ -160,8 +161,9 @@ TEST_F(StoreTest, SessionsExpire) {
   EXPECT_EQ(identity->role_arn, "arn:aws:iam::123456789012:role/writer");
   EXPECT_EQ(identity->session_name, "invocation-1");
   EXPECT_TRUE(identity->principal.user_id.ends_with(":invocation-1"));
-  EXPECT_TRUE(session_token_matches(*identity, session->session_token));
-  EXPECT_FALSE(session_token_matches(*identity, session->session_token + "x"));
+  EXPECT_TRUE(session_token_matches(*identity, session->session_token.reveal()));
+  EXPECT_FALSE(
+      session_token_matches(*identity, std::string(session->session_token.reveal()) + "x"));
   EXPECT_FALSE(session_token_matches(*identity, ""));
   ASSERT_EQ(identity->policies.size(), 2u);
   EXPECT_EQ(identity->policies[0].name, "lambda-rds-connect-policy");

@@ -96,9 +96,9 @@ TEST_F(ProxyAuthTest, PsqlWithATokenFromWritegateToken) {
   const auto creds = stack_->role_credentials();
   ProcessOptions env;
   env.extra_env = {"AWS_ACCESS_KEY_ID=" + creds.access_key_id,
-                   "AWS_SECRET_ACCESS_KEY=" + creds.secret_access_key,
-                   "AWS_SESSION_TOKEN=" + creds.session_token, "AWS_CONFIG_FILE=/nonexistent",
-                   "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"};
+                   "AWS_SECRET_ACCESS_KEY=" + std::string(creds.secret_access_key.reveal()),
+                   "AWS_SESSION_TOKEN=" + std::string(creds.session_token.reveal()),
+                   "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"};
   auto token = run_process(
       {std::string(bin) + "/writegate", "token", "--hostname", "localhost", "--port",
        std::to_string(stack_->port()), "--username", "lambda_writer", "--region", "us-east-1"},
@@ -149,7 +149,8 @@ TEST_F(ProxyAuthTest, TokenFromTheAwsCliWithCredentialsFromWritegateCredentials)
     }
     env.extra_env.push_back(kv.substr(0, eq + 1) + value);
   }
-  ASSERT_EQ(env.extra_env.size(), 6u) << exports->output;
+  // Three of our own, then the key id, secret, session token, AWS_REGION, AWS_DEFAULT_REGION.
+  ASSERT_EQ(env.extra_env.size(), 8u) << exports->output;
   auto token = run_process(
       {"/usr/bin/aws", "rds", "generate-db-auth-token", "--hostname", "localhost", "--port",
        std::to_string(stack_->port()), "--username", "lambda_writer", "--region", "us-east-1"},

@@ -97,8 +97,10 @@ class SuiteTest : public ::testing::TestWithParam<Case> {
     const fs::path& d = GetParam().dir;
     auto ctx = nlohmann::json::parse(read(d / "context.json"));
     creds_.access_key_id = ctx["credentials"]["access_key_id"];
-    creds_.secret_access_key = ctx["credentials"]["secret_access_key"];
-    if (ctx["credentials"].contains("token")) creds_.session_token = ctx["credentials"]["token"];
+    creds_.secret_access_key = ctx["credentials"]["secret_access_key"].get<std::string>();
+    if (ctx["credentials"].contains("token")) {
+      creds_.session_token = ctx["credentials"]["token"].get<std::string>();
+    }
     params_.region = ctx["region"];
     params_.service = ctx["service"];
     params_.time = parse_iso(ctx["timestamp"]);

@@ -377,6 +377,33 @@ TEST(Verify, ContentSha256MustMatchBody) {
   EXPECT_EQ(failure_of(verify_request(r, store, sts_options())), AuthFailure::kPayloadHashMismatch);
 }
 
+TEST(Verify, UnsignedPayloadOnlyWhereAllowed) {
+  Store store;
+  for (const std::string& declared :
+       {std::string(kUnsignedPayload), std::string("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        std::string("STREAMING-UNSIGNED-PAYLOAD-TRAILER")}) {
+    HttpRequest r = base_request();
+    r.method = "POST";
+    r.body = "Action=GetCallerIdentity";
+    r.payload_hash = declared;
+    SigningParams p = sts_params();
+    p.add_content_sha256_header = true;
+    ASSERT_TRUE(sign_request(r, kSuite, p).ok());
+    ASSERT_EQ(r.header("x-amz-content-sha256"), declared);
+    // The signature is good, but the body is not covered by it: refused by default.
+    auto refused = verify_request(r, store, sts_options());
+    EXPECT_EQ(failure_of(refused), AuthFailure::kUnsignedPayload) << declared;
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.rejection().error.message(),
+              "x-amz-content-sha256 '" + declared +
+                  "' leaves the body unsigned; this service needs the body's SHA-256");
+    VerifyOptions s3_like = sts_options();
+    s3_like.allow_unsigned_payload = true;
+    EXPECT_TRUE(verify_request(r, store, s3_like).ok()) << declared;
+  }
+  EXPECT_EQ(auth_failure_name(AuthFailure::kUnsignedPayload), "unsigned_payload");
+}
+
 TEST(Sign, RefusesBadInput) {
   HttpRequest no_host;
   auto r = sign_request(no_host, kSuite, sts_params());
