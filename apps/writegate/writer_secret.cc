@@ -33,7 +33,7 @@ Result<std::string> WriterSecret::password() const {
   if (!value.secret_string) {
     return Error::invalid_argument("secret " + state_->name + " holds binary data, not JSON");
   }
-  const auto doc = nlohmann::json::parse(*value.secret_string, nullptr, false);
+  const auto doc = nlohmann::json::parse(value.secret_string->reveal(), nullptr, false);
   if (!doc.is_object() || !doc.contains("password") || !doc["password"].is_string()) {
     return Error::invalid_argument("secret " + state_->name +
                                    " is not a JSON object with a string \"password\"");
@@ -46,8 +46,8 @@ Status WriterSecret::store(const std::string& user, const std::string& password)
   auto current = state_->store->get_value(state_->name);
   if (current) {
     if (current->secret_string) {
-      state_->previous = *current->secret_string;
-      auto parsed = nlohmann::json::parse(*current->secret_string, nullptr, false);
+      state_->previous = std::string(current->secret_string->reveal());
+      auto parsed = nlohmann::json::parse(current->secret_string->reveal(), nullptr, false);
       if (parsed.is_object()) doc = std::move(parsed);  // keep host, port, engine, ...
     }
   } else if (current.error().code() != ErrorCode::kNotFound) {

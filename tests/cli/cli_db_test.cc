@@ -145,7 +145,7 @@ TEST_F(CliTest, RotateWriterThenReprovisionThenAuditTheSecretLogin) {
   ASSERT_TRUE(store.ok()) << store.error().message();
   auto value = (*store)->get_value("cli-writer-secret");
   ASSERT_TRUE(value.ok()) << value.error().message();
-  const auto doc = nlohmann::json::parse(*value->secret_string);
+  const auto doc = nlohmann::json::parse(value->secret_string->reveal());
   const std::string password = doc.at("password").get<std::string>();
   EXPECT_EQ(doc.at("username").get<std::string>(), user);
   EXPECT_EQ(password.size(), 32u);
