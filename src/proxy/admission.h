@@ -22,8 +22,8 @@ namespace writegate::proxy {
 
 struct AdmissionLimits {
   std::size_t max_clients = 1000;
-  std::size_t max_unauthenticated = 200;
-  std::size_t max_unauthenticated_per_source = 50;
+  std::size_t max_unauthenticated = 256;
+  std::size_t max_unauthenticated_per_source = 256;
 };
 
 class AdmissionControl;

@@ -23,8 +23,8 @@
 //   log_file: proxy.log             # JSON lines; default stderr
 //   auth_timeout: 30                # seconds a client has to log in
 //   max_client_connections: 1000
-//   max_unauthenticated_connections: 200   # clients not logged in yet, all sources
-//   max_unauthenticated_per_source: 50     # the same, from one source address
+//   max_unauthenticated_connections: 256   # clients not logged in yet, all sources
+//   max_unauthenticated_per_source: 256    # the same, from one source address
 //   verify_threads: 2
 //   admin_listen: 127.0.0.1:9187     # /metrics (Prometheus) and /status (JSON); default: off
 #pragma once
@@ -68,8 +68,8 @@ struct ProxyConfig {
   int admin_port = 0;
   int auth_timeout_seconds = 30;
   int max_client_connections = 1000;
-  int max_unauthenticated_connections = 200;
-  int max_unauthenticated_per_source = 50;
+  int max_unauthenticated_connections = 256;
+  int max_unauthenticated_per_source = 256;
   std::vector<std::string> databases;  // the databases clients may name; default: the spec's
   int verify_threads = 2;
   // From the spec.

@@ -164,7 +164,23 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   std::map<std::uint64_t, std::function<void()>> closers;
   // Sessions not logged in yet, oldest first: when their cap is full, a new connection evicts
   // the oldest, so a flood of idle sockets cannot lock real clients out. Loop thread only.
-  std::map<std::uint64_t, std::function<void()>> unauthenticated;
+  struct Unauthenticated {
+    std::string source;
+    std::function<void()> evict;
+  };
+  std::map<std::uint64_t, Unauthenticated> unauthenticated;
+  // Over an unauthenticated cap, the oldest not-yet-logged-in connection in that cap's scope
+  // (all sources, or the new connection's source) goes to make room; false when none is left.
+  bool evict_oldest_unauthenticated(const std::string* source) {
+    for (auto it = unauthenticated.begin(); it != unauthenticated.end(); ++it) {
+      if (source && it->second.source != *source) continue;
+      auto evict = std::move(it->second.evict);
+      unauthenticated.erase(it);
+      evict();
+      return true;
+    }
+    return false;
+  }
   std::uint64_t next_session_id = 0;
   bool stopping = false;
   bool running = false;
@@ -214,9 +230,12 @@ class Session : public std::enable_shared_from_this<Session> {
     state_->closers.emplace(session_id_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->close_all();
     });
-    state_->unauthenticated.emplace(session_id_, [weak = weak_from_this()] {
-      if (auto self = weak.lock()) self->evict();
-    });
+    state_->unauthenticated.emplace(
+        session_id_, ProxyServer::State::Unauthenticated{client_.substr(0, client_.rfind(':')),
+                                                         [weak = weak_from_this()] {
+                                                           if (auto self = weak.lock())
+                                                             self->evict();
+                                                         }});
     ++state_->metrics.client_connections;
     ++state_->metrics.client_connections_received;
     arm_deadline();
@@ -694,14 +713,13 @@ awaitable<void> ProxyServer::State::accept_loop() {
     const std::string source = peer.address().to_string();
     const std::string client = source + ":" + std::to_string(peer.port());
     auto ticket = admission.admit(source);
-    if (!ticket && ticket.error().subcode() == "too_many_unauthenticated" &&
-        !unauthenticated.empty()) {
-      auto oldest = unauthenticated.begin();
-      auto evict = std::move(oldest->second);
-      unauthenticated.erase(oldest);
-      evict();
-      ++metrics.client_connections_refused_by_caps;
-      ticket = admission.admit(source);
+    if (!ticket && (ticket.error().subcode() == "too_many_unauthenticated" ||
+                    ticket.error().subcode() == "too_many_from_source")) {
+      const bool per_source = ticket.error().subcode() == "too_many_from_source";
+      if (evict_oldest_unauthenticated(per_source ? &source : nullptr)) {
+        ++metrics.client_connections_refused_by_caps;
+        ticket = admission.admit(source);
+      }
     }
     if (!ticket) {
       // Over a cap: a proper FATAL, then close; the log says which cap.

@@ -38,8 +38,8 @@ TEST_F(ProxyConfigTest, DefaultsServeOnlyTheSpecsDatabaseAndOnlyScram) {
   EXPECT_EQ(c->backend.require_auth, std::set<std::string>{"scram-sha-256"});
   EXPECT_EQ(c->backend.connect_timeout_seconds, 10);
   EXPECT_EQ(c->max_client_connections, 1000);
-  EXPECT_EQ(c->max_unauthenticated_connections, 200);
-  EXPECT_EQ(c->max_unauthenticated_per_source, 50);
+  EXPECT_EQ(c->max_unauthenticated_connections, 256);
+  EXPECT_EQ(c->max_unauthenticated_per_source, 256);
 }
 
 TEST_F(ProxyConfigTest, TheNewKeysAreRead) {
