@@ -137,6 +137,7 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   config.user_secret_name = s->spec_.database.user_secret;
   config.log_file = s->log_file_;
   config.auth_timeout_seconds = 10;
+  s->config_ = config;
   auto source = proxy::make_secret_source(config);
   STACK_CHECK(source);
   auto server = proxy::ProxyServer::create(config, std::move(*source));
@@ -144,6 +145,27 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   s->server_ = std::move(*server);
   s->thread_ = std::thread([server = s->server_.get()] { server->run(); });
   return s;
+}
+
+bool ProxyStack::restart_proxy() {
+  const int port = server_->port();
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+  config_.listen_port = port;
+  auto source = proxy::make_secret_source(config_);
+  if (!source) {
+    ADD_FAILURE() << "restart: " << source.error().message();
+    return false;
+  }
+  auto server = proxy::ProxyServer::create(config_, std::move(*source));
+  if (!server) {
+    ADD_FAILURE() << "restart: " << server.error().message();
+    return false;
+  }
+  server_ = std::move(*server);
+  thread_ = std::thread([server = server_.get()] { server->run(); });
+  return true;
 }
 
 ProxyStack::~ProxyStack() {
