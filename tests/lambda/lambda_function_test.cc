@@ -519,5 +519,52 @@ TEST_F(FunctionTest, ATokenIsSignedForEveryNewConnection) {
   EXPECT_EQ(count("SELECT count(*) FROM foo.test_table WHERE column1 IN ('token-1','token-2')"), 2);
 }
 
+TEST_F(FunctionTest, EndpointServeRunsTheFunction) {
+  // The same through the CLI: `writegate endpoint serve --function-bootstrap ...`.
+  auto port = pick_free_port();
+  ASSERT_TRUE(port.ok());
+  const std::string listen = "127.0.0.1:" + std::to_string(*port);
+  const std::string log = stack_->dir() + "/serve-function.log";
+  auto server = ChildProcess::start({bin_dir() + "/writegate",
+                                     "endpoint",
+                                     "serve",
+                                     "--state",
+                                     stack_->state_dir(),
+                                     "--listen",
+                                     listen,
+                                     "--quiet",
+                                     "--function-bootstrap",
+                                     bin_dir() + "/bootstrap",
+                                     "--function-env",
+                                     "PROXY_ENDPOINT=localhost",
+                                     "--function-env",
+                                     "DB_HOSTADDR=127.0.0.1",
+                                     "--function-env",
+                                     "DB_PORT=" + std::to_string(stack_->port()),
+                                     "--function-env",
+                                     "DB_NAME=mydb",
+                                     "--function-env",
+                                     "DB_REGION=" + stack_->spec().region,
+                                     "--function-env",
+                                     "DB_CA_BUNDLE=" + stack_->proxy_ca_file(),
+                                     "--function-concurrency",
+                                     "2",
+                                     "--function-log",
+                                     log});
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  auto line = (*server)->read_line(std::chrono::seconds(20));
+  ASSERT_TRUE(line.ok()) << (*server)->output_so_far();
+  EXPECT_NE(line->find("function aurora-writer-lambda"), std::string::npos) << *line;
+  const std::string marker = unique("serve");
+  ProcessOutput out =
+      run({bin_dir() + "/writegate", "invoke", "--endpoint-url", "http://" + listen, "--payload",
+           R"({"schema":"foo","table":"test_table","data":{"column1":")" + marker + R"("}})"});
+  EXPECT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_NE(out.output.find(R"("statusCode":200)"), std::string::npos) << out.output;
+  EXPECT_EQ(count("SELECT count(*) FROM foo.test_table WHERE column1 = '" + marker + "'"), 1);
+  EXPECT_EQ((*server)->stop(), 0) << (*server)->output_so_far();
+  EXPECT_NE(read_file(log).find("REPORT RequestId: "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace writegate::lambda
