@@ -1,8 +1,9 @@
 // bootstrap: the function's custom runtime (Lambda provided.al2023, or the local Lambda).
 //
-// Start-up does only what cannot wait: read the configuration and reach the Runtime API. The
-// database connection is opened by the first invocation and reused by later ones (see
-// lambda/db_writer.h). A handler that throws becomes an error response, never a dead process.
+// Start-up does only what cannot wait: read the configuration and reach the Runtime API. libpq
+// is loaded in the background (lambda/libpq_loader.h) and the database connection is opened by
+// the first invocation and reused by later ones (lambda/db_writer.h). A handler that throws becomes
+// an error response, never a dead process.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <iostream>
 
 #include "lambda/handler.h"
+#include "lambda/libpq_loader.h"
 #include "lambda/runtime.h"
 
 namespace {
@@ -25,6 +27,7 @@ std::string exe_dir() {
 
 int main() {
   using namespace writegate::lambda;
+  preload_libpq();  // beside the first /next, not before it
   Logger logger = Logger::from_environment();
   auto client = RuntimeClient::from_environment();
   if (!client) {

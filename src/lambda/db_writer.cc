@@ -1,18 +1,18 @@
 #include "lambda/db_writer.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
 
+#include "lambda/libpq_loader.h"
 #include "sigv4/rds_token.h"
 
 namespace writegate::lambda {
 namespace {
 
 struct ResultFree {
-  void operator()(PGresult* r) const { PQclear(r); }
+  const LibPq* pq = nullptr;
+  void operator()(PGresult* r) const { pq->clear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultFree>;
 
@@ -35,10 +35,11 @@ long long statement_timeout_ms(std::chrono::milliseconds remaining) {
 }  // namespace
 
 struct DbWriter::Conn {
+  const LibPq* pq = nullptr;
   PGconn* pg = nullptr;
   bool fresh = true;  // not used by a write yet
   ~Conn() {
-    if (pg) PQfinish(pg);
+    if (pg) pq->finish(pg);
   }
 };
 
@@ -62,11 +63,12 @@ DbWriter::DbWriter(DbConfig config, CredentialsSource credentials, WallClock clo
 DbWriter::~DbWriter() = default;
 
 bool DbWriter::connected() const {
-  return conn_ && conn_->pg && PQstatus(conn_->pg) == CONNECTION_OK;
+  return conn_ && conn_->pg && conn_->pq->status(conn_->pg) == CONNECTION_OK;
 }
 
 Status DbWriter::connect(std::chrono::milliseconds remaining) {
   conn_.reset();
+  WG_ASSIGN_OR_RETURN(const LibPq* pq, libpq());
   WG_ASSIGN_OR_RETURN(sigv4::Credentials credentials, credentials_());
   const auto now = clock_();
   WG_ASSIGN_OR_RETURN(std::string token, sigv4::generate_rds_token({.hostname = config_.host,
@@ -100,12 +102,13 @@ Status DbWriter::connect(std::chrono::milliseconds remaining) {
   keys.push_back(nullptr);
   values.push_back(nullptr);
   auto conn = std::make_unique<Conn>();
-  conn->pg = PQconnectdbParams(keys.data(), values.data(), 0);
+  conn->pq = pq;
+  conn->pg = pq->connectdb_params(keys.data(), values.data(), 0);
   ++stats_.connections_opened;
   if (conn->pg == nullptr) return Error::unavailable("libpq could not allocate a connection");
-  if (PQstatus(conn->pg) != CONNECTION_OK) {
+  if (pq->status(conn->pg) != CONNECTION_OK) {
     return Error::unavailable("cannot connect to " + config_.host + ":" + port + ": " +
-                              one_line(PQerrorMessage(conn->pg)));
+                              one_line(pq->error_message(conn->pg)));
   }
   conn_ = std::move(conn);
   return {};
@@ -122,30 +125,32 @@ WriteResult DbWriter::execute(const WritePlan& plan, std::chrono::milliseconds r
       }
     }
     PGconn* pg = conn_->pg;
+    const LibPq& pq = *conn_->pq;
     const bool reused = !conn_->fresh;
     conn_->fresh = false;
 
-    if (PQenterPipelineMode(pg) != 1) {
-      out.detail = "cannot enter pipeline mode: " + one_line(PQerrorMessage(pg));
+    if (pq.enter_pipeline_mode(pg) != 1) {
+      out.detail = "cannot enter pipeline mode: " + one_line(pq.error_message(pg));
       conn_.reset();
       return out;
     }
     const std::string set_timeout =
         "SET LOCAL statement_timeout = " + std::to_string(statement_timeout_ms(remaining));
-    bool sent =
-        PQsendQueryParams(pg, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-        PQsendQueryParams(pg, set_timeout.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    bool sent = pq.send_query_params(pg, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+                pq.send_query_params(pg, set_timeout.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                                     0) == 1;
     std::vector<const char*> values;
     for (const SqlStatement& s : plan.statements) {
       if (!sent) break;
       values.clear();
       for (const SqlValue& v : s.params)
         values.push_back(v ? v->c_str() : nullptr);
-      sent = PQsendQueryParams(pg, s.sql.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0) == 1;
+      sent = pq.send_query_params(pg, s.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                  values.data(), nullptr, nullptr, 0) == 1;
     }
-    sent = sent && PQsendQueryParams(pg, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-           PQpipelineSync(pg) == 1;
+    sent = sent &&
+           pq.send_query_params(pg, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+           pq.pipeline_sync(pg) == 1;
 
     // Results: BEGIN, SET, each statement, COMMIT, then the sync point.
     const std::size_t commands = plan.statements.size() + 3;
@@ -157,43 +162,43 @@ WriteResult DbWriter::execute(const WritePlan& plan, std::chrono::milliseconds r
     bool broken = !sent;
     if (sent) {
       for (std::size_t i = 0; i < commands && !broken; ++i) {
-        ResultPtr result(PQgetResult(pg));
+        ResultPtr result(pq.get_result(pg), ResultFree{&pq});
         if (!result) {
           broken = true;
           break;
         }
-        const ExecStatusType status = PQresultStatus(result.get());
+        const ExecStatusType status = pq.result_status(result.get());
         if (status == PGRES_COMMAND_OK) {
           if (i == 0) begin_ok = true;
           if (i == commands - 1) commit_ok = true;
           if (i >= 2 && i < commands - 1) {
-            rows += std::atoll(PQcmdTuples(result.get()));
+            rows += std::atoll(pq.cmd_tuples(result.get()));
           }
         } else if (status == PGRES_FATAL_ERROR && first_detail.empty()) {
-          const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+          const char* state = pq.result_error_field(result.get(), PG_DIAG_SQLSTATE);
           first_state = state ? state : "";
-          first_detail = one_line(PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY)
-                                      ? PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY)
-                                      : PQresultErrorMessage(result.get()));
+          first_detail = one_line(pq.result_error_field(result.get(), PG_DIAG_MESSAGE_PRIMARY)
+                                      ? pq.result_error_field(result.get(), PG_DIAG_MESSAGE_PRIMARY)
+                                      : pq.result_error_message(result.get()));
         }
         // The NULL that ends each command's results.
-        ResultPtr end(PQgetResult(pg));
+        ResultPtr end(pq.get_result(pg), ResultFree{&pq});
         if (end) {
           // A pipeline sync or an unexpected extra result: keep reading is not safe.
-          if (PQresultStatus(end.get()) != PGRES_PIPELINE_SYNC) broken = true;
+          if (pq.result_status(end.get()) != PGRES_PIPELINE_SYNC) broken = true;
         }
-        if (PQstatus(pg) == CONNECTION_BAD) broken = true;
+        if (pq.status(pg) == CONNECTION_BAD) broken = true;
       }
       if (!broken) {
-        ResultPtr sync(PQgetResult(pg));
-        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) broken = true;
+        ResultPtr sync(pq.get_result(pg), ResultFree{&pq});
+        if (!sync || pq.result_status(sync.get()) != PGRES_PIPELINE_SYNC) broken = true;
       }
     }
-    if (!broken && PQexitPipelineMode(pg) != 1) broken = true;
-    if (PQstatus(pg) == CONNECTION_BAD) broken = true;
+    if (!broken && pq.exit_pipeline_mode(pg) != 1) broken = true;
+    if (pq.status(pg) == CONNECTION_BAD) broken = true;
 
     if (broken) {
-      const std::string reason = one_line(PQerrorMessage(pg));
+      const std::string reason = one_line(pq.error_message(pg));
       conn_.reset();
       // Nothing of the transaction ran when BEGIN did not: a reused connection that was already
       // dead (the proxy restarted, an idle timeout) gets one new connection and token.
@@ -209,9 +214,9 @@ WriteResult DbWriter::execute(const WritePlan& plan, std::chrono::milliseconds r
       return out;
     }
     // A failed transaction stays open in the aborted state: end it before the next use.
-    if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
-      ResultPtr rollback(PQexec(pg, "ROLLBACK"));
-      if (!rollback || PQresultStatus(rollback.get()) != PGRES_COMMAND_OK) conn_.reset();
+    if (pq.transaction_status(pg) != PQTRANS_IDLE) {
+      ResultPtr rollback(pq.exec(pg, "ROLLBACK"), ResultFree{&pq});
+      if (!rollback || pq.result_status(rollback.get()) != PGRES_COMMAND_OK) conn_.reset();
     }
     out.sqlstate = first_state;
     out.detail = first_detail;
