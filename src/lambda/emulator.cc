@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -149,24 +150,28 @@ class Environment {
     envp.push_back(nullptr);
     std::string exe = config.bootstrap;
     std::vector<char*> argv = {exe.data(), nullptr};
-    const pid_t parent = ::getpid();
+    // posix_spawn (vfork semantics): no copy of the emulator's address space per environment.
+    // The runtime gets the log as stdout/stderr, no other descriptor of the emulator (caller
+    // sockets, other environments), and its own process group so a kill reaches its children.
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     env->spawned_ = SteadyClock::now();
-    pid_t pid = ::fork();
-    if (pid < 0) {
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (spawned != 0) {
       env->shutdown();
-      return Error::unavailable("fork failed for the function's environment");
-    }
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
-      // Nothing else of the emulator (sockets of callers, other environments) leaks in.
-      ::close_range(3, ~0U, 0);
-      ::setpgid(0, 0);
-      ::execve(exe.c_str(), argv.data(), envp.data());
-      ::_exit(127);
+      return Error(ErrorCode::kFailedPrecondition,
+                   "cannot start " + exe + ": " + std::strerror(spawned))
+          .with_subcode("Runtime.InitError");
     }
     env->pid_ = pid;
     // Wait for the first /next (the end of the init phase), or for the runtime to exit.
@@ -420,7 +425,7 @@ class Environment {
       } else if (req.method() == http::verb::post && target == "/2018-06-01/runtime/init/error") {
         {
           std::lock_guard lock(mutex_);
-          init_error_ = "Runtime.InitError: " + req.body().substr(0, 1024);
+          init_error_ = req.body().substr(0, 64 * 1024);  // the runtime's {errorType, ...}
         }
         res = reply(202, R"({"status":"OK"})", version);
         http::write(socket, res, ec);
@@ -736,7 +741,11 @@ awslocal::ApiResult LambdaService::handle(const awslocal::ServiceCall& call) {
     r.headers.push_back({"x-amzn-RequestId", std::string(call.request_id)});
     r.headers.push_back({"Content-Type", "application/json"});
     r.headers.push_back({"X-Amz-Function-Error", "Unhandled"});
-    r.body = error_json("Runtime.InitError", result.error().message());
+    // The runtime's own error object when it posted one to /init/error.
+    const nlohmann::json posted = nlohmann::json::parse(result.error().message(), nullptr, false);
+    r.body = posted.is_object() && posted.contains("errorType")
+                 ? result.error().message()
+                 : error_json("Runtime.InitError", result.error().message());
     return r;
   }
   if (!result) {

@@ -441,6 +441,26 @@ TEST_F(FunctionTest, FunctionErrorsReachTheCaller) {
   EXPECT_NE(wg.output.find("X-Amz-Function-Error: Unhandled"), std::string::npos) << wg.output;
 }
 
+TEST_F(FunctionTest, AFailedInitIsAFunctionError) {
+  // No PROXY_ENDPOINT: bootstrap reports /init/error and exits, as on AWS.
+  FunctionConfig config = function_config(stack_->port(), stack_->dir() + "/init.log", 1);
+  config.environment.erase(config.environment.begin());
+  ASSERT_EQ(config.environment.front().first, "DB_HOSTADDR");
+  Served unconfigured = serve(config);
+  auto r = invoke("{}", unconfigured);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-Amz-Function-Error"), "Unhandled");
+  json body = body_of(r);
+  EXPECT_EQ(body["errorType"], "Runtime.InitError") << r.body;
+  EXPECT_NE(r.body.find("PROXY_ENDPOINT is not set"), std::string::npos) << r.body;
+  // No executable at all.
+  config.bootstrap = stack_->dir() + "/no-such-bootstrap";
+  Served missing = serve(config);
+  auto gone = invoke("{}", missing);
+  EXPECT_EQ(gone.header("X-Amz-Function-Error"), "Unhandled");
+  EXPECT_NE(gone.body.find("No such file or directory"), std::string::npos) << gone.body;
+}
+
 TEST_F(FunctionTest, TheFunctionTimeoutIsEnforced) {
   // A runtime that takes its event and never answers.
   const std::string script = stack_->dir() + "/slow-bootstrap";
