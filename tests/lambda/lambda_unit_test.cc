@@ -2,7 +2,11 @@
 // SQLSTATE -> answer mapping, Runtime API parsing, logs and EMF metrics.
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "awslocal/http_codec.h"
 #include "lambda/emulator.h"
@@ -320,6 +324,62 @@ TEST(RuntimeApi, RefusesBadInvocations) {
   auto gone = invocation_from_response(500, {}, "");
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code(), ErrorCode::kUnavailable);
+}
+
+// A Runtime API stand-in on loopback: /next hands out one event, the first POST of an answer
+// fails with 500 (a transient error the client must retry), later ones are accepted.
+TEST(RuntimeApi, ClientRetriesATransientErrorAndSendsTheErrorType) {
+  namespace net = boost::asio;
+  namespace http = boost::beast::http;
+  using tcp = net::ip::tcp;
+  net::io_context ioc;
+  tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
+  const int port = acceptor.local_endpoint().port();
+  std::vector<std::string> seen;  // "METHOD target body [error type]"
+  std::thread server([&] {
+    tcp::socket socket(ioc);
+    acceptor.accept(socket);
+    boost::beast::flat_buffer buffer;
+    int posts = 0;
+    for (int i = 0; i < 4; ++i) {
+      http::request<http::string_body> req;
+      boost::system::error_code ec;
+      http::read(socket, buffer, req, ec);
+      if (ec) return;
+      seen.push_back(std::string(req.method_string()) + " " + std::string(req.target()) + " " +
+                     req.body() + " " + std::string(req["Lambda-Runtime-Function-Error-Type"]));
+      http::response<http::string_body> res{http::status::accepted, 11};
+      if (req.method() == http::verb::get) {
+        res.result(http::status::ok);
+        res.set("Lambda-Runtime-Aws-Request-Id", "req-1");
+        res.set("Lambda-Runtime-Deadline-Ms", "4102444800000");
+        res.set("Lambda-Runtime-Trace-Id", "Root=1-abc");
+        res.body() = R"({"schema":"foo"})";
+      } else if (++posts == 1) {
+        res.result(http::status::internal_server_error);
+      }
+      res.keep_alive(true);
+      res.prepare_payload();
+      http::write(socket, res, ec);
+    }
+  });
+  auto client = RuntimeClient::connect_to("127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(client.ok());
+  auto invocation = (*client)->next();
+  ASSERT_TRUE(invocation.ok()) << invocation.error().message();
+  EXPECT_EQ(invocation->request_id, "req-1");
+  EXPECT_EQ(invocation->trace_id, "Root=1-abc");
+  EXPECT_EQ(invocation->payload, R"({"schema":"foo"})");
+  EXPECT_TRUE((*client)->respond("req-1", "answer").ok());
+  EXPECT_TRUE((*client)->fail("req-1", {"Writegate.Retryable", "503: retry"}).ok());
+  server.join();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0], "GET /2018-06-01/runtime/invocation/next  ");
+  EXPECT_EQ(seen[1], "POST /2018-06-01/runtime/invocation/req-1/response answer ");
+  EXPECT_EQ(seen[2], seen[1]);  // retried after the 500
+  EXPECT_NE(seen[3].find("POST /2018-06-01/runtime/invocation/req-1/error "), std::string::npos);
+  EXPECT_NE(seen[3].find(R"("errorType":"Writegate.Retryable")"), std::string::npos) << seen[3];
+  EXPECT_NE(seen[3].find(" Writegate.Retryable"), std::string::npos) << seen[3];
 }
 
 // ---- logs and metrics ---------------------------------------------------------------------
