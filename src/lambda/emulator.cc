@@ -134,8 +134,8 @@ class Environment {
         "AWS_DEFAULT_REGION=" + region,
         "_HANDLER=bootstrap",
         "AWS_ACCESS_KEY_ID=" + credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY=" + credentials.secret_access_key,
-        "AWS_SESSION_TOKEN=" + credentials.session_token,
+        "AWS_SECRET_ACCESS_KEY=" + std::string(credentials.secret_access_key.reveal()),
+        "AWS_SESSION_TOKEN=" + std::string(credentials.session_token.reveal()),
     };
     (void)function_arn;
     for (const auto& [k, v] : config.environment)

@@ -11,6 +11,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/strings.h"
+
 namespace writegate::lambda {
 namespace {
 
@@ -18,16 +20,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view header_of(const std::vector<HeaderField>& headers, std::string_view name) {
   for (const auto& h : headers) {

@@ -167,7 +167,7 @@ class FunctionTest : public ::testing::Test {
 
   static std::vector<std::string> cli_env(const sigv4::Credentials& who) {
     return {"AWS_ACCESS_KEY_ID=" + who.access_key_id,
-            "AWS_SECRET_ACCESS_KEY=" + who.secret_access_key,
+            "AWS_SECRET_ACCESS_KEY=" + std::string(who.secret_access_key.reveal()),
             "HOME=" + home_,
             "AWS_CONFIG_FILE=" + home_ + "/none",
             "AWS_SHARED_CREDENTIALS_FILE=" + home_ + "/none",
@@ -413,7 +413,7 @@ TEST_F(FunctionTest, FiftyConcurrentInvocations) {
   EXPECT_NE(log.find("\tMax Memory Used: "), std::string::npos);
   EXPECT_NE(log.find("\"_aws\""), std::string::npos);  // EMF metrics
   EXPECT_EQ(log.find("X-Amz-Signature"), std::string::npos);
-  EXPECT_EQ(log.find(invoker_.secret_access_key), std::string::npos);
+  EXPECT_EQ(log.find(invoker_.secret_access_key.reveal()), std::string::npos);
 }
 
 TEST_F(FunctionTest, FunctionErrorsReachTheCaller) {
