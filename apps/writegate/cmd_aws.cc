@@ -14,10 +14,12 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "awslocal/endpoint.h"
 #include "awslocal/secret_store.h"
@@ -28,6 +30,9 @@
 #include "iam/store.h"
 #include "spec/spec.h"
 #include "writer_secret.h"
+#ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
+#include "lambda/emulator.h"
+#endif
 
 namespace {
 
@@ -45,6 +50,13 @@ struct ServeArgs {
   std::string tls_key;
   int threads = 2;
   bool quiet = false;
+  // The local Lambda: served when a bootstrap executable is given.
+  std::string function_bootstrap;
+  std::vector<std::string> function_env;  // KEY=VALUE
+  int function_concurrency = 10;
+  int function_timeout = 0;  // seconds; 0: the spec's
+  std::string function_log;
+  std::string spec_path;
 };
 
 int run_serve(const ServeArgs& args) {
@@ -75,10 +87,39 @@ int run_serve(const ServeArgs& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto endpoint = awslocal::Endpoint::start(options);
+  auto router = awslocal::make_default_router(options.state_dir, options.router);
+  if (!router) fail(router.error());
+  std::string lambda_note;
+#ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
+  if (!args.function_bootstrap.empty()) {
+    auto spec = writegate::spec::load_for_cli(args.spec_path);
+    if (!spec) fail(spec.error());
+    writegate::lambda::FunctionConfig function;
+    function.name = spec->function.name;
+    function.role_name = spec->iam.lambda_role;
+    function.memory_mb = spec->function.memory_mb;
+    function.timeout = std::chrono::seconds(
+        args.function_timeout > 0 ? args.function_timeout : spec->function.timeout_seconds);
+    function.bootstrap = args.function_bootstrap;
+    function.max_concurrency = static_cast<std::size_t>(std::max(1, args.function_concurrency));
+    function.log_file = args.function_log;
+    for (const std::string& kv : args.function_env) {
+      const std::size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        fail(Error::invalid_argument("--function-env '" + kv + "' is not KEY=VALUE"));
+      }
+      function.environment.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    // Every running invocation holds an endpoint thread while it waits for its environment.
+    options.threads = std::max(options.threads, args.function_concurrency + 2);
+    lambda_note = ", function " + function.name;
+    (*router)->add(std::make_shared<writegate::lambda::LambdaService>(std::move(function)));
+  }
+#endif
+  auto endpoint = awslocal::Endpoint::start(options, std::move(*router));
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
-            << ")" << std::endl;
+            << lambda_note << ")" << std::endl;
   int received = 0;
   sigwait(&signals, &received);
   (*endpoint)->stop();
@@ -209,8 +250,23 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   serve_cmd->add_option("--threads", serve.threads, "Server threads")->default_str("2");
   serve_cmd->add_flag("--quiet", serve.quiet, "No access log on stderr");
+#ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
+  serve_cmd->add_option("--function-bootstrap", serve.function_bootstrap,
+                        "Serve Lambda Invoke for the spec's function with this bootstrap");
+  serve_cmd->add_option("--function-env", serve.function_env,
+                        "KEY=VALUE for the function's environment (repeatable)");
+  serve_cmd
+      ->add_option("--function-concurrency", serve.function_concurrency,
+                   "Execution environments at once")
+      ->default_str("10");
+  serve_cmd->add_option("--function-timeout", serve.function_timeout,
+                        "Function timeout in seconds (default: the spec's)");
+  serve_cmd->add_option("--function-log", serve.function_log,
+                        "File for the function's output and REPORT lines (default stderr)");
+#endif
   serve_cmd->callback([&globals] {
     serve.state = globals.state_dir;
+    serve.spec_path = globals.spec_path;
     finish(run_serve(serve));
   });
 

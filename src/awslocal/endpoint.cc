@@ -1,5 +1,6 @@
 #include "awslocal/endpoint.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,6 +35,9 @@ struct Shared {
   EndpointOptions options;
   std::atomic<size_t> connections{0};
 };
+
+// How far past its cap an Invoke body is still read before the 413 (see on_header).
+constexpr size_t kInvokeDrainBytes = 2 * 1024 * 1024;
 
 bool is_http_parse_error(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category() &&
@@ -80,21 +84,49 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void read_request() {
+    const HttpLimits& limits = shared_->options.limits;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.limits.max_header_bytes));
-    parser_->body_limit(shared_->options.limits.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    // Beast checks Content-Length against the cap while parsing the header: start with the
+    // larger cap, then apply the route's cap (6 MB for Lambda Invoke) once the target is known.
+    parser_->body_limit(
+        std::max(limits.max_body_bytes, limits.max_invoke_body_bytes + kInvokeDrainBytes));
     beast::get_lowest_layer(stream_).expires_after(requests_ == 0 ? shared_->options.read_timeout
                                                                   : shared_->options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(error_code ec) {
+    if (ec) return on_read(ec);
+    const HttpLimits& limits = shared_->options.limits;
+    const std::string target(parser_->get().target());
+    const size_t cap = body_limit_for(target, limits);
+    // A client that sends its whole body before reading the answer (the aws CLI) would see a
+    // reset instead of the 413 if the connection closed early: on the Invoke route a body a
+    // little over the cap is read (and dropped) first.
+    const size_t drain = is_invoke_target(target) ? cap + kInvokeDrainBytes : cap;
+    if (parser_->content_length() && *parser_->content_length() > drain) {
+      // Answer, then close: the unread body leaves the stream out of sync.
+      return write(body_too_large(target, limits, new_request_id()), parser_->get().version(),
+                   /*keep_alive=*/false);
+    }
+    parser_->body_limit(drain);
+    beast::get_lowest_layer(stream_).expires_after(shared_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](error_code ec, size_t) { self->on_read(ec); });
+        [self = this->shared_from_this()](error_code ec2, size_t) { self->on_read(ec2); });
   }
 
   void on_read(error_code ec) {
     if (ec) {
       if (is_http_parse_error(ec)) {
         // Answer what was wrong, then close: the stream is out of sync.
-        Response r = render_error(Protocol::kQuery, http_error_for(ec), new_request_id());
+        Response r = ec == http::error::body_limit && parser_ && parser_->is_header_done()
+                         ? body_too_large(std::string(parser_->get().target()),
+                                          shared_->options.limits, new_request_id())
+                         : render_error(Protocol::kQuery, http_error_for(ec), new_request_id());
         return write(r, 11, /*keep_alive=*/false);
       }
       return close();
@@ -105,6 +137,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Request request = to_request(parser_->release());
     request.remote_address = remote_address_;
     request.secure_transport = kTls;
+    if (request.body.size() > body_limit_for(request.target, shared_->options.limits)) {
+      return write(body_too_large(request.target, shared_->options.limits, new_request_id()),
+                   version, /*keep_alive=*/false);
+    }
     Response response;
     try {
       response = shared_->router->handle(request);

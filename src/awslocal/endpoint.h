@@ -13,9 +13,10 @@
 //   ...
 //   (*endpoint)->stop();                               // also done by the destructor
 //
-// Limits: request line + headers 16 KiB (431), body 1 MiB (413), a request must arrive within
-// read_timeout, an idle keep-alive connection is closed after idle_timeout, at most
-// max_connections at once. Malformed input gets an AWS-style error, never a crash.
+// Limits: request line + headers 16 KiB (431), body 1 MiB (413; 6 MB on the Lambda Invoke route), a
+// request must arrive within read_timeout, an idle keep-alive connection is closed after
+// idle_timeout, at most max_connections at once. Malformed input gets an AWS-style error, never a
+// crash.
 #pragma once
 
 #include <chrono>

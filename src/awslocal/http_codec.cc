@@ -1,5 +1,6 @@
 #include "awslocal/http_codec.h"
 
+#include <algorithm>
 #include <boost/beast/http.hpp>
 
 #include "awslocal/http_internal.h"
@@ -45,14 +46,52 @@ http::response<http::string_body> to_message(const Response& response, unsigned 
   return out;
 }
 
+bool is_invoke_target(std::string_view target) {
+  return target.rfind("/2015-03-31/functions/", 0) == 0;
+}
+
+size_t body_limit_for(std::string_view target, const HttpLimits& limits) {
+  return is_invoke_target(target) ? limits.max_invoke_body_bytes : limits.max_body_bytes;
+}
+
+Response body_too_large(std::string_view target, const HttpLimits& limits,
+                        std::string_view request_id) {
+  if (is_invoke_target(target)) {
+    return render_error(
+        Protocol::kRestJson,
+        make_error(413, "RequestEntityTooLargeException",
+                   "Request must be smaller than " + std::to_string(limits.max_invoke_body_bytes) +
+                       " bytes for the InvokeFunction operation"),
+        request_id);
+  }
+  return render_error(Protocol::kQuery, http_error_for(http::error::body_limit), request_id);
+}
+
 std::variant<Request, ApiError> parse_http_request(std::string_view bytes,
                                                    const HttpLimits& limits) {
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-  parser.body_limit(limits.max_body_bytes);
-  parser.eager(true);
+  // The header decides the route's cap; Beast checks Content-Length while parsing the header,
+  // so it starts with the larger cap and the route's cap is applied once the header is known.
+  parser.body_limit(std::max(limits.max_body_bytes, limits.max_invoke_body_bytes));
+  parser.eager(false);
   boost::system::error_code ec;
   size_t used = 0;
+  while (!parser.is_header_done() && used < bytes.size()) {
+    size_t n = parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    used += n;
+    if (ec == http::error::need_more) return http_error_for(http::error::partial_message);
+    if (ec) return http_error_for(ec);
+    if (n == 0) break;
+  }
+  if (!parser.is_header_done()) return http_error_for(http::error::partial_message);
+  const auto target = parser.get().target();
+  const size_t cap = body_limit_for(std::string_view(target.data(), target.size()), limits);
+  if (parser.content_length() && *parser.content_length() > cap) {
+    return http_error_for(http::error::body_limit);
+  }
+  parser.body_limit(cap);
+  parser.eager(true);
   // Every byte is offered at once and the parser is eager, so "need more" after a call means
   // the request is incomplete. (Offering the same bytes again would break Beast's contract that
   // a retry brings new data: found by the fuzzer, it asserts in the chunk parser.)

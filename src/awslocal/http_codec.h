@@ -20,11 +20,23 @@ namespace writegate::awslocal {
 struct HttpLimits {
   size_t max_header_bytes = 16 * 1024;  // request line + headers
   size_t max_body_bytes = 1024 * 1024;
+  // Lambda Invoke (POST /2015-03-31/functions/...): Lambda's synchronous payload limit.
+  size_t max_invoke_body_bytes = 6 * 1024 * 1024;
 };
+
+// True for a request target on the Lambda Invoke route ("/2015-03-31/functions/...").
+bool is_invoke_target(std::string_view target);
+// The body cap for a request target: max_invoke_body_bytes on the Invoke route, else
+// max_body_bytes.
+size_t body_limit_for(std::string_view target, const HttpLimits& limits);
+// The 413 answer for a body over the cap of its route: RequestEntityTooLargeException (REST
+// JSON, as Lambda answers) on the Invoke route, else the query API's RequestEntityTooLarge.
+Response body_too_large(std::string_view target, const HttpLimits& limits,
+                        std::string_view request_id);
 
 // One complete request from `bytes`, or the error the endpoint answers with:
 // 431 RequestHeaderFieldsTooLarge, 413 RequestEntityTooLarge, 400 MalformedHTTPRequest
-// (also for a request that ends early).
+// (also for a request that ends early). The body cap depends on the route (body_limit_for).
 std::variant<Request, ApiError> parse_http_request(std::string_view bytes,
                                                    const HttpLimits& limits = {});
 

@@ -149,6 +149,27 @@ std::unique_ptr<ProxyStack> ProxyStack::start() {
   return s;
 }
 
+bool ProxyStack::restart_proxy() {
+  const int port = server_->port();
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+  config_.listen_port = port;
+  auto source = proxy::make_secret_source(config_);
+  if (!source) {
+    ADD_FAILURE() << "restart: " << source.error().message();
+    return false;
+  }
+  auto server = proxy::ProxyServer::create(config_, std::move(*source));
+  if (!server) {
+    ADD_FAILURE() << "restart: " << server.error().message();
+    return false;
+  }
+  server_ = std::move(*server);
+  thread_ = std::thread([server = server_.get()] { server->run(); });
+  return true;
+}
+
 ProxyStack::~ProxyStack() {
   if (server_) {
     server_->stop();

@@ -49,6 +49,9 @@ class ProxyStack {
   // A libpq conninfo for the proxy with this password, verify-full against the proxy's CA.
   std::string dsn(const std::string& password, const std::string& user = "",
                   const std::string& sslmode = "verify-full") const;
+  // Stops the proxy (closing every client connection, as a restart does) and starts a new one
+  // on the same port with the same configuration. Fails the current test when it cannot.
+  bool restart_proxy();
   // How many "connect" lines the proxy log has now.
   std::size_t connect_log_count() const;
   // The connect line number `index` (0-based), waiting up to 5 s for the proxy to write it.
