@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "awslocal/api.h"
+#include "common/time.h"
 #include "iam/arn.h"
 #include "iam/evaluator.h"
 #include "iam/store.h"
@@ -74,17 +75,7 @@ long max_memory_mb(pid_t pid) {
 }
 
 std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  return format_iso8601_millis(std::chrono::system_clock::now());
 }
 
 std::string error_json(std::string_view type, std::string_view message) {

@@ -5,22 +5,15 @@
 #include <ctime>
 #include <iostream>
 
+#include "common/time.h"
+
 namespace writegate::lambda {
 namespace {
 
 using nlohmann::ordered_json;
 
 std::string timestamp(std::chrono::system_clock::time_point now) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  return format_iso8601_millis(now);
 }
 
 }  // namespace

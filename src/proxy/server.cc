@@ -18,6 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/time.h"
 #include "iam/store.h"
 #include "pgwire/encode.h"
 #include "pgwire/errors.h"
@@ -44,16 +45,7 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
 
 std::string now_iso8601() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return format_iso8601_millis(std::chrono::system_clock::now());
 }
 
 // One JSON object per line, to a file or stderr; lines never interleave.
