@@ -23,6 +23,7 @@ using testing::shared_cluster;
 // Each test gets its own database and its own writer role, so tests never see each other.
 class DbAdminTest : public ::testing::Test {
  protected:
+  void make_owning_admin(const std::string& role, const std::string& password);
   void SetUp() override {
     static std::atomic<int> counter{0};
     db_ = fresh_database("dbadmin");
@@ -68,6 +69,17 @@ class DbAdminTest : public ::testing::Test {
   spec::Spec spec_;
   std::unique_ptr<pgclient::Connection> admin_;
 };
+
+// A login role that is no superuser (as Aurora's master user) but owns the test database, its
+// schemas and tables: an admin with exactly the rights provision needs there.
+void DbAdminTest::make_owning_admin(const std::string& role, const std::string& password) {
+  must_exec(*admin_, "DROP ROLE IF EXISTS " + role + "; CREATE ROLE " + role +
+                         " LOGIN CREATEROLE PASSWORD '" + password + "';" + "ALTER DATABASE " +
+                         db_ + " OWNER TO " + role + "; ALTER SCHEMA foo OWNER TO " + role +
+                         "; ALTER SCHEMA bar OWNER TO " + role +
+                         "; ALTER TABLE foo.test_table OWNER TO " + role +
+                         "; ALTER TABLE bar.test_table OWNER TO " + role);
+}
 
 TEST_F(DbAdminTest, ProvisionThenAuditIsCleanInStrictMode) {
   provision();
@@ -121,25 +133,8 @@ TEST_F(DbAdminTest, ProvisionIsAllOrNothing) {
   // member of: ALTER DEFAULT PRIVILEGES FOR ROLE that owner fails half-way through the plan,
   // after the writer was created and granted. Nothing of it may remain.
   const std::string admin_role = "wg_limited_admin_" + std::to_string(::getpid());
-  must_exec(*admin_,
-            "DROP ROLE IF EXISTS wg_ghost_owner; CREATE ROLE wg_ghost_owner;"
-            "DROP ROLE IF EXISTS " +
-                admin_role + "; CREATE ROLE " + admin_role +
-                " LOGIN CREATEROLE PASSWORD 'limited-admin';"
-                "ALTER DATABASE " +
-                db_ + " OWNER TO " + admin_role +
-                ";"
-                "ALTER SCHEMA foo OWNER TO " +
-                admin_role +
-                ";"
-                "ALTER SCHEMA bar OWNER TO " +
-                admin_role +
-                ";"
-                "ALTER TABLE foo.test_table OWNER TO " +
-                admin_role +
-                ";"
-                "ALTER TABLE bar.test_table OWNER TO " +
-                admin_role);
+  must_exec(*admin_, "DROP ROLE IF EXISTS wg_ghost_owner; CREATE ROLE wg_ghost_owner");
+  make_owning_admin(admin_role, "limited-admin");
   auto limited = must_connect(shared_cluster().dsn_for(admin_role, "limited-admin", db_));
   spec_.database.table_owners = {"wg_ghost_owner"};
   auto plan = plan_provision(limited, spec_, {.harden_public = true});
@@ -241,22 +236,7 @@ TEST_F(DbAdminTest, OtherDatabasesTheAdminCannotActForAreANote) {
   // keeps reporting it.
   const std::string other = fresh_database("foreign");
   const std::string admin_role = "wg_small_admin_" + std::to_string(::getpid());
-  must_exec(*admin_, "DROP ROLE IF EXISTS " + admin_role + "; CREATE ROLE " + admin_role +
-                         " LOGIN CREATEROLE PASSWORD 'small-admin';"
-                         "ALTER DATABASE " +
-                         db_ + " OWNER TO " + admin_role +
-                         ";"
-                         "ALTER SCHEMA foo OWNER TO " +
-                         admin_role +
-                         ";"
-                         "ALTER SCHEMA bar OWNER TO " +
-                         admin_role +
-                         ";"
-                         "ALTER TABLE foo.test_table OWNER TO " +
-                         admin_role +
-                         ";"
-                         "ALTER TABLE bar.test_table OWNER TO " +
-                         admin_role);
+  make_owning_admin(admin_role, "small-admin");
   auto small = must_connect(shared_cluster().dsn_for(admin_role, "small-admin", db_));
   auto plan = plan_provision(small, spec_, {.harden_public = true});
   ASSERT_TRUE(plan.ok()) << plan.error().message();
