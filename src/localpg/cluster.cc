@@ -177,16 +177,38 @@ Cluster::~Cluster() {
   }
 }
 
-Status Cluster::stop() {
+Status Cluster::stop(const std::string& mode) {
   if (!running_) return {};
   ProcessOptions as_server;
   as_server.run_as = run_as_;
-  auto out = run_process({bin_dir_ + "/pg_ctl", "-D", data_dir(), "-m", "immediate", "-w", "stop"},
-                         as_server);
+  if (mode != "fast" && mode != "immediate" && mode != "smart") {
+    return Error::invalid_argument("stop mode must be smart, fast or immediate");
+  }
+  auto out =
+      run_process({bin_dir_ + "/pg_ctl", "-D", data_dir(), "-m", mode, "-w", "stop"}, as_server);
   running_ = false;
   if (!out) return out.error();
   if (out->exit_code != 0) return Error::internal("pg_ctl stop failed: " + out->output);
   return {};
+}
+
+Status Cluster::start_again() {
+  if (running_) return {};
+  ProcessOptions as_server;
+  as_server.run_as = run_as_;
+  auto out = run_process(
+      {bin_dir_ + "/pg_ctl", "-D", data_dir(), "-l", log_file(), "-w", "-t", "60", "start"},
+      as_server);
+  if (!out) return out.error().with_context("pg_ctl start");
+  if (out->exit_code != 0)
+    return Error::internal("pg_ctl start failed: " + out->output + log_tail());
+  running_ = true;
+  return {};
+}
+
+Status Cluster::restart(const std::string& mode) {
+  WG_RETURN_IF_ERROR(stop(mode));
+  return start_again();
 }
 
 std::string Cluster::admin_dsn(const std::string& database) const {

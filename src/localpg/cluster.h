@@ -61,7 +61,13 @@ class Cluster {
   // The last lines of the server log, for failure messages.
   std::string log_tail(std::size_t lines = 30) const;
 
-  Status stop();
+  // `mode`: immediate (as a crash would; the default, for teardown), fast (sessions are told
+  // 57P01 and closed) or smart.
+  Status stop(const std::string& mode = "immediate");
+  // Starts a stopped server again on the same port and data.
+  Status start_again();
+  // stop(mode) then start_again(): a restart, or a failover, as clients see it.
+  Status restart(const std::string& mode = "fast");
 
  private:
   Cluster() = default;

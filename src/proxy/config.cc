@@ -127,6 +127,13 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
   c.writer_user = spec.database.user;
   c.user_secret_name = spec.database.user_secret;
   c.idle_client_timeout_seconds = spec.proxy.pool.idle_client_timeout_seconds;
+  c.max_connections_percent = spec.proxy.pool.max_connections_percent;
+  c.max_idle_connections_percent = spec.proxy.pool.max_idle_connections_percent;
+  c.connection_borrow_timeout_ms = spec.proxy.pool.connection_borrow_timeout_seconds * 1000;
+  c.init_query = spec.proxy.pool.init_query;
+  for (const auto& filter : spec.proxy.pool.session_pinning_filters) {
+    if (filter == "EXCLUDE_VARIABLE_SETS") c.exclude_variable_sets = true;
+  }
   if (config_file.empty()) {
     return Error::invalid_argument("writegate-proxy needs --config FILE (TLS files, backend)");
   }
@@ -146,7 +153,19 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
         {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
          "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
          "max_client_connections", "max_unauthenticated_connections",
-         "max_unauthenticated_per_source", "verify_threads", "databases", "admin_listen"}));
+         "max_unauthenticated_per_source", "verify_threads", "databases", "admin_listen", "pool"}));
+    if (const auto p = root["pool"]) {
+      WG_RETURN_IF_ERROR(check_keys(
+          f, p, "pool",
+          {"max_database_connections", "max_prepared_statements", "connection_borrow_timeout_ms"}));
+      WG_RETURN_IF_ERROR(read_int(f, p["max_database_connections"], "pool.max_database_connections",
+                                  1, 100000, c.max_database_connections));
+      WG_RETURN_IF_ERROR(read_int(f, p["max_prepared_statements"], "pool.max_prepared_statements",
+                                  1, 100000, c.max_prepared_statements));
+      WG_RETURN_IF_ERROR(read_int(f, p["connection_borrow_timeout_ms"],
+                                  "pool.connection_borrow_timeout_ms", 1, 3'600'000,
+                                  c.connection_borrow_timeout_ms));
+    }
     if (root["listen"]) {
       const std::string listen = root["listen"].Scalar();
       const auto colon = listen.rfind(':');

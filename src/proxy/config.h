@@ -27,6 +27,11 @@
 //   max_unauthenticated_per_source: 256    # the same, from one source address
 //   verify_threads: 2
 //   admin_listen: 127.0.0.1:9187     # /metrics (Prometheus) and /status (JSON); default: off
+//   pool:                            # the spec's proxy.pool, and for local use:
+//     max_database_connections: 20   # an absolute cap (default: max_connections_percent of
+//                                    # the database's max_connections)
+//     max_prepared_statements: 100   # per database connection
+//     connection_borrow_timeout_ms: 120000   # overrides the spec's (seconds), for tests
 #pragma once
 
 #include <cstdint>
@@ -79,6 +84,15 @@ struct ProxyConfig {
   std::string user_secret_name;  // the writer's secret (standard mode)
   std::string writer_user;
   int idle_client_timeout_seconds = 1800;
+  // RDS Proxy's pool: the spec's proxy.pool; max_database_connections and
+  // max_prepared_statements from the config file.
+  int max_connections_percent = 100;
+  int max_idle_connections_percent = 50;
+  int connection_borrow_timeout_ms = 120'000;
+  std::string init_query;
+  bool exclude_variable_sets = false;  // session_pinning_filters: [EXCLUDE_VARIABLE_SETS]
+  int max_database_connections = 0;
+  int max_prepared_statements = 100;
 };
 
 Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& config_file);

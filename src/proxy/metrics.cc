@@ -77,19 +77,35 @@ std::string render_prometheus(const Metrics& m, const PrometheusLabels& labels) 
          "Database logins that failed (down, TLS, authentication, timeout) (writegate).",
          m.database_connection_failures.load());
 
-  const auto h = m.database_connections_borrow_latency.snapshot();
-  constexpr std::string_view kBorrow = "DatabaseConnectionsBorrowLatency";
-  out += fmt::format(
-      "# HELP {0} Milliseconds from a request for a database connection to one ready.\n"
-      "# TYPE {0} histogram\n",
-      kBorrow);
-  for (std::size_t i = 0; i < LatencyHistogram::kBucketsMs.size(); ++i) {
-    out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", kBorrow, label,
-                       LatencyHistogram::kBucketsMs[i], h.cumulative[i]);
-  }
-  out +=
-      fmt::format("{0}_bucket{{{1},le=\"+Inf\"}} {2}\n{0}_sum{{{1}}} {3}\n{0}_count{{{1}}} {2}\n",
-                  kBorrow, label, h.count, h.sum_ms);
+  scalar("DatabaseConnectionsCurrentlyBorrowed", "gauge",
+         "Database connections serving a client now (borrowed from the pool).",
+         m.database_connections_borrowed.load());
+  scalar("DatabaseConnectionsCurrentlySessionPinned", "gauge",
+         "Database connections pinned to one client session now.",
+         m.database_connections_currently_session_pinned.load());
+  scalar("DatabaseConnectionsBorrowTimeouts", "counter",
+         "Borrows that waited ConnectionBorrowTimeout in vain (writegate).",
+         m.database_connections_borrow_timeouts.load());
+  scalar("QueryRequests", "counter", "Queries received from clients (Query and Execute messages).",
+         m.query_requests.load());
+
+  auto histogram = [&](std::string_view name, std::string_view help, const LatencyHistogram& hist) {
+    const auto h = hist.snapshot();
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
+    for (std::size_t i = 0; i < LatencyHistogram::kBucketsMs.size(); ++i) {
+      out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, label,
+                         LatencyHistogram::kBucketsMs[i], h.cumulative[i]);
+    }
+    out +=
+        fmt::format("{0}_bucket{{{1},le=\"+Inf\"}} {2}\n{0}_sum{{{1}}} {3}\n{0}_count{{{1}}} {2}\n",
+                    name, label, h.count, h.sum_ms);
+  };
+  histogram("DatabaseConnectionsBorrowLatency",
+            "Milliseconds from a request for a database connection to one ready.",
+            m.database_connections_borrow_latency);
+  histogram("QueryDatabaseResponseLatency",
+            "Milliseconds from a request sent to the database to the first byte of its answer.",
+            m.query_database_response_latency);
   return out;
 }
 

@@ -43,9 +43,15 @@ struct Metrics {
   std::atomic<std::int64_t> client_connections_refused_by_caps{0};  // writegate's own
   std::atomic<std::int64_t> database_connections{0};                // current
   std::atomic<std::int64_t> database_connection_requests{0};
-  std::atomic<std::int64_t> database_connection_failures{0};  // writegate's own
-  // From the backend request to a backend ready for the client (a new login, in session mode).
+  std::atomic<std::int64_t> database_connection_failures{0};   // writegate's own
+  std::atomic<std::int64_t> database_connections_borrowed{0};  // current
+  std::atomic<std::int64_t> database_connections_currently_session_pinned{0};
+  std::atomic<std::int64_t> database_connections_borrow_timeouts{0};  // writegate's own
+  std::atomic<std::int64_t> query_requests{0};                        // Query and Execute messages
+  // From the borrow request to a backend ready for the client (from the pool, or a new login).
   LatencyHistogram database_connections_borrow_latency;
+  // From a request (Query, Sync) sent to the database to the first byte of its answer.
+  LatencyHistogram query_database_response_latency;
 };
 
 struct PrometheusLabels {

@@ -337,9 +337,23 @@ std::string digest(Tokens t) {
       literal = std::max(literal, std::stoi(std::string(tok.text.substr(1))));
     }
   }
+  // In SET name = value / SET name TO value, the value is data even when it is written as a
+  // name (SET search_path = tenant_42, SET role = someone): it becomes $n too.
+  std::size_t value_from = t.size();
+  if (!t.empty() && t[0].is_keyword("set")) {
+    for (std::size_t i = 2; i < t.size(); ++i) {
+      if ((t[i].kind == SqlTokenKind::kOperator && t[i].text == "=") || t[i].is_keyword("to")) {
+        value_from = i + 1;
+        break;
+      }
+    }
+  }
   bool glue = true;  // no space before the next token
   bool after_name = false;
+  std::size_t index = 0;
   for (const SqlToken& tok : t) {
+    const bool value = index++ >= value_from && (tok.kind == SqlTokenKind::kIdentifier ||
+                                                 tok.kind == SqlTokenKind::kQuotedIdentifier);
     const bool closing = tok.is_punctuation(',') || tok.is_punctuation(')') ||
                          tok.is_punctuation(']') || tok.is_punctuation('.') ||
                          (tok.kind == SqlTokenKind::kPunctuation && tok.text == "::") ||
@@ -347,18 +361,22 @@ std::string digest(Tokens t) {
     if (!glue && !closing) out += ' ';
     after_name =
         tok.kind == SqlTokenKind::kIdentifier || tok.kind == SqlTokenKind::kQuotedIdentifier;
-    switch (tok.kind) {
-      case SqlTokenKind::kString:
-      case SqlTokenKind::kDollarString:
-      case SqlTokenKind::kNumber:
-        out += "$" + std::to_string(++literal);
-        break;
-      case SqlTokenKind::kIdentifier:
-        out += tok.identifier_name();
-        break;
-      default:
-        out += tok.text;
-        break;
+    if (value) {
+      out += "$" + std::to_string(++literal);
+    } else {
+      switch (tok.kind) {
+        case SqlTokenKind::kString:
+        case SqlTokenKind::kDollarString:
+        case SqlTokenKind::kNumber:
+          out += "$" + std::to_string(++literal);
+          break;
+        case SqlTokenKind::kIdentifier:
+          out += tok.identifier_name();
+          break;
+        default:
+          out += tok.text;
+          break;
+      }
     }
     glue = tok.is_punctuation('(') || tok.is_punctuation('[') || tok.is_punctuation(',') ||
            tok.is_punctuation('.') || (tok.kind == SqlTokenKind::kPunctuation && tok.text == "::");

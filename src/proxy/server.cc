@@ -28,6 +28,8 @@
 #include "proxy/admission.h"
 #include "proxy/authenticator.h"
 #include "proxy/backend_connector.h"
+#include "proxy/pool.h"
+#include "proxy/pooled_session.h"
 
 namespace writegate::proxy {
 namespace asio = boost::asio;
@@ -42,6 +44,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// What one pass over a client's bytes may queue for its backend before writing it out.
+constexpr std::size_t kMaxPendingToBackend = 256 * 1024;
+// How long a backend left by a vanished client may take to roll back before it is closed.
+constexpr std::chrono::seconds kCleanupTimeout{10};
 constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
 
 std::string now_iso8601() {
@@ -96,15 +102,25 @@ class JsonLog {
   std::string path_;
 };
 
-// The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the right
-// backend with the backend's key (RDS Proxy cannot do this; we can).
+// The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the backend
+// that serves that client at that moment, with the backend's key (RDS Proxy cannot do this; we
+// can). Between transactions a client has no backend and a cancel has nothing to do.
+struct CancelTarget {
+  std::atomic<std::uint64_t> backend{0};  // pid << 32 | secret; 0: none now
+  void set(const pgwire::BackendKeyData& key) {
+    backend = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(key.process_id)) << 32) |
+              static_cast<std::uint32_t>(key.secret_key);
+  }
+  void clear() { backend = 0; }
+};
+
 class CancelRegistry {
  public:
   struct Target {
     std::int32_t backend_pid;
     std::int32_t backend_secret;
   };
-  pgwire::BackendKeyData add(Target target) {
+  pgwire::BackendKeyData add(std::shared_ptr<CancelTarget> target) {
     std::lock_guard lock(mutex_);
     for (;;) {
       pgwire::BackendKeyData key;
@@ -123,12 +139,15 @@ class CancelRegistry {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find({pid, secret});
     if (it == entries_.end()) return std::nullopt;
-    return it->second;
+    const std::uint64_t backend = it->second->backend.load();
+    if (backend == 0) return std::nullopt;
+    return Target{static_cast<std::int32_t>(backend >> 32),
+                  static_cast<std::int32_t>(backend & 0xffffffffu)};
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::pair<std::int32_t, std::int32_t>, Target> entries_;
+  std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<CancelTarget>> entries_;
 };
 
 }  // namespace
@@ -139,6 +158,9 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   ssl::context front_tls{ssl::context::tls_server};
   ssl::context back_tls{ssl::context::tls_client};
   asio::thread_pool verify_pool;
+  // Secret fetches (HTTPS to Secrets Manager) on a thread of their own: a slow fetch never
+  // holds up token verification.
+  asio::thread_pool secrets_pool{1};
   std::unique_ptr<iam::IamStore> store;
   std::unique_ptr<IamAuthenticator> auth;
   std::unique_ptr<SecretSource> secrets;
@@ -147,6 +169,7 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   AdmissionControl admission;
   JsonLog log;
   Metrics metrics;
+  std::unique_ptr<BackendPool> pool;  // made in create(), after the TLS contexts
   tcp::acceptor acceptor{io};
   int bound_port = 0;
   tcp::acceptor admin_acceptor{io};
@@ -213,7 +236,6 @@ class Session : public std::enable_shared_from_this<Session> {
       state_->unauthenticated.erase(session_id_);
     }
     if (registered_) state_->cancels.remove(client_key_);
-    if (backend_) --state_->metrics.database_connections;
     --state_->metrics.client_connections;
   }
 
@@ -230,6 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                                          }});
     ++state_->metrics.client_connections;
     ++state_->metrics.client_connections_received;
+    login_started_ = std::chrono::steady_clock::now();
     arm_deadline();
     const bool logged_in = co_await login();
     deadline_.cancel();
@@ -237,14 +260,11 @@ class Session : public std::enable_shared_from_this<Session> {
       close_all();
       co_return;
     }
-    // Relay: server -> client in its own coroutine, client -> server here.
     relaying_ = true;
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer(std::chrono::seconds(state_->config.idle_client_timeout_seconds));
-    asio::co_spawn(socket_.get_executor(), relay_backend_then_close(shared_from_this()),
-                   asio::detached);
-    co_await relay_client_to_backend();
-    close_all();
+    co_await serve_client();
+    end_client();
     if (idle_closed_) {
       state_->log.write({{"event", "disconnect"},
                          {"client", client_},
@@ -259,22 +279,6 @@ class Session : public std::enable_shared_from_this<Session> {
   static awaitable<AuthOutcome> authenticate_on_pool(std::shared_ptr<ProxyServer::State> state,
                                                      std::string token, std::string user) {
     co_return state->auth->authenticate(token, user, std::chrono::system_clock::now());
-  }
-
-  struct SecretOutcome {
-    std::optional<std::string> password;
-    std::string error;
-  };
-  static awaitable<SecretOutcome> fetch_secret_on_pool(std::shared_ptr<ProxyServer::State> state,
-                                                       std::string user) {
-    auto found = state->secrets->password_for(user);
-    if (!found) co_return SecretOutcome{std::nullopt, found.error().message()};
-    co_return SecretOutcome{std::move(*found), {}};
-  }
-
-  static awaitable<void> relay_backend_then_close(std::shared_ptr<Session> self) {
-    co_await self->relay_backend_to_client();
-    self->close_all();
   }
 
   static pgwire::DecoderOptions decoder_options() {
@@ -330,7 +334,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       socket_.close(ignored);
     }
-    if (backend_) backend_->lowest_layer().close(ignored);
+    if (attached_ && attached_->stream) attached_->stream->lowest_layer().close(ignored);
   }
 
   // ---- client I/O ----
@@ -540,35 +544,59 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
 
-    const SecretOutcome secret = co_await asio::co_spawn(
-        state->verify_pool, fetch_secret_on_pool(state, user), use_awaitable);
-    if (!secret.password) {
-      reason_ = "secret_unavailable";
-      detail_ = secret.error;
-      co_await send_error(
-          pgwire::Severity::kFatal, pgwire::sqlstate::kCannotConnectNow,
-          "the proxy could not get the database credentials of user \"" + user_ + "\"");
+    // The pool this client's transactions will use; its first client waits for one backend
+    // login (which tells the pool what a backend of it reports), the others log in at once.
+    key_.user = user_;
+    key_.database = database_;
+    for (const auto& [name, value] : startup->parameters) {
+      if (name != "user" && name != "database") key_.parameters.emplace_back(name, value);
+    }
+    std::sort(key_.parameters.begin(), key_.parameters.end());
+    const std::string pool_id = key_.id();
+    if (!state_->pool->baseline(pool_id)) {
+      // Within what is left of the login's own deadline, and without waiting out a database
+      // that is down: the client hears why at once.
+      const auto until =
+          std::min(std::chrono::steady_clock::now() + borrow_timeout(),
+                   login_started_ + std::chrono::seconds(state_->config.auth_timeout_seconds) -
+                       std::chrono::milliseconds(500));
+      auto borrowed = co_await state_->pool->borrow(key_, until, false);
+      if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
+        reason_ = failed->reason;
+        detail_ = failed->detail;
+        if (failed->reason == "borrow_timeout")
+          ++state_->metrics.database_connections_borrow_timeouts;
+        if (!failed->forward.empty()) {
+          co_await write_client(failed->forward);
+        } else {
+          co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
+        }
+        log_attempt("error");
+        co_return false;
+      }
+      state_->pool->give_back(std::get<BackendHandle>(std::move(borrowed)));
+    }
+    auto baseline = state_->pool->baseline(pool_id);
+    auto greeting = state_->pool->greeting(pool_id);
+    if (!baseline || !greeting) {
+      reason_ = "pool_unavailable";
+      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kCannotConnectNow,
+                          "the proxy cannot reach the database");
       log_attempt("error");
       co_return false;
     }
-    auto failed = co_await connect_backend(*startup, *secret.password);
-    if (failed && failed->password_refused) {
-      // The secret may have been rotated since it was cached: fetch it again, try once more.
-      state->secrets->invalidate(user);
-      const SecretOutcome again = co_await asio::co_spawn(
-          state->verify_pool, fetch_secret_on_pool(state, user), use_awaitable);
-      if (again.password && *again.password != *secret.password) {
-        failed = co_await connect_backend(*startup, *again.password);
-      }
-    }
-    if (failed) {
-      reason_ = failed->reason;
-      detail_ = failed->detail;
-      if (!failed->forward.empty()) {
-        co_await write_client(failed->forward);
-      } else {
-        co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
-      }
+    protocol_.emplace(
+        std::move(*baseline),
+        PooledSessionOptions{.pinning = {},
+                             .exclude_variable_sets = state_->config.exclude_variable_sets});
+    client_key_ = state_->cancels.add(cancel_target_);
+    registered_ = true;
+    std::string out = *pgwire::encode(pgwire::Authentication::ok());
+    out += *greeting;
+    (void)pgwire::encode_to(client_key_, out);
+    (void)pgwire::encode_to(pgwire::ReadyForQuery{pgwire::TransactionStatus::kIdle}, out);
+    if (!co_await write_client(out)) {
+      reason_ = "client_closed";
       log_attempt("error");
       co_return false;
     }
@@ -578,78 +606,315 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return true;
   }
 
-  // ---- backend ----
-  awaitable<bool> write_backend(std::string_view bytes) {
-    error_code ec;
-    co_await asio::async_write(*backend_, asio::buffer(bytes.data(), bytes.size()),
-                               asio::redirect_error(use_awaitable, ec));
-    co_return !ec;
+  // ---- transaction pooling ----
+  std::chrono::steady_clock::duration borrow_timeout() const {
+    return std::chrono::milliseconds(state_->config.connection_borrow_timeout_ms);
   }
 
-  // The same user, the client's database and session parameters. nullopt when logged in (and
-  // the client told so); the failure otherwise, for the caller to report.
-  awaitable<std::optional<BackendLoginError>> connect_backend(
-      const pgwire::StartupMessage& client_startup, const std::string& password) {
-    ++state_->metrics.database_connection_requests;
-    BackendLoginRequest request{
-        .user = user_, .database = database_, .parameters = {}, .password = password};
-    for (const auto& [name, value] : client_startup.parameters) {
-      if (name != "user" && name != "database") request.parameters.emplace_back(name, value);
-    }
-    connector_ = std::make_unique<BackendConnector>(socket_.get_executor(), state_->back_tls,
-                                                    state_->config.backend);
-    const auto started = std::chrono::steady_clock::now();
-    auto outcome = co_await connector_->connect(std::move(request));
-    connector_.reset();
-    if (auto* failed = std::get_if<BackendLoginError>(&outcome)) {
-      ++state_->metrics.database_connection_failures;
-      co_return std::move(*failed);
-    }
-    state_->metrics.database_connections_borrow_latency.observe(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started));
-    auto& login = std::get<BackendLogin>(outcome);
-    backend_ = std::move(login.stream);
-    ++state_->metrics.database_connections;
-    client_key_ = state_->cancels.add({login.key.process_id, login.key.secret_key});
-    registered_ = true;
-    std::string out = *pgwire::encode(pgwire::Authentication::ok());
-    out += login.greeting;
-    (void)pgwire::encode_to(client_key_, out);
-    out += login.ready_for_query;
-    if (!co_await write_client(out)) {
-      co_return BackendLoginError{.reason = "client_closed",
-                                  .detail = "the client left during the backend login",
-                                  .sqlstate = {},
-                                  .client_message = {},
-                                  .forward = {},
-                                  .password_refused = false};
-    }
-    co_return std::nullopt;
-  }
-
-  // ---- relay ----
-  awaitable<void> relay_client_to_backend() {
+  // Client -> database: every complete frame in what was read goes, rewritten where the
+  // session says so, in one write to the backend the session holds (borrowed at the first
+  // frame that needs one).
+  awaitable<void> serve_client() {
+    std::string to_backend;
     for (;;) {
-      auto frame = co_await next_client_frame();
-      if (!frame) co_return;
+      auto decoded = decoder_.next();
+      if (!decoded) {
+        reason_ = "protocol_violation";
+        if (!attached_) {
+          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                              "invalid message from client: " + decoded.error().message());
+        }
+        co_return;
+      }
+      if (!decoded->ready()) {
+        if (!to_backend.empty()) {
+          if (!co_await flush_to_backend(to_backend)) co_return;
+          to_backend.clear();
+        }
+        if (!co_await read_client()) co_return;
+        continue;
+      }
+      const pgwire::Frame& frame = decoded->frame;
       last_activity_ = std::chrono::steady_clock::now();
-      waiting_on_database_ = true;
-      if (!co_await write_backend(frame->wire)) co_return;
-      if (frame->type == 'X') co_return;  // Terminate
+      if (frame.type == 'X') co_return;  // Terminate: the backend stays with the pool
+      if (frame.type == 'Q' || frame.type == 'E') ++state_->metrics.query_requests;
+      if (skipping_to_sync_) {
+        // After a failed borrow: the rest of that request is dropped, as a server does after an
+        // error, and its Sync is answered.
+        if (frame.type == 'S') {
+          skipping_to_sync_ = false;
+          if (!co_await write_client(ready_for_query_idle())) co_return;
+        }
+        continue;
+      }
+      if (!attached_) {
+        const bool ok = co_await attach();
+        if (!ok) {
+          if (fatal_) co_return;
+          if (frame.type == 'Q' || frame.type == 'S') {
+            if (!co_await write_client(ready_for_query_idle())) co_return;
+          } else {
+            skipping_to_sync_ = true;
+          }
+          continue;
+        }
+      }
+      protocol_->on_client_frame(frame, attached_->statements, to_backend);
+      if (auto pin = protocol_->take_new_pin()) on_pinned(*pin);
+      // A cap on what one read may queue for the backend.
+      if (to_backend.size() >= kMaxPendingToBackend) {
+        if (!co_await flush_to_backend(to_backend)) co_return;
+        to_backend.clear();
+      }
     }
   }
 
-  awaitable<void> relay_backend_to_client() {
+  static std::string ready_for_query_idle() {
+    std::string out;
+    (void)pgwire::encode_to(pgwire::ReadyForQuery{pgwire::TransactionStatus::kIdle}, out);
+    return out;
+  }
+
+  // Borrows a backend for the next transaction and starts relaying its answers. false: the
+  // client has been told why (an ERROR after a borrow timeout, the session goes on; a FATAL
+  // otherwise, fatal_ set).
+  awaitable<bool> attach() {
+    auto borrowed = co_await state_->pool->borrow(
+        key_, std::chrono::steady_clock::now() + borrow_timeout(), true);
+    if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
+      state_->log.write({{"event", "borrow"},
+                         {"client", client_},
+                         {"user", user_},
+                         {"outcome", "error"},
+                         {"reason", failed->reason},
+                         {"detail", failed->detail}});
+      if (failed->reason == "borrow_timeout") {
+        ++state_->metrics.database_connections_borrow_timeouts;
+        co_await send_error(pgwire::Severity::kError, failed->sqlstate, failed->client_message);
+        co_return false;
+      }
+      fatal_ = true;
+      if (!failed->forward.empty()) {
+        co_await write_client(failed->forward);
+      } else {
+        co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
+      }
+      co_return false;
+    }
+    attached_ = std::get<BackendHandle>(std::move(borrowed));
+    protocol_->on_attach();
+    cancel_target_->set(attached_->key);
+    asio::co_spawn(socket_.get_executor(), relay_backend(shared_from_this(), attached_),
+                   asio::detached);
+    co_return true;
+  }
+
+  awaitable<bool> flush_to_backend(const std::string& bytes) {
+    BackendHandle backend = attached_;
+    waiting_on_database_ = true;
+    if (!request_sent_at_) request_sent_at_ = std::chrono::steady_clock::now();
+    writing_to_backend_ = true;
+    error_code ec;
+    co_await asio::async_write(*backend->stream, asio::buffer(bytes.data(), bytes.size()),
+                               asio::redirect_error(use_awaitable, ec));
+    writing_to_backend_ = false;
+    if (ec) {
+      // The reader sees the same dead connection and tells the client.
+      backend->broken = true;
+      co_return false;
+    }
+    co_return true;
+  }
+
+  void on_pinned(const PinEvent& pin) {
+    ++state_->metrics.database_connections_currently_session_pinned;
+    pinned_counted_ = true;
+    nlohmann::json line = {{"event", "pin"},
+                           {"client", client_},
+                           {"user", user_},
+                           {"reason", pin.reason},
+                           {"message", pin.message}};
+    if (!pin.digest.empty()) line["digest"] = pin.digest;
+    state_->log.write(std::move(line));
+  }
+
+  // Database -> client for one borrowed backend, until it goes back to the pool (ReadyForQuery
+  // idle and nothing pinned) or is closed. The only writer to the client while it runs.
+  static awaitable<void> relay_backend(std::shared_ptr<Session> self, BackendHandle backend) {
+    try {
+      co_await self->relay_backend_frames(backend);
+    } catch (const std::exception& e) {
+      self->state_->log.write(
+          {{"event", "internal_error"}, {"where", "relay_backend"}, {"detail", e.what()}});
+      backend->broken = true;
+      self->detach(backend, false);
+      self->close_all();
+    }
+  }
+
+  awaitable<void> relay_backend_frames(BackendHandle backend) {
     std::vector<char> buf(kReadChunk * 4);
+    std::string out;
     for (;;) {
       error_code ec;
-      const std::size_t n = co_await backend_->async_read_some(
+      const std::size_t n = co_await backend->stream->async_read_some(
           asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-      if (ec || n == 0) co_return;
-      last_activity_ = std::chrono::steady_clock::now();
-      waiting_on_database_ = false;
-      if (!co_await write_client(std::string_view(buf.data(), n))) co_return;
+      if (ec || n == 0) {
+        backend->broken = true;
+        const bool told = forwarded_fatal_;
+        detach(backend, false);
+        if (!client_gone_ && !told) {
+          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kConnectionFailure,
+                              "the database connection was lost");
+        }
+        if (!client_gone_) {
+          state_->log.write({{"event", "disconnect"},
+                             {"client", client_},
+                             {"user", user_},
+                             {"reason", "database_connection_lost"}});
+        }
+        close_all();
+        co_return;
+      }
+      if (request_sent_at_) {
+        state_->metrics.query_database_response_latency.observe(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  *request_sent_at_));
+        request_sent_at_.reset();
+      }
+      backend->decoder.feed(std::string_view(buf.data(), n));
+      out.clear();
+      bool ready = false;
+      for (;;) {
+        auto decoded = backend->decoder.next();
+        if (!decoded) {
+          backend->broken = true;  // out of sync: nobody may use it again
+          detach(backend, false);
+          if (!client_gone_) {
+            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
+                                "the database sent a malformed message");
+          }
+          close_all();
+          co_return;
+        }
+        if (!decoded->ready()) break;
+        const pgwire::Frame& frame = decoded->frame;
+        if (protocol_->on_backend_frame(frame, backend->statements) == BackendVerdict::kForward &&
+            !client_gone_) {
+          out.append(frame.wire);
+          if (frame.type == 'E' && is_fatal(frame.body)) forwarded_fatal_ = true;
+        }
+        if (frame.type == 'Z') ready = true;
+      }
+      if (!out.empty() && !client_gone_) {
+        last_activity_ = std::chrono::steady_clock::now();
+        waiting_on_database_ = false;
+        if (!co_await write_client(out)) {
+          client_gone_ = true;
+          close_client();
+        }
+      }
+      if (protocol_->answers_owed() != 0) request_sent_at_ = std::chrono::steady_clock::now();
+      if (client_gone_) {
+        // The client left with this backend: roll back what it left open, then give the backend
+        // back; a pinned backend (session state) is closed.
+        if (protocol_->pinned()) {
+          detach(backend, false);
+          co_return;
+        }
+        if (protocol_->releasable() && backend->decoder.buffered_bytes() == 0) {
+          detach(backend, true);
+          co_return;
+        }
+        if (ready && protocol_->answers_owed() == 0) {
+          std::string cleanup = protocol_->cleanup_messages();
+          if (!cleanup.empty()) {
+            error_code wec;
+            co_await asio::async_write(*backend->stream, asio::buffer(cleanup),
+                                       asio::redirect_error(use_awaitable, wec));
+            if (wec) {
+              backend->broken = true;
+              detach(backend, false);
+              co_return;
+            }
+          }
+        }
+        continue;
+      }
+      if (ready && protocol_->releasable() && !writing_to_backend_ &&
+          backend->decoder.buffered_bytes() == 0 && attached_ == backend) {
+        detach(backend, true);
+        co_return;
+      }
+    }
+  }
+
+  static bool is_fatal(std::string_view body) {
+    auto error = pgwire::parse_error_response(body);
+    if (!error) return false;
+    const auto severity = error->severity();
+    return severity == "FATAL" || severity == "PANIC";
+  }
+
+  // The session lets go of its backend: back to the pool (`reuse`) or closed.
+  void detach(const BackendHandle& backend, bool reuse) {
+    if (attached_ != backend) return;
+    cancel_target_->clear();
+    if (pinned_counted_) {
+      --state_->metrics.database_connections_currently_session_pinned;
+      pinned_counted_ = false;
+    }
+    cleanup_timer_.cancel();
+    BackendHandle handle = std::move(attached_);
+    attached_.reset();
+    if (reuse && !protocol_->pinned()) {
+      state_->pool->give_back(std::move(handle));
+    } else {
+      state_->pool->discard(std::move(handle));
+    }
+  }
+
+  // The client is gone (it left, was closed, or said Terminate). A backend still held is
+  // cleaned up by its reader: rolled back within kCleanupTimeout, or closed.
+  void end_client() {
+    client_gone_ = true;
+    close_client();
+    if (!attached_) return;
+    if (protocol_->pinned()) {
+      // Session state on it: close it; the reader sees that and lets go.
+      error_code ignored;
+      attached_->stream->lowest_layer().close(ignored);
+      return;
+    }
+    if (protocol_->answers_owed() == 0 && !writing_to_backend_) {
+      auto cleanup = std::make_shared<std::string>(protocol_->cleanup_messages());
+      if (!cleanup->empty()) {
+        // The buffer lives in the handler until the write is done.
+        asio::async_write(*attached_->stream, asio::buffer(cleanup->data(), cleanup->size()),
+                          [cleanup, backend = attached_](error_code ec, std::size_t) {
+                            if (ec) backend->broken = true;
+                          });
+      }
+    }
+    cleanup_timer_.expires_after(kCleanupTimeout);
+    cleanup_timer_.async_wait([backend = std::weak_ptr<PooledBackend>(attached_)](error_code ec) {
+      if (ec) return;
+      if (auto held = backend.lock()) {
+        error_code ignored;
+        held->broken = true;
+        held->stream->lowest_layer().close(ignored);
+      }
+    });
+  }
+
+  void close_client() {
+    deadline_.cancel();
+    idle_timer_.cancel();
+    error_code ignored;
+    if (tls_) {
+      tls_->lowest_layer().close(ignored);
+    } else {
+      socket_.close(ignored);
     }
   }
 
@@ -658,7 +923,19 @@ class Session : public std::enable_shared_from_this<Session> {
   AdmissionTicket ticket_;
   std::unique_ptr<ssl::stream<tcp::socket>> tls_;
   std::unique_ptr<BackendConnector> connector_;
-  std::unique_ptr<TlsStream> backend_;
+  PoolKey key_;
+  std::optional<PooledSession> protocol_;
+  BackendHandle attached_;
+  std::shared_ptr<CancelTarget> cancel_target_ = std::make_shared<CancelTarget>();
+  asio::steady_timer cleanup_timer_{socket_.get_executor()};
+  std::optional<std::chrono::steady_clock::time_point> request_sent_at_;
+  std::chrono::steady_clock::time_point login_started_;
+  bool writing_to_backend_ = false;
+  bool client_gone_ = false;
+  bool skipping_to_sync_ = false;
+  bool fatal_ = false;
+  bool forwarded_fatal_ = false;
+  bool pinned_counted_ = false;
   asio::steady_timer deadline_;
   asio::steady_timer idle_timer_{socket_.get_executor()};
   std::chrono::steady_clock::time_point last_activity_;
@@ -814,17 +1091,46 @@ std::string ProxyServer::State::status_json() const {
   nlohmann::json status = {
       {"proxy", config.proxy_name},
       {"resource_id", config.resource_id},
-      {"mode", "session"},
+      {"mode", "transaction"},
       {"clients", {{"connected", counts.clients}, {"logging_in", counts.unauthenticated}}},
       {"limits",
        {{"max_client_connections", limits.max_clients},
         {"max_unauthenticated_connections", limits.max_unauthenticated},
         {"max_unauthenticated_per_source", limits.max_unauthenticated_per_source}}},
       {"database_connections", metrics.database_connections.load()},
+      {"pinned_sessions", metrics.database_connections_currently_session_pinned.load()},
+      {"pool", nlohmann::json::parse(pool->status_json())},
       {"databases", config.databases},
       {"backend", config.backend.host + ":" + std::to_string(config.backend.port)}};
   return status.dump(2) + "\n";
 }
+
+namespace {
+
+struct PasswordAnswer {
+  std::string password;
+  std::optional<Error> error;
+};
+
+// Runs on the secrets thread.
+awaitable<PasswordAnswer> password_on_thread(ProxyServer::State* state, std::string user,
+                                             bool fresh) {
+  if (fresh) state->secrets->invalidate(user);
+  auto found = state->secrets->password_for(user);
+  if (!found) co_return PasswordAnswer{{}, found.error()};
+  co_return PasswordAnswer{std::move(*found), std::nullopt};
+}
+
+// The event loop only waits for the answer.
+awaitable<Result<std::string>> fetch_password(ProxyServer::State* state, std::string user,
+                                              bool fresh) {
+  PasswordAnswer answer = co_await asio::co_spawn(
+      state->secrets_pool, password_on_thread(state, std::move(user), fresh), use_awaitable);
+  if (answer.error) co_return *answer.error;
+  co_return std::move(answer.password);
+}
+
+}  // namespace
 
 ProxyServer::ProxyServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
@@ -837,6 +1143,7 @@ ProxyServer::~ProxyServer() {
     state_->io.run();
   }
   state_->verify_pool.join();
+  state_->secrets_pool.join();
 }
 
 Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
@@ -899,6 +1206,18 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   }
   if (c.endpoint_port == 0) c.endpoint_port = state->bound_port;
 
+  // The pool's password source: the secret, fetched on the secrets thread.
+  ProxyServer::State* raw = state.get();
+  state->pool = std::make_unique<BackendPool>(
+      state->io.get_executor(), state->back_tls, c.backend,
+      PoolSettings{.max_connections_percent = c.max_connections_percent,
+                   .max_idle_connections_percent = c.max_idle_connections_percent,
+                   .max_database_connections = c.max_database_connections,
+                   .borrow_timeout = std::chrono::milliseconds(c.connection_borrow_timeout_ms),
+                   .init_query = c.init_query,
+                   .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
+      state->metrics,
+      [raw](std::string user, bool fresh) { return fetch_password(raw, std::move(user), fresh); });
   state->auth = std::make_unique<IamAuthenticator>(
       *state->store,
       IamAuthenticator::Options{.region = c.region,
@@ -953,6 +1272,7 @@ void ProxyServer::stop() {
   // Close the listener and every session; the loop then runs out of work and run() returns.
   asio::post(state_->io, [state = state_] {
     state->stopping = true;
+    state->pool->shut_down();
     error_code ignored;
     state->acceptor.close(ignored);
     state->admin_acceptor.close(ignored);

@@ -226,7 +226,14 @@ Status read_pool(const Reader& r, const YAML::Node& node, PoolSpec& pool) {
   WG_RETURN_IF_ERROR(r.expect_map(
       node, f,
       {"max_connections_percent", "max_idle_connections_percent", "connection_borrow_timeout",
-       "idle_client_timeout", "session_pinning_filters"}));
+       "idle_client_timeout", "session_pinning_filters", "init_query"}));
+  WG_RETURN_IF_ERROR(r.read_string(node, f, "init_query", pool.init_query));
+  if (pool.init_query.size() > 65536) {
+    return r.error_at(node["init_query"], f + ".init_query", "longer than 64 KiB");
+  }
+  if (pool.init_query.find('\0') != std::string::npos) {
+    return r.error_at(node["init_query"], f + ".init_query", "contains a NUL byte");
+  }
   WG_RETURN_IF_ERROR(
       r.read_int(node, f, "max_connections_percent", 1, 100, pool.max_connections_percent));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "max_idle_connections_percent", 0, 100,
@@ -551,7 +558,22 @@ std::string emit(const Spec& s, bool comments) {
       << "\n";
   out << "    idle_client_timeout: " << s.proxy.pool.idle_client_timeout_seconds << "\n";
   out << "    session_pinning_filters: " << quoted_list(s.proxy.pool.session_pinning_filters)
-      << "\n\n";
+      << "\n";
+  if (!s.proxy.pool.init_query.empty()) {
+    std::string quoted = "\"";
+    for (const char ch : s.proxy.pool.init_query) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      if (ch == '\n') {
+        quoted += "\\n";
+        continue;
+      }
+      quoted += ch;
+    }
+    out << "    init_query: " << quoted << "\"\n\n";
+  } else {
+    c("    # init_query: \"SET lock_timeout = '5s'\"   # InitQuery, run on each new connection\n");
+    out << "\n";
+  }
   c("# The Lambda function (custom runtime; the binary is `bootstrap`).\n");
   out << "function:\n";
   out << "  name: " << s.function.name << "\n";

@@ -52,6 +52,7 @@ struct PoolSpec {
   int connection_borrow_timeout_seconds = 120;
   int idle_client_timeout_seconds = 1800;
   std::vector<std::string> session_pinning_filters;  // only EXCLUDE_VARIABLE_SETS is known
+  std::string init_query;  // InitQuery: run on every new database connection; empty: none
 };
 
 struct ProxySpec {

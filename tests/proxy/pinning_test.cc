@@ -53,7 +53,7 @@ TEST(Pinning, MessagesReadLikeRdsProxyLogs) {
   EXPECT_EQ(classify("SET search_path TO app, 'x'; SELECT 1").message,
             "SQL changed session settings that the proxy doesn't track. Consider moving session "
             "configuration to the proxy's initialization query. Digest: \"set search_path to "
-            "app,$1\".");
+            "$1,$2\".");
   EXPECT_EQ(classify("SELECT 1").message, "");
   EXPECT_EQ(classify("SELECT 'x").message,
             "The statement could not be tokenized (unterminated quoted string at offset 7).");

@@ -1,0 +1,499 @@
+// clang-format off
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format on
+// GCC 12 warns that Boost 1.74's coroutine frames are freed by a mismatched operator delete: a
+// false positive on class-specific new/delete pairs in coroutines (GCC bug 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+#include "proxy/pool.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "pgwire/encode.h"
+#include "pgwire/errors.h"
+#include "pgwire/parse.h"
+
+namespace writegate::proxy {
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+bool is_transient(const BackendLoginError& error) {
+  if (error.reason == "backend_unreachable" || error.reason == "backend_closed" ||
+      error.reason == "backend_timeout") {
+    return true;
+  }
+  // The database is starting up or shutting down, or out of connection slots.
+  return error.reason == "backend_login_failed" &&
+         (error.sqlstate == "57P03" || error.sqlstate == "53300" || error.sqlstate == "57P01" ||
+          error.sqlstate == "57P02");
+}
+
+BackendLoginError borrow_timeout() {
+  return BackendLoginError{.reason = "borrow_timeout",
+                           .detail = "no database connection became free in time",
+                           .sqlstate = std::string(pgwire::sqlstate::kTooManyConnections),
+                           .client_message = "Timed-out waiting to acquire database connection.",
+                           .forward = {},
+                           .password_refused = false};
+}
+
+BackendLoginError shutting_down() {
+  return BackendLoginError{.reason = "shutting_down",
+                           .detail = "the proxy is shutting down",
+                           .sqlstate = std::string(pgwire::sqlstate::kAdminShutdown),
+                           .client_message = "the proxy is shutting down",
+                           .forward = {},
+                           .password_refused = false};
+}
+
+}  // namespace
+
+std::string PoolKey::id() const {
+  std::string out = user;
+  out.push_back('\x1f');
+  out += database;
+  for (const auto& [name, value] : parameters) {
+    out.push_back('\x1f');
+    out += name;
+    out.push_back('=');
+    out += value;
+  }
+  return out;
+}
+
+pgwire::DecoderOptions PooledBackend::relay_decoder_options() {
+  pgwire::DecoderOptions options;
+  options.validate_bodies = false;  // the server is trusted to frame its own messages
+  options.limits.max_message = 1024 * 1024 * 1024 - 1;
+  return options;
+}
+
+bool PooledBackend::healthy() const {
+  if (broken || !stream || decoder.buffered_bytes() != 0) return false;
+  const auto& socket = stream->lowest_layer();
+  if (!socket.is_open()) return false;
+  pollfd fd{.fd = const_cast<TlsStream::lowest_layer_type&>(socket).native_handle(),
+            .events = POLLIN | POLLRDHUP,
+            .revents = 0};
+  // Idle backends have nothing to say: anything readable (a FATAL before a restart, EOF, a
+  // TLS alert) or a hang-up means it must not serve anyone.
+  return ::poll(&fd, 1, 0) == 0;
+}
+
+struct BackendPool::Waiter {
+  std::string pool_id;
+  asio::steady_timer timer;
+  BackendHandle handed;
+};
+
+BackendPool::BackendPool(asio::any_io_executor executor, asio::ssl::context& tls,
+                         const BackendConfig& backend, PoolSettings settings, Metrics& metrics,
+                         PasswordSource passwords)
+    : executor_(std::move(executor)),
+      tls_(tls),
+      backend_(backend),
+      settings_(std::move(settings)),
+      metrics_(metrics),
+      passwords_(std::move(passwords)) {}
+
+BackendPool::~BackendPool() {
+  shut_down();
+}
+
+int BackendPool::capacity() const {
+  if (settings_.max_database_connections > 0) return settings_.max_database_connections;
+  // Until the first backend has said how many connections the database takes, one at a time.
+  if (max_connections_ <= 0) return 1;
+  return std::max(1, max_connections_ * settings_.max_connections_percent / 100);
+}
+
+int BackendPool::max_idle() const {
+  if (settings_.max_connections_percent <= 0) return capacity();
+  return std::max(
+      1, capacity() * settings_.max_idle_connections_percent / settings_.max_connections_percent);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> BackendPool::baseline(
+    const std::string& pool_id) const {
+  const auto it = pools_.find(pool_id);
+  if (it == pools_.end() || !it->second.known) return std::nullopt;
+  return it->second.baseline;
+}
+
+std::optional<std::string> BackendPool::greeting(const std::string& pool_id) const {
+  auto parameters = baseline(pool_id);
+  if (!parameters) return std::nullopt;
+  std::string out;
+  for (auto& [name, value] : *parameters) {
+    (void)pgwire::encode_to(pgwire::ParameterStatus{name, value}, out);
+  }
+  return out;
+}
+
+awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_point deadline,
+                                                     bool retry) {
+  const std::string pool_id = key.id();
+  const auto started = Clock::now();
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    if (shut_down_) co_return shutting_down();
+    // 1. An idle backend of this pool, the most recently used first (warm caches).
+    auto& pool = pools_[pool_id];
+    while (!pool.idle.empty()) {
+      BackendHandle backend = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      --idle_count_;
+      if (!backend->healthy()) {
+        close(std::move(backend));
+        continue;
+      }
+      ++metrics_.database_connections_borrowed;
+      metrics_.database_connections_borrow_latency.observe(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+      co_return backend;
+    }
+    // 2. Room for a new one.
+    if (open_ + opening_ < capacity()) {
+      ++opening_;
+      Borrowed opened = co_await open_backend(key, deadline);
+      --opening_;
+      if (auto* backend = std::get_if<BackendHandle>(&opened)) {
+        ++open_;
+        ++metrics_.database_connections;
+        ++metrics_.database_connections_borrowed;
+        metrics_.database_connections_borrow_latency.observe(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+        // The first login may have told the pool it is bigger than one connection.
+        if (max_connections_ > 0) {
+          for (int i = 0; i < capacity() && !waiters_.empty(); ++i)
+            wake_first_waiter();
+        }
+        co_return std::move(*backend);
+      }
+      wake_first_waiter();  // the slot this attempt held is free again
+      auto& failed = std::get<BackendLoginError>(opened);
+      if (!retry || !is_transient(failed) || shut_down_) co_return std::move(failed);
+      const auto now = Clock::now();
+      if (now >= deadline) co_return borrow_timeout();
+      asio::steady_timer pause(executor_);
+      pause.expires_at(std::min(deadline, now + backoff));
+      error_code ignored;
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ignored));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      continue;
+    }
+    // 3. An idle backend of another pool makes room.
+    if (close_one_idle_elsewhere(pool_id)) continue;
+    // 4. Wait in line: give_back() hands a backend over, or a closed one makes room.
+    if (Clock::now() >= deadline) co_return borrow_timeout();
+    Waiter waiter{.pool_id = pool_id, .timer = asio::steady_timer(executor_), .handed = {}};
+    waiter.timer.expires_at(deadline);
+    waiters_.push_back(&waiter);
+    error_code ec;
+    co_await waiter.timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    std::erase(waiters_, &waiter);
+    if (waiter.handed) {
+      ++metrics_.database_connections_borrowed;
+      metrics_.database_connections_borrow_latency.observe(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+      co_return std::move(waiter.handed);
+    }
+    if (!ec && Clock::now() >= deadline) co_return borrow_timeout();
+  }
+}
+
+awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
+                                                           Clock::time_point deadline) {
+  (void)deadline;  // the connector has its own deadline (backend.connect_timeout)
+  ++metrics_.database_connection_requests;
+  bool fresh = false;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto password = co_await passwords_(key.user, fresh);
+    if (!password) {
+      ++metrics_.database_connection_failures;
+      co_return BackendLoginError{.reason = "secret_unavailable",
+                                  .detail = password.error().message(),
+                                  .sqlstate = std::string(pgwire::sqlstate::kCannotConnectNow),
+                                  .client_message =
+                                      "the proxy could not get the database credentials of "
+                                      "user \"" +
+                                      key.user + "\"",
+                                  .forward = {},
+                                  .password_refused = false};
+    }
+    BackendLoginRequest request{.user = key.user,
+                                .database = key.database,
+                                .parameters = key.parameters,
+                                .password = std::move(*password)};
+    BackendConnector connector(executor_, tls_, backend_);
+    connecting_.push_back(&connector);
+    auto outcome = co_await connector.connect(std::move(request));
+    std::erase(connecting_, &connector);
+    if (auto* failed = std::get_if<BackendLoginError>(&outcome)) {
+      if (failed->password_refused && !fresh) {
+        fresh = true;  // the secret may have been rotated since it was cached
+        continue;
+      }
+      ++metrics_.database_connection_failures;
+      co_return std::move(*failed);
+    }
+    auto& login = std::get<BackendLogin>(outcome);
+    auto backend = std::make_shared<PooledBackend>();
+    backend->id = ++next_id_;
+    backend->pool_id = key.id();
+    backend->stream = std::move(login.stream);
+    backend->key = login.key;
+    backend->statements = StatementCache(settings_.max_prepared_statements);
+    backend->opened = Clock::now();
+
+    auto& pool = pools_[backend->pool_id];
+    std::vector<std::pair<std::string, std::string>> reported;
+    {
+      auto decoder = pgwire::FrameDecoder::backend(PooledBackend::relay_decoder_options());
+      decoder.feed(login.greeting);
+      for (;;) {
+        auto next = decoder.next();
+        if (!next || !next->ready()) break;
+        if (next->frame.type != 'S') continue;
+        auto parameter = pgwire::parse_parameter_status(next->frame.body);
+        if (parameter) reported.emplace_back(parameter->name, parameter->value);
+      }
+    }
+    if (!pool.known) pool.baseline = reported;
+    auto failed_setup = [&](std::string what, const Error& error) {
+      error_code ignored;
+      backend->stream->lowest_layer().close(ignored);
+      ++metrics_.database_connection_failures;
+      return BackendLoginError{.reason = "backend_setup_failed",
+                               .detail = what + ": " + error.message(),
+                               .sqlstate = std::string(pgwire::sqlstate::kCannotConnectNow),
+                               .client_message = "the proxy cannot set up a database connection",
+                               .forward = {},
+                               .password_refused = false};
+    };
+    if (max_connections_ <= 0 && settings_.max_database_connections <= 0) {
+      auto rows = co_await run_internal_query(*backend, "SHOW max_connections", pool);
+      if (!rows) co_return failed_setup("SHOW max_connections", rows.error());
+      if (!rows->empty()) max_connections_ = std::atoi((*rows)[0].c_str());
+    }
+    if (!settings_.init_query.empty()) {
+      auto rows = co_await run_internal_query(*backend, settings_.init_query, pool);
+      if (!rows) co_return failed_setup("init_query", rows.error());
+    }
+    pool.known = true;
+    co_return backend;
+  }
+  co_return BackendLoginError{};  // not reached
+}
+
+// A simple query of the pool's own on a backend no client holds yet: the first column of each
+// row. ParameterStatus it causes (an InitQuery's SET) becomes the pool's baseline.
+awaitable<Result<std::vector<std::string>>> BackendPool::run_internal_query(PooledBackend& backend,
+                                                                            std::string sql,
+                                                                            PoolState& pool) {
+  std::string bytes;
+  if (auto made = pgwire::encode_to(pgwire::Query{sql}, bytes); !made) co_return made.error();
+  error_code ec;
+  co_await asio::async_write(*backend.stream, asio::buffer(bytes),
+                             asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return Error::unavailable("write: " + ec.message());
+  std::vector<std::string> rows;
+  std::optional<Error> failed;
+  char buf[kReadChunk];
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(std::chrono::seconds(std::max(1, backend_.connect_timeout_seconds)));
+  deadline.async_wait(
+      [stream = backend.stream.get(), alive = std::weak_ptr<int>(alive_)](error_code wait) {
+        if (wait || alive.expired()) return;
+        error_code ignored;
+        stream->lowest_layer().close(ignored);
+      });
+  for (;;) {
+    const std::size_t n = co_await backend.stream->async_read_some(
+        asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    if (ec || n == 0) {
+      deadline.cancel();
+      co_return Error::unavailable("read: " + (ec ? ec.message() : std::string("closed")));
+    }
+    backend.decoder.feed(std::string_view(buf, n));
+    for (;;) {
+      auto next = backend.decoder.next();
+      if (!next) {
+        deadline.cancel();
+        co_return next.error();
+      }
+      if (!next->ready()) break;
+      const auto& frame = next->frame;
+      if (frame.type == 'D') {
+        // DataRow: int16 count, then int32 length + bytes per column.
+        const auto body = frame.body;
+        if (body.size() >= 6) {
+          const auto length =
+              (static_cast<std::uint32_t>(static_cast<unsigned char>(body[2])) << 24) |
+              (static_cast<std::uint32_t>(static_cast<unsigned char>(body[3])) << 16) |
+              (static_cast<std::uint32_t>(static_cast<unsigned char>(body[4])) << 8) |
+              static_cast<std::uint32_t>(static_cast<unsigned char>(body[5]));
+          if (length != 0xffffffffu && 6 + length <= body.size()) {
+            rows.emplace_back(body.substr(6, length));
+          } else {
+            rows.emplace_back();
+          }
+        }
+      } else if (frame.type == 'E') {
+        auto error = pgwire::parse_error_response(frame.body);
+        failed = Error::failed_precondition(error ? std::string(error->sqlstate()) + " " +
+                                                        std::string(error->message())
+                                                  : std::string("the database refused it"));
+      } else if (frame.type == 'S') {
+        auto parameter = pgwire::parse_parameter_status(frame.body);
+        if (parameter && !pool.known) {
+          auto it = std::find_if(pool.baseline.begin(), pool.baseline.end(),
+                                 [&](const auto& p) { return p.first == parameter->name; });
+          if (it != pool.baseline.end()) {
+            it->second = parameter->value;
+          } else {
+            pool.baseline.emplace_back(parameter->name, parameter->value);
+          }
+        }
+      } else if (frame.type == 'Z') {
+        deadline.cancel();
+        if (failed) co_return *failed;
+        if (frame.body.empty() || frame.body[0] != 'I') {
+          co_return Error::failed_precondition("it left a transaction open");
+        }
+        co_return rows;
+      }
+    }
+  }
+}
+
+void BackendPool::give_back(BackendHandle backend) {
+  --metrics_.database_connections_borrowed;
+  if (shut_down_ || !backend->healthy()) {
+    close(std::move(backend));
+    return;
+  }
+  // The first in line for this pool gets it at once.
+  for (Waiter* waiter : waiters_) {
+    if (waiter->pool_id != backend->pool_id || waiter->handed) continue;
+    ++metrics_.database_connections_borrowed;  // handed over without going idle
+    waiter->handed = std::move(backend);
+    std::erase(waiters_, waiter);
+    waiter->timer.cancel();
+    return;
+  }
+  // Someone waits for another pool and everything is in use: this one makes room.
+  if (!waiters_.empty() && open_ + opening_ >= capacity()) {
+    close(std::move(backend));
+    return;
+  }
+  if (idle_count_ >= max_idle()) {
+    close(std::move(backend));
+    return;
+  }
+  backend->idle_since = Clock::now();
+  pools_[backend->pool_id].idle.push_back(std::move(backend));
+  ++idle_count_;
+}
+
+void BackendPool::discard(BackendHandle backend) {
+  --metrics_.database_connections_borrowed;
+  close(std::move(backend));
+}
+
+void BackendPool::close(BackendHandle backend) {
+  if (!backend) return;
+  --open_;
+  --metrics_.database_connections;
+  if (backend->stream) {
+    // Terminate, then close; the write is best effort (the socket may be dead already).
+    static constexpr std::string_view kTerminate("X\0\0\0\4", 5);
+    error_code ignored;
+    auto& socket = backend->stream->lowest_layer();
+    if (!backend->broken && socket.is_open()) {
+      auto* stream = backend->stream.get();
+      asio::async_write(*stream, asio::buffer(kTerminate.data(), kTerminate.size()),
+                        [backend](error_code, std::size_t) {
+                          error_code ignored_too;
+                          backend->stream->lowest_layer().close(ignored_too);
+                        });
+    } else {
+      socket.close(ignored);
+    }
+  }
+  wake_first_waiter();
+}
+
+bool BackendPool::close_one_idle_elsewhere(const std::string& pool_id) {
+  // The backend idle the longest, in any other pool.
+  PoolState* oldest_pool = nullptr;
+  for (auto& [id, pool] : pools_) {
+    if (id == pool_id || pool.idle.empty()) continue;
+    if (!oldest_pool || pool.idle.front()->idle_since < oldest_pool->idle.front()->idle_since) {
+      oldest_pool = &pool;
+    }
+  }
+  if (!oldest_pool) return false;
+  BackendHandle victim = std::move(oldest_pool->idle.front());
+  oldest_pool->idle.pop_front();
+  --idle_count_;
+  close(std::move(victim));
+  return true;
+}
+
+void BackendPool::wake_first_waiter() {
+  for (Waiter* waiter : waiters_) {
+    if (waiter->handed) continue;
+    waiter->timer.cancel();
+    return;
+  }
+}
+
+void BackendPool::shut_down() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (BackendConnector* connector : connecting_)
+    connector->cancel();
+  for (Waiter* waiter : waiters_)
+    waiter->timer.cancel();
+  for (auto& [id, pool] : pools_) {
+    while (!pool.idle.empty()) {
+      BackendHandle backend = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      --idle_count_;
+      close(std::move(backend));
+    }
+  }
+}
+
+std::string BackendPool::status_json() const {
+  nlohmann::json pools = nlohmann::json::array();
+  for (const auto& [id, pool] : pools_) {
+    std::string user = id.substr(0, id.find('\x1f'));
+    std::string rest = id.substr(std::min(id.size(), user.size() + 1));
+    std::string database = rest.substr(0, rest.find('\x1f'));
+    pools.push_back({{"user", user}, {"database", database}, {"idle", pool.idle.size()}});
+  }
+  nlohmann::json status = {{"capacity", capacity()},
+                           {"open", open_},
+                           {"opening", opening_},
+                           {"idle", idle_count_},
+                           {"max_idle", max_idle()},
+                           {"waiting", waiters_.size()},
+                           {"database_max_connections", max_connections_},
+                           {"pools", pools}};
+  return status.dump();
+}
+
+}  // namespace writegate::proxy

@@ -1,0 +1,157 @@
+// writegate::proxy::BackendPool — the database connections one event loop shares among its
+// clients, as RDS Proxy's connection pool does: keyed by user, database and startup
+// parameters; at most MaxConnectionsPercent of the database's max_connections open (or an
+// explicit cap), at most MaxIdleConnectionsPercent idle; a borrower waits in line up to
+// ConnectionBorrowTimeout ("Timed-out waiting to acquire database connection."). Every state
+// change goes through give_back() / discard() / borrow(); one loop thread only.
+//
+//   BackendPool pool(executor, back_tls, config.backend, settings, metrics, passwords, log);
+//   auto borrowed = co_await pool.borrow(key, deadline);
+//   if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) tell_client(*failed);
+//   auto backend = std::get<std::shared_ptr<PooledBackend>>(borrowed);
+//   ... relay; on ReadyForQuery idle:  pool.give_back(std::move(backend));
+//
+// A new backend logs in with BackendConnector (its deadline covers resolve, TLS and SCRAM),
+// then runs `SHOW max_connections` once per pool (to size it) and the InitQuery. Idle backends
+// are checked before reuse: one that became readable or hung up while idle (the database
+// restarted, an administrator terminated it) is closed and the next one tried. When the
+// database cannot be reached, a borrow keeps trying (100 ms, doubling to 1 s) until its
+// deadline; a refused login (wrong password, no such database) fails at once. A password the
+// database refuses is fetched again once (the secret was rotated).
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "pgwire/frame_decoder.h"
+#include "pgwire/messages.h"
+#include "proxy/backend_connector.h"
+#include "proxy/metrics.h"
+#include "proxy/pooled_session.h"
+
+namespace writegate::proxy {
+
+struct PoolKey {
+  std::string user;
+  std::string database;
+  std::vector<std::pair<std::string, std::string>> parameters;  // sorted by name
+  std::string id() const;  // one string naming the pool, for maps and logs
+};
+
+struct PoolSettings {
+  int max_connections_percent = 100;      // of the database's max_connections
+  int max_idle_connections_percent = 50;  // idle backends kept; the rest are closed
+  int max_database_connections = 0;       // > 0: an absolute cap instead of the percentage
+  std::chrono::milliseconds borrow_timeout{120'000};
+  std::string init_query;                     // run on every new backend; empty: none
+  std::size_t max_prepared_statements = 100;  // per backend
+};
+
+struct PooledBackend {
+  std::uint64_t id = 0;
+  std::string pool_id;
+  std::unique_ptr<TlsStream> stream;
+  pgwire::BackendKeyData key;
+  pgwire::FrameDecoder decoder = pgwire::FrameDecoder::backend(relay_decoder_options());
+  StatementCache statements;
+  std::chrono::steady_clock::time_point opened;
+  std::chrono::steady_clock::time_point idle_since;
+  bool broken = false;  // set by whoever saw it fail; give_back() then closes it
+
+  // Nothing arrived or hung up while it sat idle (one poll(2), no waiting).
+  bool healthy() const;
+  static pgwire::DecoderOptions relay_decoder_options();
+};
+
+using BackendHandle = std::shared_ptr<PooledBackend>;
+
+class BackendPool {
+ public:
+  // The password of a user for the backend login; `fresh` asks past any cache.
+  using PasswordSource =
+      std::function<boost::asio::awaitable<Result<std::string>>(std::string user, bool fresh)>;
+
+  BackendPool(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls,
+              const BackendConfig& backend, PoolSettings settings, Metrics& metrics,
+              PasswordSource passwords);
+  ~BackendPool();
+  BackendPool(const BackendPool&) = delete;
+  BackendPool& operator=(const BackendPool&) = delete;
+
+  using Borrowed = std::variant<BackendHandle, BackendLoginError>;
+  // `retry`: while the database cannot be reached (down, restarting, out of slots), keep trying
+  // until the deadline; otherwise fail with the reason at once.
+  boost::asio::awaitable<Borrowed> borrow(PoolKey key,
+                                          std::chrono::steady_clock::time_point deadline,
+                                          bool retry);
+  // The backend is idle ('I', nothing owed, nothing pinned on it): the next borrower in line
+  // for its pool gets it, else it waits idle (or is closed over the idle cap).
+  void give_back(BackendHandle backend);
+  // Closes it (pinned by a client that left, broken, or in doubt).
+  void discard(BackendHandle backend);
+
+  // What a fresh backend of this pool reports at login (ParameterStatus, in order); nullopt
+  // until one backend of the pool has logged in.
+  std::optional<std::vector<std::pair<std::string, std::string>>> baseline(
+      const std::string& pool_id) const;
+  // The same, as the bytes a client gets after AuthenticationOk.
+  std::optional<std::string> greeting(const std::string& pool_id) const;
+
+  // Refuses new borrows, wakes every borrower in line and closes the idle backends.
+  void shut_down();
+
+  int capacity() const;  // the cap on open backends now
+  int open() const { return open_; }
+  int idle() const { return idle_count_; }
+  int waiting() const { return static_cast<int>(waiters_.size()); }
+  std::string status_json() const;
+
+ private:
+  struct Waiter;
+  struct PoolState {
+    std::deque<BackendHandle> idle;  // back: most recently used
+    std::vector<std::pair<std::string, std::string>> baseline;
+    bool known = false;
+  };
+
+  boost::asio::awaitable<Borrowed> open_backend(const PoolKey& key,
+                                                std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<Result<std::vector<std::string>>> run_internal_query(
+      PooledBackend& backend, std::string sql, PoolState& pool);
+  void close(BackendHandle backend);
+  bool close_one_idle_elsewhere(const std::string& pool_id);
+  void wake_first_waiter();
+  int max_idle() const;
+
+  boost::asio::any_io_executor executor_;
+  boost::asio::ssl::context& tls_;
+  const BackendConfig& backend_;
+  PoolSettings settings_;
+  Metrics& metrics_;
+  PasswordSource passwords_;
+  std::map<std::string, PoolState> pools_;
+  std::deque<Waiter*> waiters_;
+  std::vector<BackendConnector*> connecting_;  // logins in flight, cancelled by shut_down()
+  int open_ = 0;                               // logged in (idle, borrowed)
+  int opening_ = 0;                            // logging in now
+  int idle_count_ = 0;
+  int max_connections_ = 0;  // the database's, once known
+  std::uint64_t next_id_ = 0;
+  bool shut_down_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace writegate::proxy

@@ -1,0 +1,487 @@
+// Transaction pooling, live: a real PostgreSQL, writegate-proxy in front of it with a small
+// pool, and libpq / pgbench clients over TLS with real IAM tokens. What RDS Proxy promises:
+// many clients share few backends, every transaction lands, no client sees another's state,
+// and failures (a killed backend, a restart, a vanished client, a full pool) hurt only whom
+// they must.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pgclient/pgclient.h"
+#include "proxy/proxy_stack.h"
+
+namespace writegate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class PoolTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 8192));
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    stack_ = ProxyStack::start().release();
+  }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(stack_, nullptr) << "the stack did not start";
+    auto admin = pgclient::Connection::open(stack_->pg().admin_dsn("mydb"));
+    ASSERT_TRUE(admin.ok());
+    ASSERT_TRUE(admin->exec("TRUNCATE foo.test_table").ok());
+  }
+
+  // A proxy of its own with a pool of `backends` and these borrow / client limits.
+  static std::unique_ptr<ProxyStack::ExtraProxy> proxy_with(
+      int backends, int borrow_timeout_ms = 120'000,
+      const std::function<void(proxy::ProxyConfig&)>& more = {}) {
+    return stack_->start_proxy([&](proxy::ProxyConfig& c) {
+      c.max_database_connections = backends;
+      c.connection_borrow_timeout_ms = borrow_timeout_ms;
+      c.max_client_connections = 2000;
+      c.max_unauthenticated_connections = 1000;
+      c.max_unauthenticated_per_source = 1000;
+      if (more) more(c);
+    });
+  }
+
+  static std::string token_for(int port) {
+    return stack_->token(stack_->role_credentials(), "", std::chrono::system_clock::now(),
+                         "localhost", port);
+  }
+  static PGconn* open(int port, const std::string& token) {
+    PGconn* c = PQconnectdb(stack_->dsn_for_port(port, token).c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    return c;
+  }
+  // "" when the statement worked; else "SQLSTATE: message" (or the connection's error).
+  static std::string run(PGconn* c, const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string out;
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      out = std::string(state ? state : "none") + ": " + PQerrorMessage(c);
+    }
+    PQclear(r);
+    return out;
+  }
+  static std::string show(PGconn* c, const std::string& setting) {
+    PGresult* r = PQexec(c, ("SHOW " + setting).c_str());
+    std::string out = PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "error";
+    PQclear(r);
+    return out;
+  }
+  static long admin_count(const std::string& sql) {
+    auto admin = pgclient::Connection::open(stack_->pg().admin_dsn("mydb"));
+    if (!admin.ok()) return -1;
+    auto rows = admin->query(sql);
+    if (!rows.ok() || rows->rows.empty()) return -1;
+    return std::stol(rows->rows[0][0].value_or("-1"));
+  }
+  // Backends the proxy holds open at the database (the writer's connections).
+  static long writer_backends() {
+    return admin_count(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'lambda_writer' AND "
+        "backend_type = 'client backend'");
+  }
+  static long rows(const std::string& where = "true") {
+    return admin_count("SELECT count(*) FROM foo.test_table WHERE " + where);
+  }
+
+  static ProxyStack* stack_;
+};
+ProxyStack* PoolTest::stack_ = nullptr;
+
+TEST_F(PoolTest, FiveHundredClientsShareTenBackendsAndEveryTransactionCommits) {
+  auto proxy = proxy_with(10);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  constexpr int kClients = 500;
+  constexpr int kTransactions = 4;
+  std::vector<PGconn*> conns(kClients, nullptr);
+  // Everyone connects first: 500 clients at once.
+  {
+    std::vector<std::thread> openers;
+    for (int t = 0; t < 10; ++t) {
+      openers.emplace_back([&, t] {
+        for (int i = t; i < kClients; i += 10)
+          conns[i] = PQconnectdb(stack_->dsn_for_port(proxy->port(), token).c_str());
+      });
+    }
+    for (auto& t : openers)
+      t.join();
+  }
+  int connected = 0;
+  for (PGconn* c : conns)
+    connected += PQstatus(c) == CONNECTION_OK ? 1 : 0;
+  ASSERT_EQ(connected, kClients);
+
+  std::atomic<long> peak{0};
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done) {
+      const long now = writer_backends();
+      long seen = peak.load();
+      while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kClients; ++t) {
+    workers.emplace_back([&, t] {
+      for (int n = 0; n < kTransactions; ++n) {
+        const std::string tag = std::to_string(t) + "-" + std::to_string(n);
+        for (const std::string& sql :
+             {std::string("BEGIN"),
+              "INSERT INTO foo.test_table (column1, column2) VALUES ('pool', '" + tag + "')",
+              "INSERT INTO foo.test_table (column1, column2) VALUES ('pool', '" + tag + "')",
+              std::string("COMMIT")}) {
+          const std::string error = run(conns[t], sql);
+          if (!error.empty()) {
+            ++failures;
+            std::lock_guard lock(failure_mutex);
+            if (first_failure.empty()) first_failure = error;
+          }
+        }
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  done = true;
+  watcher.join();
+  for (PGconn* c : conns)
+    PQfinish(c);
+
+  EXPECT_EQ(failures.load(), 0) << first_failure;
+  EXPECT_EQ(rows("column1 = 'pool'"), kClients * kTransactions * 2);
+  EXPECT_GE(peak.load(), 1);
+  EXPECT_LE(peak.load(), 10);
+  EXPECT_LE(proxy->server().metrics().database_connections.load(), 10);
+}
+
+TEST_F(PoolTest, ASetIsNeverSeenByAnotherClientTheSessionPinsInstead) {
+  auto proxy = proxy_with(2);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  PGconn* b = open(proxy->port(), token);
+  const std::string before = show(b, "search_path");
+  ASSERT_EQ(run(a, "SET search_path = pinned_schema"), "");
+  EXPECT_EQ(show(a, "search_path"), "pinned_schema");
+  EXPECT_EQ(proxy->server().metrics().database_connections_currently_session_pinned.load(), 1);
+  // B runs many transactions: whichever backend it gets, never A's setting.
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(show(b, "search_path"), before);
+  const std::string pin = proxy->wait_log(0, "pin");
+  EXPECT_THAT(pin, HasSubstr("\"reason\":\"set\""));
+  EXPECT_THAT(pin, HasSubstr("set search_path = $1"));
+  EXPECT_THAT(pin, ::testing::Not(HasSubstr("pinned_schema")));  // a value never reaches the log
+  // A leaves: its backend, with its session state, is closed rather than reused.
+  PQfinish(a);
+  for (int i = 0;
+       i < 100 &&
+       proxy->server().metrics().database_connections_currently_session_pinned.load() != 0;
+       ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(proxy->server().metrics().database_connections_currently_session_pinned.load(), 0);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(show(b, "search_path"), before);
+  PQfinish(b);
+}
+
+TEST_F(PoolTest, EachPinningTriggerIsDetectedCountedAndLoggedAndAHarmlessSetIsNot) {
+  auto proxy = proxy_with(3);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  // A harmless statement that merely contains SET: no pin.
+  {
+    PGconn* c = open(proxy->port(), token);
+    EXPECT_EQ(run(c, "INSERT INTO foo.test_table (column1) VALUES ('SET search_path = x')"), "");
+    EXPECT_EQ(run(c,
+                  "BEGIN; SET LOCAL statement_timeout = '5s'; INSERT INTO foo.test_table "
+                  "(column1) VALUES ('local'); COMMIT"),
+              "");
+    EXPECT_EQ(proxy->server().metrics().database_connections_currently_session_pinned.load(), 0);
+    PQfinish(c);
+  }
+  EXPECT_EQ(proxy->log_count("pin"), 0u);
+  // Each trigger of RDS Proxy's list (the statement may fail for the writer: it pins anyway,
+  // as the proxy decides before the database answers).
+  const std::vector<std::pair<std::string, std::string>> triggers = {
+      {"SET statement_timeout = '5s'", "set"},
+      {"SELECT set_config('statement_timeout', '5s', false)", "set_config"},
+      {"PREPARE p AS SELECT 1", "prepare"},
+      {"DISCARD PLANS", "discard"},
+      {"CREATE TEMP TABLE t (a int)", "temporary_object"},
+      {"BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT 1; COMMIT", "cursor_with_hold"},
+      {"LISTEN some_channel", "listen"},
+      {"SELECT pg_advisory_lock(42)", "advisory_lock"},
+      {"INSERT INTO foo.test_table (column1) VALUES ('" + std::string(17 * 1024, 'x') + "')",
+       "statement_too_large"},
+  };
+  std::size_t index = 0;
+  for (const auto& [sql, reason] : triggers) {
+    PGconn* c = open(proxy->port(), token);
+    run(c, sql);
+    EXPECT_EQ(proxy->server().metrics().database_connections_currently_session_pinned.load(), 1)
+        << sql;
+    EXPECT_THAT(proxy->wait_log(index++, "pin"), HasSubstr("\"reason\":\"" + reason + "\"")) << sql;
+    PQfinish(c);
+    for (int i = 0;
+         i < 100 &&
+         proxy->server().metrics().database_connections_currently_session_pinned.load() != 0;
+         ++i)
+      std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(proxy->log_count("pin"), triggers.size());
+}
+
+TEST_F(PoolTest, PreparedStatementsFollowTheirClientsAcrossBackends) {
+  auto proxy = proxy_with(2);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  const std::string script = stack_->dir() + "/insert.sql";
+  std::ofstream(script) << "\\set v random(1, 1000000)\n"
+                           "INSERT INTO foo.test_table (column1, column2) VALUES ('bench', :v);\n";
+  for (const std::string mode : {"prepared", "extended", "simple"}) {
+    SetUp();  // an empty table
+    auto out = stack_->pg().run_tool({"pgbench", "-n", "-M", mode, "-c", "8", "-j", "2", "-t", "50",
+                                      "-f", script, stack_->dsn_for_port(proxy->port(), token)},
+                                     {});
+    ASSERT_TRUE(out.ok()) << out.error().message();
+    EXPECT_EQ(out->exit_code, 0) << mode << "\n" << out->output;
+    EXPECT_THAT(out->output, HasSubstr("number of failed transactions: 0")) << out->output;
+    EXPECT_EQ(rows("column1 = 'bench'"), 8 * 50) << mode;
+  }
+  EXPECT_LE(proxy->server().metrics().database_connections.load(), 2);
+  // libpq's own named statements, more clients than backends, interleaved.
+  std::vector<PGconn*> conns;
+  for (int i = 0; i < 6; ++i) {
+    conns.push_back(open(proxy->port(), token));
+    PGresult* r =
+        PQprepare(conns.back(), "ins",
+                  "INSERT INTO foo.test_table (column1, column2) VALUES ('libpq', $1)", 1, nullptr);
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conns.back());
+    PQclear(r);
+  }
+  for (int round = 0; round < 10; ++round) {
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      const std::string value = std::to_string(round * 100 + static_cast<int>(i));
+      const char* params[] = {value.c_str()};
+      PGresult* r = PQexecPrepared(conns[i], "ins", 1, params, nullptr, nullptr, 0);
+      EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conns[i]);
+      PQclear(r);
+    }
+  }
+  for (PGconn* c : conns)
+    PQfinish(c);
+  EXPECT_EQ(rows("column1 = 'libpq'"), 60);
+}
+
+TEST_F(PoolTest, ABorrowThatTimesOutSaysSoAndTheSessionCarriesOn) {
+  auto proxy = proxy_with(1, 500);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  PGconn* b = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "BEGIN"), "");  // A holds the only backend
+  const auto started = std::chrono::steady_clock::now();
+  const std::string error = run(b, "INSERT INTO foo.test_table (column1) VALUES ('b')");
+  EXPECT_THAT(error, HasSubstr("53300: ERROR:  Timed-out waiting to acquire database connection."));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 450ms);
+  EXPECT_EQ(PQstatus(b), CONNECTION_OK);
+  EXPECT_EQ(proxy->server().metrics().database_connections_borrow_timeouts.load(), 1);
+  ASSERT_EQ(run(a, "COMMIT"), "");
+  EXPECT_EQ(run(b, "INSERT INTO foo.test_table (column1) VALUES ('b')"), "");
+  // The extended protocol too: the failed request is skipped to its Sync, then answered.
+  ASSERT_EQ(run(a, "BEGIN"), "");
+  PGresult* r = PQexecParams(b, "INSERT INTO foo.test_table (column1) VALUES ($1)", 1, nullptr,
+                             std::vector<const char*>{"x"}.data(), nullptr, nullptr, 0);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "53300");
+  PQclear(r);
+  ASSERT_EQ(run(a, "COMMIT"), "");
+  EXPECT_EQ(run(b, "INSERT INTO foo.test_table (column1) VALUES ('b')"), "");
+  EXPECT_EQ(rows("column1 = 'b'"), 2);
+  PQfinish(a);
+  PQfinish(b);
+}
+
+TEST_F(PoolTest, ABackendKilledMidTransactionFailsOnlyItsOwnClient) {
+  auto proxy = proxy_with(3);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  PGconn* b = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "BEGIN; INSERT INTO foo.test_table (column1) VALUES ('victim')"), "");
+  ASSERT_EQ(run(b, "BEGIN; INSERT INTO foo.test_table (column1) VALUES ('bystander')"), "");
+  // The backend of A's transaction, found by what it last ran.
+  EXPECT_EQ(admin_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                        "usename = 'lambda_writer' AND query LIKE '%''victim''%'"),
+            1);
+  EXPECT_NE(run(a, "COMMIT"), "");
+  EXPECT_EQ(run(b, "COMMIT"), "");
+  EXPECT_EQ(rows("column1 = 'victim'"), 0);
+  EXPECT_EQ(rows("column1 = 'bystander'"), 1);
+  PGconn* c = open(proxy->port(), token);
+  EXPECT_EQ(run(c, "INSERT INTO foo.test_table (column1) VALUES ('after')"), "");
+  PQfinish(a);
+  PQfinish(b);
+  PQfinish(c);
+}
+
+TEST_F(PoolTest, AClientThatVanishesMidTransactionIsRolledBackBeforeAnyoneElseGetsItsBackend) {
+  auto proxy = proxy_with(1);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "BEGIN; INSERT INTO foo.test_table (column1) VALUES ('ghost')"), "");
+  const long backend_pid = admin_count(
+      "SELECT pid FROM pg_stat_activity WHERE usename = 'lambda_writer' AND state = 'idle in "
+      "transaction'");
+  ASSERT_GT(backend_pid, 0);
+  const auto logins = proxy->server().metrics().database_connection_requests.load();
+  // Gone without a word: no Terminate, no TLS close_notify.
+  ::shutdown(PQsocket(a), SHUT_RDWR);
+  PGconn* b = open(proxy->port(), token);
+  // B gets the only backend, and it is not inside A's transaction.
+  EXPECT_EQ(run(b, "INSERT INTO foo.test_table (column1) VALUES ('next')"), "");
+  EXPECT_EQ(run(b, "BEGIN"), "");
+  EXPECT_EQ(run(b, "ROLLBACK"), "");  // no WARNING-free nesting: a fresh transaction each time
+  EXPECT_EQ(rows("column1 = 'ghost'"), 0);
+  EXPECT_EQ(rows("column1 = 'next'"), 1);
+  EXPECT_EQ(admin_count("SELECT count(*) FROM pg_stat_activity WHERE usename = 'lambda_writer' "
+                        "AND state LIKE 'idle in transaction%'"),
+            0);
+  // The same backend, rolled back and reused, not closed and replaced.
+  EXPECT_EQ(proxy->server().metrics().database_connection_requests.load(), logins);
+  EXPECT_EQ(admin_count("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                        std::to_string(backend_pid)),
+            1);
+  PQfinish(a);
+  PQfinish(b);
+}
+
+TEST_F(PoolTest, APostgresqlRestartUnderLoadIsWaitedOutAndNoClientGetsABrokenBackend) {
+  auto proxy = proxy_with(4);
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  std::vector<PGconn*> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(open(proxy->port(), token));
+    ASSERT_EQ(run(idle.back(), "INSERT INTO foo.test_table (column1) VALUES ('warm')"), "");
+  }
+  // Load during the restart: each error is a transaction cut by the restart itself (the
+  // database's own 57P01 / a lost connection), and the client reconnects.
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0};
+  std::atomic<int> cut{0};
+  std::thread load([&] {
+    PGconn* c = open(proxy->port(), token);
+    while (!stop) {
+      const std::string error = run(c, "INSERT INTO foo.test_table (column1) VALUES ('load')");
+      if (error.empty()) {
+        ++committed;
+        continue;
+      }
+      ++cut;
+      if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        c = PQconnectdb(stack_->dsn_for_port(proxy->port(), token).c_str());
+      }
+    }
+    PQfinish(c);
+  });
+  std::this_thread::sleep_for(300ms);
+  // Down (fast shutdown: sessions are told 57P01 and closed) ...
+  ASSERT_TRUE(stack_->pg().stop("fast").ok());
+  // ... idle clients ask while it is down: their borrows wait; the backends they held before
+  // are never handed out ...
+  std::vector<std::string> answers(idle.size());
+  std::vector<std::thread> askers;
+  for (std::size_t i = 0; i < idle.size(); ++i) {
+    askers.emplace_back([&, i] {
+      answers[i] = run(idle[i], "INSERT INTO foo.test_table (column1) VALUES ('after-restart')");
+    });
+  }
+  std::this_thread::sleep_for(700ms);
+  // ... and once it is back, they succeed.
+  ASSERT_TRUE(stack_->pg().start_again().ok());
+  for (auto& t : askers)
+    t.join();
+  for (const auto& answer : answers)
+    EXPECT_EQ(answer, "");
+  std::this_thread::sleep_for(300ms);
+  const int before = committed.load();
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  load.join();
+  EXPECT_GT(committed.load(), before);  // the load carries on after the restart
+  EXPECT_LE(cut.load(), 2);             // at most the transaction in flight at the cut
+  EXPECT_EQ(rows("column1 = 'after-restart'"), 4);
+  EXPECT_EQ(rows("column1 = 'load'"), committed.load());
+  for (PGconn* c : idle)
+    PQfinish(c);
+}
+
+TEST_F(PoolTest, TheInitQueryRunsOnEveryNewBackend) {
+  auto proxy = proxy_with(
+      2, 120'000, [](proxy::ProxyConfig& c) { c.init_query = "SET statement_timeout = '7s'"; });
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  PGconn* b = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "BEGIN"), "");  // the second client needs a second backend
+  EXPECT_EQ(show(b, "statement_timeout"), "7s");
+  EXPECT_EQ(show(a, "statement_timeout"), "7s");
+  ASSERT_EQ(run(a, "COMMIT"), "");
+  EXPECT_EQ(proxy->server().metrics().database_connection_requests.load(), 2);  // two backends
+  // The InitQuery's SET is the pool's baseline, not a pin.
+  EXPECT_EQ(proxy->server().metrics().database_connections_currently_session_pinned.load(), 0);
+  PQfinish(a);
+  PQfinish(b);
+}
+
+TEST_F(PoolTest, MetricsCountQueriesBorrowsAndResponseLatency) {
+  auto proxy = proxy_with(2);
+  ASSERT_NE(proxy, nullptr);
+  const auto& m = proxy->server().metrics();
+  PGconn* c = open(proxy->port(), token_for(proxy->port()));
+  const auto borrows_before = m.database_connections_borrow_latency.snapshot().count;
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(run(c, "INSERT INTO foo.test_table (column1) VALUES ('m')"), "");
+  EXPECT_EQ(m.query_requests.load(), 5);
+  EXPECT_EQ(m.database_connections_borrow_latency.snapshot().count - borrows_before, 5u);
+  EXPECT_GE(m.query_database_response_latency.snapshot().count, 5u);
+  // All back in the pool (the proxy gives the backend back just after the client has its
+  // answer).
+  for (int i = 0; i < 100 && m.database_connections_borrowed.load() != 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(m.database_connections_borrowed.load(), 0);
+  EXPECT_EQ(m.database_connections.load(), 1);
+  PQfinish(c);
+}
+
+}  // namespace
+}  // namespace writegate::testing
