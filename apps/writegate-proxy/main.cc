@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
 #include <iostream>
 #include <thread>
 
@@ -54,18 +56,31 @@ int main(int argc, char** argv) {
               << (*server)->admin_port();
   }
   std::cout << std::endl;
+  // SIGTERM / SIGINT drain (transactions in flight finish, within shutdown_grace); a second
+  // one stops at once. SIGHUP reopens the log file.
+  std::atomic<bool> done{false};
   std::thread waiter([&] {
+    bool draining = false;
     for (;;) {
       int sig = 0;
       sigwait(&signals, &sig);
-      if (sig != SIGHUP) break;
-      if (auto reopened = (*server)->reopen_log(); !reopened) {
-        std::cerr << "writegate-proxy: " << reopened.error().message() << "\n";
+      if (done) return;
+      if (sig == SIGHUP) {
+        if (auto reopened = (*server)->reopen_log(); !reopened) {
+          std::cerr << "writegate-proxy: " << reopened.error().message() << "\n";
+        }
+        continue;
       }
+      if (draining) {
+        (*server)->stop();
+        return;
+      }
+      draining = true;
+      (*server)->shutdown(std::chrono::seconds((*server)->config().shutdown_grace_seconds));
     }
-    (*server)->stop();
   });
   (*server)->run();
+  done = true;
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   return 0;

@@ -148,12 +148,27 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
   }
   const std::string& f = config_file;
   try {
-    WG_RETURN_IF_ERROR(check_keys(
-        f, root, "",
-        {"listen", "endpoint_names", "endpoint_port", "tls_cert", "tls_key", "state_dir",
-         "resource_id", "backend", "secrets", "secrets_file", "log_file", "auth_timeout",
-         "max_client_connections", "max_unauthenticated_connections",
-         "max_unauthenticated_per_source", "verify_threads", "databases", "admin_listen", "pool"}));
+    WG_RETURN_IF_ERROR(check_keys(f, root, "",
+                                  {"listen",
+                                   "endpoint_names",
+                                   "endpoint_port",
+                                   "tls_cert",
+                                   "tls_key",
+                                   "state_dir",
+                                   "resource_id",
+                                   "backend",
+                                   "secrets",
+                                   "secrets_file",
+                                   "log_file",
+                                   "auth_timeout",
+                                   "max_client_connections",
+                                   "max_unauthenticated_connections",
+                                   "max_unauthenticated_per_source",
+                                   "verify_threads",
+                                   "databases",
+                                   "admin_listen",
+                                   "pool",
+                                   "shutdown_grace"}));
     if (const auto p = root["pool"]) {
       WG_RETURN_IF_ERROR(check_keys(
           f, p, "pool",
@@ -250,6 +265,7 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     }
     for (const auto& [key, target, low, high] :
          {std::tuple{"auth_timeout", &c.auth_timeout_seconds, 1, 600},
+          std::tuple{"shutdown_grace", &c.shutdown_grace_seconds, 0, 3600},
           std::tuple{"max_client_connections", &c.max_client_connections, 1, 100000},
           std::tuple{"max_unauthenticated_connections", &c.max_unauthenticated_connections, 1,
                      100000},

@@ -22,6 +22,7 @@
 //   secrets_file: passwords.json    # test/dev only: {"user": "password"}, mode 0600
 //   log_file: proxy.log             # JSON lines; default stderr
 //   auth_timeout: 30                # seconds a client has to log in
+//   shutdown_grace: 30              # SIGTERM: seconds transactions in flight may take
 //   max_client_connections: 1000
 //   max_unauthenticated_connections: 256   # clients not logged in yet, all sources
 //   max_unauthenticated_per_source: 256    # the same, from one source address
@@ -72,6 +73,7 @@ struct ProxyConfig {
   std::string admin_host;  // the admin listener (/metrics, /status); empty: none
   int admin_port = 0;
   int auth_timeout_seconds = 30;
+  int shutdown_grace_seconds = 30;  // SIGTERM: how long transactions in flight may take
   int max_client_connections = 1000;
   int max_unauthenticated_connections = 256;
   int max_unauthenticated_per_source = 256;

@@ -177,6 +177,10 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   // Live sessions, so stop() can close them and the event loop drains (sessions hold the
   // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
   std::map<std::uint64_t, std::function<void()>> closers;
+  // The same sessions, asked to finish their transaction and leave (SIGTERM). Loop thread only.
+  std::map<std::uint64_t, std::function<void()>> drainers;
+  bool draining = false;
+  std::unique_ptr<asio::steady_timer> grace_timer;
   // Sessions not logged in yet, oldest first: when their cap is full, a new connection evicts
   // the oldest, so a flood of idle sockets cannot lock real clients out. Loop thread only.
   struct Unauthenticated {
@@ -214,6 +218,25 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   awaitable<void> serve_admin(tcp::socket socket);
   std::string status_json() const;
   awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
+  // Closes the listeners, the pool and every session at once.
+  void stop_now() {
+    stopping = true;
+    if (grace_timer) grace_timer->cancel();
+    pool->shut_down();
+    error_code ignored;
+    acceptor.close(ignored);
+    admin_acceptor.close(ignored);
+    auto all = closers;  // a closer may end its session and erase itself
+    for (auto& [id, close] : all)
+      close();
+  }
+  // Draining, and the last session has gone.
+  void drained() {
+    if (grace_timer) grace_timer->cancel();
+    error_code ignored;
+    admin_acceptor.close(ignored);
+    log.write({{"event", "drained"}});
+  }
 };
 
 namespace {
@@ -233,7 +256,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     if (session_id_) {
       state_->closers.erase(session_id_);
+      state_->drainers.erase(session_id_);
       state_->unauthenticated.erase(session_id_);
+      if (state_->draining && state_->closers.empty()) state_->drained();
     }
     if (registered_) state_->cancels.remove(client_key_);
     --state_->metrics.client_connections;
@@ -243,6 +268,9 @@ class Session : public std::enable_shared_from_this<Session> {
     session_id_ = ++state_->next_session_id;
     state_->closers.emplace(session_id_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->close_all();
+    });
+    state_->drainers.emplace(session_id_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->drain();
     });
     state_->unauthenticated.emplace(
         session_id_, ProxyServer::State::Unauthenticated{client_.substr(0, client_.rfind(':')),
@@ -264,6 +292,7 @@ class Session : public std::enable_shared_from_this<Session> {
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer(std::chrono::seconds(state_->config.idle_client_timeout_seconds));
     co_await serve_client();
+    co_await goodbye();
     end_client();
     if (idle_closed_) {
       state_->log.write({{"event", "disconnect"},
@@ -349,7 +378,10 @@ class Session : public std::enable_shared_from_this<Session> {
       n = co_await socket_.async_read_some(asio::buffer(buf),
                                            asio::redirect_error(use_awaitable, ec));
     }
-    if (ec || n == 0) co_return false;
+    if (ec || n == 0) {
+      client_left_ = !(ec == asio::error::operation_aborted && draining_);
+      co_return false;
+    }
     decoder_.feed(std::string_view(buf, n));
     co_return true;
   }
@@ -636,7 +668,10 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       const pgwire::Frame& frame = decoded->frame;
       last_activity_ = std::chrono::steady_clock::now();
-      if (frame.type == 'X') co_return;  // Terminate: the backend stays with the pool
+      if (frame.type == 'X') {  // Terminate: the backend stays with the pool
+        said_goodbye_ = true;
+        co_return;
+      }
       if (frame.type == 'Q' || frame.type == 'E') ++state_->metrics.query_requests;
       if (skipping_to_sync_) {
         // After a failed borrow: the rest of that request is dropped, as a server does after an
@@ -872,6 +907,50 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       state_->pool->discard(std::move(handle));
     }
+    if (draining_ && !client_gone_) stop_reading_client();
+  }
+
+  // SIGTERM: a session between transactions leaves now; one in a transaction when it ends
+  // (detach). Not yet logged in: closed at once.
+  void drain() {
+    if (draining_) return;
+    draining_ = true;
+    if (!relaying_) {
+      close_all();
+      return;
+    }
+    if (!attached_) stop_reading_client();
+  }
+
+  // The client reader stops (its read is cancelled) and the session says goodbye.
+  void stop_reading_client() {
+    error_code ignored;
+    if (tls_) tls_->lowest_layer().cancel(ignored);
+  }
+
+  // How a session the proxy ends (drain) or the client ends (Terminate) closes, as
+  // PostgreSQL's does: a FATAL 57P01 when the server is shutting down, then TLS close_notify
+  // (bounded by a second: the client need not answer it). A client that just vanished gets
+  // nothing; nor does one whose backend's answers are still being relayed.
+  awaitable<void> goodbye() {
+    if (!tls_ || attached_ || (client_left_ && !said_goodbye_)) co_return;
+    if (draining_ && !said_goodbye_) {
+      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kAdminShutdown,
+                          "terminating connection due to administrator command");
+      state_->log.write({{"event", "disconnect"},
+                         {"client", client_},
+                         {"user", user_},
+                         {"reason", "proxy_shutdown"}});
+    }
+    asio::steady_timer limit(socket_.get_executor());
+    limit.expires_after(std::chrono::seconds(1));
+    limit.async_wait([weak = weak_from_this()](error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->close_client();
+    });
+    error_code ec;
+    co_await tls_->async_shutdown(asio::redirect_error(use_awaitable, ec));
+    limit.cancel();
   }
 
   // The client is gone (it left, was closed, or said Terminate). A backend still held is
@@ -932,6 +1011,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point login_started_;
   bool writing_to_backend_ = false;
   bool client_gone_ = false;
+  bool client_left_ = false;   // the client's side ended the connection (EOF, reset)
+  bool said_goodbye_ = false;  // the client sent Terminate
+  bool draining_ = false;
   bool skipping_to_sync_ = false;
   bool fatal_ = false;
   bool forwarded_fatal_ = false;
@@ -1270,15 +1352,32 @@ Status ProxyServer::reopen_log() {
 
 void ProxyServer::stop() {
   // Close the listener and every session; the loop then runs out of work and run() returns.
-  asio::post(state_->io, [state = state_] {
-    state->stopping = true;
-    state->pool->shut_down();
+  asio::post(state_->io, [state = state_] { state->stop_now(); });
+}
+
+void ProxyServer::shutdown(std::chrono::milliseconds grace) {
+  asio::post(state_->io, [state = state_, grace] {
+    if (state->stopping || state->draining) return;
+    state->draining = true;
     error_code ignored;
-    state->acceptor.close(ignored);
-    state->admin_acceptor.close(ignored);
-    auto closers = state->closers;  // a closer may end its session and erase itself
-    for (auto& [id, close] : closers)
-      close();
+    state->acceptor.close(ignored);  // new clients are refused by the kernel
+    state->pool->shut_down();        // idle backends go; borrowed ones when given back
+    state->log.write(
+        {{"event", "draining"}, {"sessions", state->closers.size()}, {"grace_ms", grace.count()}});
+    if (state->closers.empty()) {
+      state->drained();
+      return;
+    }
+    state->grace_timer = std::make_unique<asio::steady_timer>(state->io);
+    state->grace_timer->expires_after(grace);
+    state->grace_timer->async_wait([state](error_code ec) {
+      if (ec) return;
+      state->log.write({{"event", "grace_over"}, {"sessions", state->closers.size()}});
+      state->stop_now();
+    });
+    auto drainers = state->drainers;  // a drainer may end its session and erase itself
+    for (auto& [id, drain] : drainers)
+      drain();
   });
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,8 +38,12 @@ class ProxyServer {
   const ProxyConfig& config() const;
   const Metrics& metrics() const;
 
-  void run();   // serves until stop()
-  void stop();  // thread-safe
+  void run();   // serves until stop(), or until a shutdown() has drained
+  void stop();  // thread-safe: closes everything at once
+  // Thread-safe, for SIGTERM: new clients are refused; a client between transactions is told
+  // FATAL 57P01 (as PostgreSQL's fast shutdown says it) and closed with TLS close_notify; one
+  // inside a transaction finishes it first. After `grace`, whatever is left is closed.
+  void shutdown(std::chrono::milliseconds grace);
   // Reopens the log file by name (SIGHUP, after log rotation); thread-safe.
   Status reopen_log();
 

@@ -1,6 +1,7 @@
 // The writegate-proxy program as an operator runs it: a spec, a --config file, signals.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -65,6 +66,60 @@ TEST_F(ProxyBinaryTest, ServesFromItsConfigFileAndStopsOnSigterm) {
   ASSERT_TRUE(conn.ok()) << conn.error().message();
   EXPECT_EQ(conn->exec("SELECT current_user AS u")->get(0, "u"), "lambda_writer");
   EXPECT_EQ((*proxy)->stop(), 0) << (*proxy)->output_so_far();
+}
+
+TEST_F(ProxyBinaryTest, SigtermDrainsTransactionsInFlightFinishAndIdleClientsHear57P01) {
+  auto proxy = ChildProcess::start(
+      {proxy_bin(), "--spec", "/dev/null", "--config", write_config("shutdown_grace: 20\n")});
+  ASSERT_TRUE(proxy.ok()) << proxy.error().message();
+  auto line = (*proxy)->read_line(std::chrono::seconds(20));
+  ASSERT_TRUE(line.ok()) << line.error().message();
+  ASSERT_THAT(*line, HasSubstr("listening on 127.0.0.1:"));
+  const int port = std::stoi(line->substr(line->rfind(':') + 1));
+  const std::string token = stack_->token(stack_->role_credentials(), "",
+                                          std::chrono::system_clock::now(), "localhost", port);
+  std::string dsn = stack_->dsn(token);
+  dsn.replace(dsn.find("port=") + 5, std::to_string(stack_->port()).size(), std::to_string(port));
+  auto busy = pgclient::Connection::open(dsn);
+  ASSERT_TRUE(busy.ok());
+  PGconn* idle = PQconnectdb(dsn.c_str());
+  ASSERT_EQ(PQstatus(idle), CONNECTION_OK) << PQerrorMessage(idle);
+  ASSERT_TRUE(busy->exec("BEGIN").ok());
+  ASSERT_TRUE(busy->exec("INSERT INTO foo.test_table (column1) VALUES ('drain')").ok());
+
+  ASSERT_EQ(::kill((*proxy)->pid(), SIGTERM), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The idle client was told, as PostgreSQL's fast shutdown tells it (libpq then also says the
+  // connection closed, as it does after PostgreSQL's own FATAL and close_notify).
+  PGresult* refused = PQexec(idle, "INSERT INTO foo.test_table (column1) VALUES ('late')");
+  EXPECT_NE(PQresultStatus(refused), PGRES_COMMAND_OK);
+  EXPECT_THAT(std::string(PQerrorMessage(idle)),
+              HasSubstr("FATAL:  terminating connection due to administrator command"));
+  PQclear(refused);
+  PQfinish(idle);
+  // No new client gets in.
+  EXPECT_FALSE(pgclient::Connection::open(dsn).ok());
+  // The transaction in flight finishes.
+  EXPECT_TRUE(busy->exec("INSERT INTO foo.test_table (column1) VALUES ('drain')").ok());
+  EXPECT_TRUE(busy->exec("COMMIT").ok());
+  // Then its client is let go, and the proxy exits well within the grace.
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && (*proxy)->running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE((*proxy)->running()) << (*proxy)->output_so_far();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(6));
+  EXPECT_EQ((*proxy)->stop(), 0);
+  auto admin = pgclient::Connection::open(stack_->pg().admin_dsn("mydb"));
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(
+      admin->exec("SELECT count(*) AS n FROM foo.test_table WHERE column1 = 'drain'")->get(0, "n"),
+      "2");
+  // And no backend of the proxy is left at the database.
+  EXPECT_EQ(admin
+                ->exec("SELECT count(*) AS n FROM pg_stat_activity WHERE usename = "
+                       "'lambda_writer'")
+                ->get(0, "n"),
+            "0");
 }
 
 TEST_F(ProxyBinaryTest, SighupReopensTheLogFileAfterRotation) {
