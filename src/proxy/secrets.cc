@@ -30,6 +30,7 @@ class FileSecretSource : public SecretSource {
  public:
   explicit FileSecretSource(std::string path) : path_(std::move(path)) {}
 
+  // A local file, read only when it changed: quick enough to read under the lock.
   Result<std::string> password_for(const std::string& user) override {
     std::lock_guard lock(mutex_);
     struct stat st {};
@@ -39,8 +40,12 @@ class FileSecretSource : public SecretSource {
       return Error::permission_denied("secrets file " + path_ +
                                       " is readable by others; chmod 600 it");
     }
-    if (st.st_mtim.tv_sec != mtime_ || st.st_size != size_) {
+    // Nanoseconds and the inode too: a rewrite within the same second to the same size, or a
+    // new file renamed over the old one, is a change.
+    const FileVersion version{st.st_ino, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size};
+    if (!loaded_ || version != *loaded_) {
       std::ifstream in(path_);
+      if (!in) return Error::io("cannot read secrets file " + path_);
       std::stringstream text;
       text << in.rdbuf();
       auto doc = nlohmann::json::parse(text.str(), nullptr, false);
@@ -52,22 +57,35 @@ class FileSecretSource : public SecretSource {
       for (const auto& [name, value] : doc.items()) {
         if (value.is_string()) passwords_[name] = value.get<std::string>();
       }
-      mtime_ = st.st_mtim.tv_sec;
-      size_ = st.st_size;
+      loaded_ = version;
     }
     const auto it = passwords_.find(user);
     if (it == passwords_.end()) return Error::not_found("no secret for user " + user);
-    return it->second;
+    return std::string(it->second.reveal());
+  }
+
+  // The database refused a password: read the file again on the next call, changed or not.
+  void invalidate(const std::string& user) override {
+    (void)user;
+    std::lock_guard lock(mutex_);
+    loaded_.reset();
   }
 
   std::string describe() const override { return "secrets file " + path_; }
 
  private:
-  std::string path_;
+  struct FileVersion {
+    ino_t inode;
+    time_t mtime_sec;
+    long mtime_nsec;
+    off_t size;
+    bool operator==(const FileVersion&) const = default;
+  };
+
+  const std::string path_;
   std::mutex mutex_;
-  std::map<std::string, std::string> passwords_;
-  time_t mtime_ = -1;
-  off_t size_ = -1;
+  std::map<std::string, SecretString> passwords_;
+  std::optional<FileVersion> loaded_;
 };
 
 // The single-flight cache behind make_caching_secret_source (rules: SecretCachePolicy).

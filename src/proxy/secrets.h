@@ -35,7 +35,7 @@ class SecretSource {
 };
 
 // A JSON object {"user": "password", ...} in a file that must be mode 0600 (0400) and owned by
-// the proxy's user: for tests and development. Re-read when it changes.
+// the proxy's user: for tests and development. Re-read when it changes, and after invalidate().
 Result<std::unique_ptr<SecretSource>> make_file_secret_source(const std::string& path);
 
 // How a caching source keeps a password, counted from the moment its fetch returned (age):

@@ -1,5 +1,5 @@
 // The proxy's secret sources: the single-flight cache (through a fake fetcher and a clock the
-// test moves) and Secrets Manager on the local AWS endpoint made slow.
+// test moves), the secrets file, and Secrets Manager on the local AWS endpoint made slow.
 #include "proxy/secrets.h"
 
 #include <gtest/gtest.h>
@@ -411,6 +411,68 @@ TEST(CachingSecretSource, TheDestructorWaitsForARefreshInFlight) {
   ASSERT_TRUE(eventually([&] { return manager.calls == 2; }));
   source.reset();  // joins the refresh thread once its fetch returns
   EXPECT_EQ(manager.completed, 2);
+}
+
+// --- the secrets file ---
+
+class FileSecretSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "wg-secrets-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/passwords.json";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  void write(const nlohmann::json& doc, mode_t mode = 0600) {
+    std::ofstream(path_, std::ios::trunc) << doc.dump();
+    ::chmod(path_.c_str(), mode);
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(FileSecretSourceTest, ReadsTheFileAndNoticesEveryChange) {
+  write({{"lambda_writer", "aaaa"}});
+  auto source = make_file_secret_source(path_);
+  ASSERT_TRUE(source.ok()) << source.error().message();
+  EXPECT_EQ((*source)->password_for("lambda_writer").value(), "aaaa");
+  EXPECT_EQ((*source)->describe(), "secrets file " + path_);
+  // Same size, same second: still noticed (nanoseconds and inode count too).
+  const std::string next = path_ + ".next";
+  std::ofstream(next) << nlohmann::json{{"lambda_writer", "bbbb"}}.dump();
+  ::chmod(next.c_str(), 0600);
+  std::filesystem::rename(next, path_);
+  EXPECT_EQ((*source)->password_for("lambda_writer").value(), "bbbb");
+
+  auto missing = (*source)->password_for("reader");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().message(), "no secret for user reader");
+}
+
+TEST_F(FileSecretSourceTest, RefusesAFileOthersCanRead) {
+  write({{"lambda_writer", "aaaa"}}, 0644);
+  auto source = make_file_secret_source(path_);
+  ASSERT_TRUE(source.ok());
+  auto found = (*source)->password_for("lambda_writer");
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(found.error().message(),
+            "secrets file " + path_ + " is readable by others; chmod 600 it");
+}
+
+TEST_F(FileSecretSourceTest, RefusesAFileThatIsNotAnObjectAndAMissingFile) {
+  EXPECT_EQ(make_file_secret_source(path_).error().message(), "cannot read secrets file " + path_);
+  write(nlohmann::json::array({"lambda_writer"}));
+  auto source = make_file_secret_source(path_);
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ((*source)->password_for("lambda_writer").error().message(),
+            "secrets file " + path_ + " is not a JSON object of user -> password");
 }
 
 // --- Secrets Manager on the local AWS endpoint, made slow ---
