@@ -1,5 +1,7 @@
 #include "proxy/secrets.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <deque>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -88,6 +91,25 @@ class FileSecretSource : public SecretSource {
   std::optional<FileVersion> loaded_;
 };
 
+// Starts `body` on a thread that takes none of the process's asynchronous signals. A program
+// that waits for SIGTERM/SIGINT/SIGHUP with sigwait() (writegate-proxy) blocks them only after
+// it made its secret source; delivered to this thread, SIGTERM would kill it instead. Faults
+// (SIGSEGV, ...) stay unblocked: the kernel would otherwise kill without a report.
+std::thread start_without_signals(std::function<void()> body) {
+  sigset_t blocked;
+  sigfillset(&blocked);
+  for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) {
+    sigdelset(&blocked, fault);
+  }
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+  struct Restore {
+    const sigset_t& mask;
+    ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
+  return std::thread(std::move(body));  // inherits the mask
+}
+
 // The single-flight cache behind make_caching_secret_source (rules: SecretCachePolicy).
 // One mutex guards the entries and the refresh queue; it is never held across a fetch.
 class CachingSecretSource : public SecretSource {
@@ -97,8 +119,8 @@ class CachingSecretSource : public SecretSource {
       : fetch_(std::move(fetch)),
         description_(std::move(description)),
         policy_(policy),
-        clock_(clock ? std::move(clock) : SecretCacheClock(&SteadyClock::now)),
-        refresher_([this] { refresh_loop(); }) {}
+        clock_(clock ? std::move(clock) : SecretCacheClock([] { return SteadyClock::now(); })),
+        refresher_(start_without_signals([this] { refresh_loop(); })) {}
 
   CachingSecretSource(const CachingSecretSource&) = delete;
   CachingSecretSource& operator=(const CachingSecretSource&) = delete;

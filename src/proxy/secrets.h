@@ -64,14 +64,16 @@ struct SecretCachePolicy {
 // source's refresh thread, for one user at a time (at most one call per user in flight). It
 // must bound its own time (the Secrets Manager client has a deadline on every step): the
 // source's destructor waits for a refresh in flight. It may call password_for() of the same
-// source for another user; for the same user that call returns failed_precondition.
+// source for another user; for its own user that call gets the cached password if one may be
+// served, else failed_precondition (never a deadlock).
 using SecretFetcher = std::function<Result<std::string>(const std::string& user)>;
 // The cache's clock (tests move it); empty means std::chrono::steady_clock::now.
 using SecretCacheClock = std::function<std::chrono::steady_clock::time_point()>;
 
 // A SecretSource over `fetch` with the caching rules above. It keeps one entry per user asked
 // for (failures included): put it behind a check of which users exist. It owns one refresh
-// thread, stopped and joined by its destructor.
+// thread, stopped and joined by its destructor, which blocks the process's asynchronous
+// signals (SIGTERM, SIGINT, SIGHUP, ...): they stay for the threads that wait for them.
 std::unique_ptr<SecretSource> make_caching_secret_source(SecretFetcher fetch,
                                                          std::string description,
                                                          SecretCachePolicy policy = {},

@@ -3,6 +3,8 @@
 #include "proxy/secrets.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -411,6 +414,36 @@ TEST(CachingSecretSource, TheDestructorWaitsForARefreshInFlight) {
   ASSERT_TRUE(eventually([&] { return manager.calls == 2; }));
   source.reset();  // joins the refresh thread once its fetch returns
   EXPECT_EQ(manager.completed, 2);
+}
+
+// How many threads of this process block SIGTERM (SigBlk in /proc/self/task/*/status).
+int threads_blocking_sigterm() {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("SigBlk:", 0) != 0) continue;
+      const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
+      if (mask & (1ULL << (SIGTERM - 1))) ++count;
+    }
+  }
+  return count;
+}
+
+// writegate-proxy makes its secret source before it blocks SIGTERM for its sigwait() thread: a
+// refresh thread taking SIGTERM would kill the process instead of stopping it.
+TEST(CachingSecretSource, TheRefreshThreadTakesNoProcessSignals) {
+  const int before = threads_blocking_sigterm();
+  {
+    auto source = make_caching_secret_source(
+        [](const std::string&) -> Result<std::string> { return std::string("x"); }, "signals");
+    EXPECT_EQ(threads_blocking_sigterm(), before + 1);
+    sigset_t mine;
+    pthread_sigmask(SIG_SETMASK, nullptr, &mine);
+    EXPECT_FALSE(sigismember(&mine, SIGTERM));  // the caller's mask is as it was
+  }
+  EXPECT_EQ(threads_blocking_sigterm(), before);
 }
 
 // --- the secrets file ---
