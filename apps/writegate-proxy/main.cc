@@ -30,12 +30,8 @@ int main(int argc, char** argv) {
     std::cerr << "writegate-proxy: " << config.error().message() << "\n";
     return 2;
   }
-  auto secrets = writegate::proxy::make_secret_source(*config);
-  if (!secrets) {
-    std::cerr << "writegate-proxy: " << secrets.error().message() << "\n";
-    return 2;
-  }
-  // Signals are taken by a thread of their own, which asks the server to stop.
+  // Signals are taken by a thread of their own (blocked before any other thread starts, the
+  // secret source's included), which asks the server to drain or stop.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -43,6 +39,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  auto secrets = writegate::proxy::make_secret_source(*config);
+  if (!secrets) {
+    std::cerr << "writegate-proxy: " << secrets.error().message() << "\n";
+    return 2;
+  }
 
   auto server = writegate::proxy::ProxyServer::create(std::move(*config), std::move(*secrets));
   if (!server) {

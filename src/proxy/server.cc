@@ -1307,6 +1307,12 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
                                 .resource_id = c.resource_id,
                                 .endpoint_hosts = c.endpoint_names,
                                 .port = static_cast<std::uint16_t>(c.endpoint_port)});
+  // Listening from here on (clients queue in the backlog until run()): said before anyone can
+  // read the port, so the line is the log's first.
+  state->log.write({{"event", "start"},
+                    {"listen", c.listen_host + ":" + std::to_string(state->bound_port)},
+                    {"resource_id", c.resource_id},
+                    {"secrets", state->secrets->describe()}});
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state)));
 }
 
@@ -1335,10 +1341,6 @@ void ProxyServer::run() {
   if (state_->admin_acceptor.is_open()) {
     asio::co_spawn(state_->io, state_->admin_loop(), asio::detached);
   }
-  state_->log.write({{"event", "start"},
-                     {"listen", state_->config.listen_host + ":" + std::to_string(port())},
-                     {"resource_id", state_->config.resource_id},
-                     {"secrets", state_->secrets->describe()}});
   state_->running = true;
   state_->io.run();
   state_->running = false;
