@@ -67,6 +67,7 @@ struct PooledBackend {
   pgwire::BackendKeyData key;
   pgwire::FrameDecoder decoder = pgwire::FrameDecoder::backend(relay_decoder_options());
   StatementCache statements;
+  std::vector<char> read_buffer;  // the relay's, kept with the connection
   std::chrono::steady_clock::time_point opened;
   std::chrono::steady_clock::time_point idle_since;
   bool broken = false;  // set by whoever saw it fail; give_back() then closes it

@@ -127,9 +127,14 @@ void PooledSession::on_attach() {
   awaiting_sync_ = false;
   status_ = 'I';
   cleaning_up_ = false;
-  reported_.clear();
-  for (const auto& [name, value] : baseline_)
-    reported_[name] = value;
+  // A backend comes back only reporting the baseline; the map is rebuilt only if this session
+  // saw a change (the common case costs nothing).
+  if (reported_changed_) {
+    reported_.clear();
+    for (const auto& [name, value] : baseline_)
+      reported_[name] = value;
+    reported_changed_ = false;
+  }
 }
 
 std::optional<PinEvent> PooledSession::take_new_pin() {
@@ -342,7 +347,7 @@ BackendVerdict PooledSession::on_backend_frame(const pgwire::Frame& frame,
       if (!frame.body.empty()) status_ = frame.body[0];
       if (owed_ > 0) --owed_;
       end_of_sync_point(statements);
-      if (owed_ == 0 && status_ == 'I' && !pin_) {
+      if (owed_ == 0 && status_ == 'I' && !pin_ && reported_changed_) {
         // A transaction ended: the backend must report what it reported at the start.
         for (const auto& [name, value] : baseline_) {
           const auto it = reported_.find(name);
@@ -362,6 +367,7 @@ BackendVerdict PooledSession::on_backend_frame(const pgwire::Frame& frame,
           scs_off_ = true;
         }
         reported_[parameter->name] = parameter->value;
+        reported_changed_ = true;
       }
       return pass;
     }

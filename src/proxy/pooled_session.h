@@ -155,6 +155,7 @@ class PooledSession {
   bool awaiting_sync_ = false;  // extended-protocol messages sent since the last Sync
   char status_ = 'I';
   bool scs_off_ = false;
+  bool reported_changed_ = false;  // a ParameterStatus arrived since the baseline was set
   bool cleaning_up_ = false;
   std::optional<PinEvent> pin_;
   bool pin_reported_ = false;

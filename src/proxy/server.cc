@@ -44,6 +44,8 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// What one read from a client takes (TLS records are decrypted into Asio's own buffer first).
+constexpr std::size_t kClientReadChunk = 8 * 1024;
 // What one pass over a client's bytes may queue for its backend before writing it out.
 constexpr std::size_t kMaxPendingToBackend = 256 * 1024;
 // How long a backend left by a vanished client may take to roll back before it is closed.
@@ -368,21 +370,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- client I/O ----
   awaitable<bool> read_client() {
-    char buf[kReadChunk];
+    // A buffer of the session's (not of this coroutine's frame, which would be allocated at
+    // every read).
+    if (read_buffer_.empty()) read_buffer_.resize(kClientReadChunk);
+    auto buf = asio::buffer(read_buffer_);
     error_code ec;
     std::size_t n = 0;
     if (tls_) {
-      n = co_await tls_->async_read_some(asio::buffer(buf),
-                                         asio::redirect_error(use_awaitable, ec));
+      n = co_await tls_->async_read_some(buf, asio::redirect_error(use_awaitable, ec));
     } else {
-      n = co_await socket_.async_read_some(asio::buffer(buf),
-                                           asio::redirect_error(use_awaitable, ec));
+      n = co_await socket_.async_read_some(buf, asio::redirect_error(use_awaitable, ec));
     }
     if (ec || n == 0) {
       client_left_ = !(ec == asio::error::operation_aborted && draining_);
       co_return false;
     }
-    decoder_.feed(std::string_view(buf, n));
+    decoder_.feed(std::string_view(read_buffer_.data(), n));
     co_return true;
   }
 
@@ -788,7 +791,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   awaitable<void> relay_backend_frames(BackendHandle backend) {
-    std::vector<char> buf(kReadChunk * 4);
+    std::vector<char>& buf = backend->read_buffer;
+    if (buf.empty()) buf.resize(kReadChunk * 4);  // once per backend, not per transaction
     std::string out;
     for (;;) {
       error_code ec;
@@ -1024,6 +1028,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_on_database_ = false;
   bool idle_closed_ = false;
   pgwire::FrameDecoder decoder_;
+  std::vector<char> read_buffer_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
   std::uint64_t session_id_ = 0;
