@@ -4,17 +4,31 @@
 
 namespace writegate::proxy {
 
-AdmissionTicket::AdmissionTicket(AdmissionTicket&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)),
-      source_(std::move(other.source_)),
-      authenticated_(other.authenticated_) {}
+bool AdmissionPlaces::authenticate() {
+  int expected = kUnauthenticated;
+  if (state_.compare_exchange_strong(expected, kAuthenticated)) {
+    owner_->mark_authenticated(source_);
+    return true;
+  }
+  return expected == kAuthenticated;
+}
+
+bool AdmissionPlaces::release_if_unauthenticated() {
+  int expected = kUnauthenticated;
+  if (!state_.compare_exchange_strong(expected, kReleased)) return false;
+  owner_->release(source_, false);
+  return true;
+}
+
+void AdmissionPlaces::release() {
+  const int was = state_.exchange(kReleased);
+  if (was != kReleased) owner_->release(source_, was == kAuthenticated);
+}
 
 AdmissionTicket& AdmissionTicket::operator=(AdmissionTicket&& other) noexcept {
   if (this != &other) {
     release();
-    owner_ = std::exchange(other.owner_, nullptr);
-    source_ = std::move(other.source_);
-    authenticated_ = other.authenticated_;
+    places_ = std::move(other.places_);
   }
   return *this;
 }
@@ -23,15 +37,12 @@ AdmissionTicket::~AdmissionTicket() {
   release();
 }
 
-void AdmissionTicket::authenticated() {
-  if (!owner_ || authenticated_) return;
-  owner_->mark_authenticated(source_);
-  authenticated_ = true;
+bool AdmissionTicket::authenticated() {
+  return places_ && places_->authenticate();
 }
 
 void AdmissionTicket::release() {
-  if (owner_) owner_->release(source_, authenticated_);
-  owner_ = nullptr;
+  if (places_) places_->release();
 }
 
 Result<AdmissionTicket> AdmissionControl::admit(const std::string& source) {
@@ -55,7 +66,7 @@ Result<AdmissionTicket> AdmissionControl::admit(const std::string& source) {
   ++from_source;
   ++unauthenticated_;
   ++clients_;
-  return AdmissionTicket(this, source);
+  return AdmissionTicket(std::shared_ptr<AdmissionPlaces>(new AdmissionPlaces(this, source)));
 }
 
 void AdmissionControl::mark_authenticated(const std::string& source) {

@@ -11,8 +11,10 @@
 //   // the ticket's destructor gives every place back
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -28,25 +30,47 @@ struct AdmissionLimits {
 
 class AdmissionControl;
 
+// The places of one admitted client, shared by its ticket and whoever may evict it (another
+// worker's thread): every change is one atomic step, so an eviction and a login that finish
+// at the same moment cannot both win.
+class AdmissionPlaces {
+ public:
+  // Not logged in yet -> logged in; false when the places were evicted first.
+  bool authenticate();
+  // Not logged in yet -> released (an eviction); false when it logged in (or left) first.
+  bool release_if_unauthenticated();
+  // Whatever it holds -> released; idempotent.
+  void release();
+
+ private:
+  friend class AdmissionControl;
+  AdmissionPlaces(AdmissionControl* owner, std::string source)
+      : owner_(owner), source_(std::move(source)) {}
+  enum : int { kUnauthenticated, kAuthenticated, kReleased };
+  AdmissionControl* owner_;
+  std::string source_;
+  std::atomic<int> state_{kUnauthenticated};
+};
+
 // One admitted client's places; movable, gives them back when destroyed.
 class AdmissionTicket {
  public:
-  AdmissionTicket(AdmissionTicket&& other) noexcept;
+  AdmissionTicket(AdmissionTicket&& other) noexcept = default;
   AdmissionTicket& operator=(AdmissionTicket&& other) noexcept;
   AdmissionTicket(const AdmissionTicket&) = delete;
   AdmissionTicket& operator=(const AdmissionTicket&) = delete;
   ~AdmissionTicket();
 
-  void authenticated();  // idempotent
-  void release();        // gives the places back now (an evicted client); idempotent
+  // Idempotent; false when the client was evicted before it could log in.
+  bool authenticated();
+  void release();  // gives the places back now (an evicted client); idempotent
+  // For an evictor elsewhere (see AdmissionPlaces).
+  std::shared_ptr<AdmissionPlaces> places() const { return places_; }
 
  private:
   friend class AdmissionControl;
-  AdmissionTicket(AdmissionControl* owner, std::string source)
-      : owner_(owner), source_(std::move(source)) {}
-  AdmissionControl* owner_ = nullptr;
-  std::string source_;
-  bool authenticated_ = false;
+  explicit AdmissionTicket(std::shared_ptr<AdmissionPlaces> places) : places_(std::move(places)) {}
+  std::shared_ptr<AdmissionPlaces> places_;
 };
 
 class AdmissionControl {
@@ -65,7 +89,7 @@ class AdmissionControl {
   const AdmissionLimits& limits() const { return limits_; }
 
  private:
-  friend class AdmissionTicket;
+  friend class AdmissionPlaces;
   void mark_authenticated(const std::string& source);
   void release(const std::string& source, bool authenticated);
 

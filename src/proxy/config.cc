@@ -168,7 +168,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                                    "databases",
                                    "admin_listen",
                                    "pool",
-                                   "shutdown_grace"}));
+                                   "shutdown_grace",
+                                   "workers"}));
     if (const auto p = root["pool"]) {
       WG_RETURN_IF_ERROR(check_keys(
           f, p, "pool",
@@ -271,7 +272,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                      100000},
           std::tuple{"max_unauthenticated_per_source", &c.max_unauthenticated_per_source, 1,
                      100000},
-          std::tuple{"verify_threads", &c.verify_threads, 1, 64}}) {
+          std::tuple{"verify_threads", &c.verify_threads, 1, 64},
+          std::tuple{"workers", &c.workers, 0, 64}}) {
       WG_RETURN_IF_ERROR(read_int(f, root[key], key, low, high, *target));
     }
   } catch (const YAML::Exception& e) {

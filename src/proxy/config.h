@@ -27,6 +27,7 @@
 //   max_unauthenticated_connections: 256   # clients not logged in yet, all sources
 //   max_unauthenticated_per_source: 256    # the same, from one source address
 //   verify_threads: 2
+//   workers: 0                      # event loops; 0: one per core (at most 8)
 //   admin_listen: 127.0.0.1:9187     # /metrics (Prometheus) and /status (JSON); default: off
 //   pool:                            # the spec's proxy.pool, and for local use:
 //     max_database_connections: 20   # an absolute cap (default: max_connections_percent of
@@ -79,6 +80,7 @@ struct ProxyConfig {
   int max_unauthenticated_per_source = 256;
   std::vector<std::string> databases;  // the databases clients may name; default: the spec's
   int verify_threads = 2;
+  int workers = 0;  // event loops; 0: one per core (at most 8)
   // From the spec.
   std::string proxy_name;
   std::string proxy_role;

@@ -99,13 +99,15 @@ struct BackendPool::Waiter {
 
 BackendPool::BackendPool(asio::any_io_executor executor, asio::ssl::context& tls,
                          const BackendConfig& backend, PoolSettings settings, Metrics& metrics,
-                         PasswordSource passwords)
+                         PasswordSource passwords, std::shared_ptr<PoolBudget> budget, int worker)
     : executor_(std::move(executor)),
       tls_(tls),
       backend_(backend),
       settings_(std::move(settings)),
       metrics_(metrics),
-      passwords_(std::move(passwords)) {}
+      passwords_(std::move(passwords)),
+      budget_(std::move(budget)),
+      worker_(worker) {}
 
 BackendPool::~BackendPool() {
   shut_down();
@@ -114,14 +116,33 @@ BackendPool::~BackendPool() {
 int BackendPool::capacity() const {
   if (settings_.max_database_connections > 0) return settings_.max_database_connections;
   // Until the first backend has said how many connections the database takes, one at a time.
-  if (max_connections_ <= 0) return 1;
-  return std::max(1, max_connections_ * settings_.max_connections_percent / 100);
+  const int database_max = budget_->max_connections.load();
+  if (database_max <= 0) return 1;
+  return std::max(1, database_max * settings_.max_connections_percent / 100);
 }
 
+// This worker's share of the idle cap.
 int BackendPool::max_idle() const {
   if (settings_.max_connections_percent <= 0) return capacity();
-  return std::max(
+  const int all = std::max(
       1, capacity() * settings_.max_idle_connections_percent / settings_.max_connections_percent);
+  return std::max(1, all / std::max(1, budget_->workers));
+}
+
+bool BackendPool::try_reserve() {
+  int now = budget_->reserved.load();
+  while (now < capacity()) {
+    if (budget_->reserved.compare_exchange_weak(now, now + 1)) return true;
+  }
+  return false;
+}
+
+void BackendPool::unreserve() {
+  --budget_->reserved;
+}
+
+void BackendPool::close_one_idle() {
+  close_one_idle_elsewhere({});
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> BackendPool::baseline(
@@ -164,7 +185,7 @@ awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_po
       co_return backend;
     }
     // 2. Room for a new one.
-    if (open_ + opening_ < capacity()) {
+    if (try_reserve()) {
       ++opening_;
       Borrowed opened = co_await open_backend(key, deadline);
       --opening_;
@@ -175,12 +196,13 @@ awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_po
         metrics_.database_connections_borrow_latency.observe(
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
         // The first login may have told the pool it is bigger than one connection.
-        if (max_connections_ > 0) {
+        if (budget_->max_connections.load() > 0) {
           for (int i = 0; i < capacity() && !waiters_.empty(); ++i)
             wake_first_waiter();
         }
         co_return std::move(*backend);
       }
+      unreserve();
       wake_first_waiter();  // the slot this attempt held is free again
       auto& failed = std::get<BackendLoginError>(opened);
       if (!retry || !is_transient(failed) || shut_down_) co_return std::move(failed);
@@ -193,12 +215,16 @@ awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_po
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
       continue;
     }
-    // 3. An idle backend of another pool makes room.
+    // 3. An idle backend of another pool makes room, on this worker or (asked) another.
     if (close_one_idle_elsewhere(pool_id)) continue;
-    // 4. Wait in line: give_back() hands a backend over, or a closed one makes room.
+    if (budget_->workers > 1 && budget_->trim_elsewhere) budget_->trim_elsewhere(worker_);
+    // 4. Wait in line: give_back() hands a backend over, or a closed one makes room. Room made
+    // on another worker is not announced here: with several workers, look again every 20 ms.
     if (Clock::now() >= deadline) co_return borrow_timeout();
     Waiter waiter{.pool_id = pool_id, .timer = asio::steady_timer(executor_), .handed = {}};
-    waiter.timer.expires_at(deadline);
+    waiter.timer.expires_at(budget_->workers > 1
+                                ? std::min(deadline, Clock::now() + std::chrono::milliseconds(20))
+                                : deadline);
     waiters_.push_back(&waiter);
     error_code ec;
     co_await waiter.timer.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -232,6 +258,7 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
                                   .forward = {},
                                   .password_refused = false};
     }
+    if (shut_down_) co_return shutting_down();  // stopped while the secret was fetched
     BackendLoginRequest request{.user = key.user,
                                 .database = key.database,
                                 .parameters = key.parameters,
@@ -282,10 +309,10 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
                                .forward = {},
                                .password_refused = false};
     };
-    if (max_connections_ <= 0 && settings_.max_database_connections <= 0) {
+    if (budget_->max_connections.load() <= 0 && settings_.max_database_connections <= 0) {
       auto rows = co_await run_internal_query(*backend, "SHOW max_connections", pool);
       if (!rows) co_return failed_setup("SHOW max_connections", rows.error());
-      if (!rows->empty()) max_connections_ = std::atoi((*rows)[0].c_str());
+      if (!rows->empty()) budget_->max_connections = std::atoi((*rows)[0].c_str());
     }
     if (!settings_.init_query.empty()) {
       auto rows = co_await run_internal_query(*backend, settings_.init_query, pool);
@@ -394,7 +421,7 @@ void BackendPool::give_back(BackendHandle backend) {
     return;
   }
   // Someone waits for another pool and everything is in use: this one makes room.
-  if (!waiters_.empty() && open_ + opening_ >= capacity()) {
+  if (!waiters_.empty() && budget_->reserved.load() >= capacity()) {
     close(std::move(backend));
     return;
   }
@@ -415,6 +442,7 @@ void BackendPool::discard(BackendHandle backend) {
 void BackendPool::close(BackendHandle backend) {
   if (!backend) return;
   --open_;
+  unreserve();
   --metrics_.database_connections;
   if (backend->stream) {
     // Terminate, then close; the write is best effort (the socket may be dead already).
@@ -491,7 +519,8 @@ std::string BackendPool::status_json() const {
                            {"idle", idle_count_},
                            {"max_idle", max_idle()},
                            {"waiting", waiters_.size()},
-                           {"database_max_connections", max_connections_},
+                           {"database_max_connections", budget_->max_connections.load()},
+                           {"reserved_all_workers", budget_->reserved.load()},
                            {"pools", pools}};
   return status.dump();
 }

@@ -20,6 +20,7 @@
 // database refuses is fetched again once (the secret was rotated).
 #pragma once
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
@@ -79,6 +80,16 @@ struct PooledBackend {
 
 using BackendHandle = std::shared_ptr<PooledBackend>;
 
+// The cap on open backends across every worker's pool (each worker has a pool of its own, on
+// its own thread): a backend is opened only with a place reserved here.
+struct PoolBudget {
+  std::atomic<int> reserved{0};         // open or opening, all workers
+  std::atomic<int> max_connections{0};  // the database's, once a backend has said
+  int workers = 1;
+  // Asks the other workers to close one idle backend each (set by the server; may be empty).
+  std::function<void(int from_worker)> trim_elsewhere;
+};
+
 class BackendPool {
  public:
   // The password of a user for the backend login; `fresh` asks past any cache.
@@ -87,7 +98,8 @@ class BackendPool {
 
   BackendPool(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls,
               const BackendConfig& backend, PoolSettings settings, Metrics& metrics,
-              PasswordSource passwords);
+              PasswordSource passwords,
+              std::shared_ptr<PoolBudget> budget = std::make_shared<PoolBudget>(), int worker = 0);
   ~BackendPool();
   BackendPool(const BackendPool&) = delete;
   BackendPool& operator=(const BackendPool&) = delete;
@@ -113,8 +125,10 @@ class BackendPool {
 
   // Refuses new borrows, wakes every borrower in line and closes the idle backends.
   void shut_down();
+  // Closes the backend idle the longest, of any pool (another worker needs the room).
+  void close_one_idle();
 
-  int capacity() const;  // the cap on open backends now
+  int capacity() const;  // the cap on open backends now, all workers together
   int open() const { return open_; }
   int idle() const { return idle_count_; }
   int waiting() const { return static_cast<int>(waiters_.size()); }
@@ -134,6 +148,8 @@ class BackendPool {
       PooledBackend& backend, std::string sql, PoolState& pool);
   void close(BackendHandle backend);
   bool close_one_idle_elsewhere(const std::string& pool_id);
+  bool try_reserve();  // a place in the budget for one more backend
+  void unreserve();
   void wake_first_waiter();
   int max_idle() const;
 
@@ -143,13 +159,14 @@ class BackendPool {
   PoolSettings settings_;
   Metrics& metrics_;
   PasswordSource passwords_;
+  std::shared_ptr<PoolBudget> budget_;
+  int worker_ = 0;
   std::map<std::string, PoolState> pools_;
   std::deque<Waiter*> waiters_;
   std::vector<BackendConnector*> connecting_;  // logins in flight, cancelled by shut_down()
   int open_ = 0;                               // logged in (idle, borrowed)
   int opening_ = 0;                            // logging in now
   int idle_count_ = 0;
-  int max_connections_ = 0;  // the database's, once known
   std::uint64_t next_id_ = 0;
   bool shut_down_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

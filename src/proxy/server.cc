@@ -154,9 +154,10 @@ class CancelRegistry {
 
 }  // namespace
 
-struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
+// What every worker shares: the configuration, TLS contexts, the token verifier and its
+// threads, the secret source and its thread, the admission caps, cancel keys, log and metrics.
+struct ProxyServer::Shared {
   ProxyConfig config;
-  asio::io_context io{1};
   ssl::context front_tls{ssl::context::tls_server};
   ssl::context back_tls{ssl::context::tls_client};
   asio::thread_pool verify_pool;
@@ -166,47 +167,56 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   std::unique_ptr<iam::IamStore> store;
   std::unique_ptr<IamAuthenticator> auth;
   std::unique_ptr<SecretSource> secrets;
-  std::mutex auth_mutex;  // the store snapshot is thread-safe; the verifier's cache is too
   CancelRegistry cancels;
   AdmissionControl admission;
   JsonLog log;
   Metrics metrics;
-  std::unique_ptr<BackendPool> pool;  // made in create(), after the TLS contexts
-  tcp::acceptor acceptor{io};
+  // The cap on database connections holds across the workers' pools.
+  std::shared_ptr<PoolBudget> budget = std::make_shared<PoolBudget>();
   int bound_port = 0;
-  tcp::acceptor admin_acceptor{io};
   int admin_bound_port = 0;
-  // Live sessions, so stop() can close them and the event loop drains (sessions hold the
-  // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
-  std::map<std::uint64_t, std::function<void()>> closers;
-  // The same sessions, asked to finish their transaction and leave (SIGTERM). Loop thread only.
-  std::map<std::uint64_t, std::function<void()>> drainers;
-  bool draining = false;
-  std::unique_ptr<asio::steady_timer> grace_timer;
-  // Sessions not logged in yet, oldest first: when their cap is full, a new connection evicts
-  // the oldest, so a flood of idle sockets cannot lock real clients out. Loop thread only.
+  std::vector<ProxyServer::State*> workers;  // set once in create(); each posts to the others
+
+  // Sessions not logged in yet, all workers, oldest first: when an unauthenticated cap is full,
+  // a new connection evicts the oldest in that cap's scope (all sources, or its own source), so
+  // a flood of idle sockets cannot lock real clients out. The evictor frees the places at once
+  // (AdmissionPlaces) and the session's own worker closes it.
   struct Unauthenticated {
     std::string source;
-    std::function<void()> evict;
+    std::shared_ptr<AdmissionPlaces> places;
+    std::function<void()> evict;  // posts the close to the session's worker
   };
+  std::mutex unauthenticated_mutex;
   std::map<std::uint64_t, Unauthenticated> unauthenticated;
-  // Over an unauthenticated cap, the oldest not-yet-logged-in connection in that cap's scope
-  // (all sources, or the new connection's source) goes to make room; false when none is left.
+  std::atomic<std::uint64_t> next_arrival{0};
   bool evict_oldest_unauthenticated(const std::string* source) {
-    for (auto it = unauthenticated.begin(); it != unauthenticated.end(); ++it) {
-      if (source && it->second.source != *source) continue;
-      auto evict = std::move(it->second.evict);
-      unauthenticated.erase(it);
-      evict();
-      return true;
+    std::function<void()> evict;
+    {
+      std::lock_guard lock(unauthenticated_mutex);
+      for (auto it = unauthenticated.begin(); it != unauthenticated.end();) {
+        if (source && it->second.source != *source) {
+          ++it;
+          continue;
+        }
+        Unauthenticated entry = std::move(it->second);
+        it = unauthenticated.erase(it);
+        if (entry.places->release_if_unauthenticated()) {
+          evict = std::move(entry.evict);
+          break;
+        }
+        // It logged in meanwhile: not a candidate.
+      }
     }
-    return false;
+    if (!evict) return false;
+    evict();
+    return true;
   }
-  std::uint64_t next_session_id = 0;
-  bool stopping = false;
-  bool running = false;
+  void forget_unauthenticated(std::uint64_t arrival) {
+    std::lock_guard lock(unauthenticated_mutex);
+    unauthenticated.erase(arrival);
+  }
 
-  explicit State(ProxyConfig c)
+  explicit Shared(ProxyConfig c)
       : config(std::move(c)),
         verify_pool(static_cast<std::size_t>(config.verify_threads)),
         admission(AdmissionLimits{
@@ -214,11 +224,60 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
             .max_unauthenticated = static_cast<std::size_t>(config.max_unauthenticated_connections),
             .max_unauthenticated_per_source =
                 static_cast<std::size_t>(config.max_unauthenticated_per_source)}) {}
+};
+
+// One worker: an event loop of its own (one thread), its listener (SO_REUSEPORT: the kernel
+// spreads new connections over the workers), its sessions, its share of the pools and its
+// timers. Nothing here is touched by another thread; workers talk by posting.
+struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
+  std::shared_ptr<Shared> shared;
+  int index = 0;
+  ProxyConfig& config;
+  ssl::context& front_tls;
+  ssl::context& back_tls;
+  asio::thread_pool& verify_pool;
+  asio::thread_pool& secrets_pool;
+  std::unique_ptr<IamAuthenticator>& auth;
+  std::unique_ptr<SecretSource>& secrets;
+  CancelRegistry& cancels;
+  AdmissionControl& admission;
+  JsonLog& log;
+  Metrics& metrics;
+  asio::io_context io{1};
+  std::unique_ptr<BackendPool> pool;  // made in create(), after the TLS contexts
+  tcp::acceptor acceptor{io};
+  tcp::acceptor admin_acceptor{io};  // worker 0's only
+  // Live sessions, so stop() can close them and the event loop drains (sessions hold the
+  // state; leaving them parked in the loop would keep it alive forever). Loop thread only.
+  std::map<std::uint64_t, std::function<void()>> closers;
+  // The same sessions, asked to finish their transaction and leave (SIGTERM). Loop thread only.
+  std::map<std::uint64_t, std::function<void()>> drainers;
+  bool draining = false;
+  std::unique_ptr<asio::steady_timer> grace_timer;
+  std::uint64_t next_session_id = 0;
+  bool stopping = false;
+  bool running = false;
+
+  State(std::shared_ptr<Shared> s, int worker)
+      : shared(std::move(s)),
+        index(worker),
+        config(shared->config),
+        front_tls(shared->front_tls),
+        back_tls(shared->back_tls),
+        verify_pool(shared->verify_pool),
+        secrets_pool(shared->secrets_pool),
+        auth(shared->auth),
+        secrets(shared->secrets),
+        cancels(shared->cancels),
+        admission(shared->admission),
+        log(shared->log),
+        metrics(shared->metrics) {}
 
   awaitable<void> accept_loop();
   awaitable<void> admin_loop();
   awaitable<void> serve_admin(tcp::socket socket);
-  std::string status_json() const;
+  // The pool's view, and (worker 0, for /status) everyone's, each read on its own thread.
+  awaitable<std::string> status_json();
   awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
   // Closes the listeners, the pool and every session at once.
   void stop_now() {
@@ -232,12 +291,35 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
     for (auto& [id, close] : all)
       close();
   }
-  // Draining, and the last session has gone.
+  // Draining, and this worker's last session has gone.
   void drained() {
     if (grace_timer) grace_timer->cancel();
     error_code ignored;
     admin_acceptor.close(ignored);
-    log.write({{"event", "drained"}});
+    log.write({{"event", "drained"}, {"worker", index}});
+  }
+  // SIGTERM (see ProxyServer::shutdown): on this worker's thread.
+  void drain(std::chrono::milliseconds grace) {
+    if (stopping || draining) return;
+    draining = true;
+    error_code ignored;
+    acceptor.close(ignored);  // new clients are refused by the kernel
+    pool->shut_down();        // idle backends go; borrowed ones when given back
+    if (closers.empty()) {
+      drained();
+      return;
+    }
+    grace_timer = std::make_unique<asio::steady_timer>(io);
+    grace_timer->expires_after(grace);
+    grace_timer->async_wait([self = shared_from_this()](error_code ec) {
+      if (ec) return;
+      self->log.write(
+          {{"event", "grace_over"}, {"worker", self->index}, {"sessions", self->closers.size()}});
+      self->stop_now();
+    });
+    auto all = drainers;  // a drainer may end its session and erase itself
+    for (auto& [id, drain_one] : all)
+      drain_one();
   }
 };
 
@@ -259,7 +341,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (session_id_) {
       state_->closers.erase(session_id_);
       state_->drainers.erase(session_id_);
-      state_->unauthenticated.erase(session_id_);
+      state_->shared->forget_unauthenticated(arrival_);
       if (state_->draining && state_->closers.empty()) state_->drained();
     }
     if (registered_) state_->cancels.remove(client_key_);
@@ -274,12 +356,21 @@ class Session : public std::enable_shared_from_this<Session> {
     state_->drainers.emplace(session_id_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->drain();
     });
-    state_->unauthenticated.emplace(
-        session_id_, ProxyServer::State::Unauthenticated{client_.substr(0, client_.rfind(':')),
-                                                         [weak = weak_from_this()] {
-                                                           if (auto self = weak.lock())
-                                                             self->evict();
-                                                         }});
+    arrival_ = ++state_->shared->next_arrival;
+    {
+      // The eviction runs on this session's worker, whichever worker asks for it.
+      auto evict = [worker = std::weak_ptr<ProxyServer::State>(state_), weak = weak_from_this()] {
+        auto alive = worker.lock();
+        if (!alive) return;
+        asio::post(alive->io, [weak] {
+          if (auto self = weak.lock()) self->evict();
+        });
+      };
+      std::lock_guard lock(state_->shared->unauthenticated_mutex);
+      state_->shared->unauthenticated.emplace(
+          arrival_, ProxyServer::Shared::Unauthenticated{client_.substr(0, client_.rfind(':')),
+                                                         ticket_.places(), std::move(evict)});
+    }
     ++state_->metrics.client_connections;
     ++state_->metrics.client_connections_received;
     login_started_ = std::chrono::steady_clock::now();
@@ -559,8 +650,13 @@ class Session : public std::enable_shared_from_this<Session> {
       log_attempt("refused");
       co_return false;
     }
-    ticket_.authenticated();
-    state_->unauthenticated.erase(session_id_);
+    state_->shared->forget_unauthenticated(arrival_);
+    if (!ticket_.authenticated()) {
+      // Evicted (its places given to a newer connection) a moment before its token checked out.
+      reason_ = "evicted_unauthenticated";
+      log_attempt("refused");
+      co_return false;
+    }
     // Only the databases the config names (the spec's one by default): PUBLIC's CONNECT and
     // TEMPORARY on `postgres` or `template1` must not become a way around "no DDL". Said as
     // PostgreSQL says a missing CONNECT privilege.
@@ -1032,6 +1128,7 @@ class Session : public std::enable_shared_from_this<Session> {
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
   std::uint64_t session_id_ = 0;
+  std::uint64_t arrival_ = 0;  // in the shared registry of sessions not logged in yet
   bool timed_out_ = false;
   bool evicted_ = false;
   bool relaying_ = false;
@@ -1072,7 +1169,7 @@ awaitable<void> ProxyServer::State::accept_loop() {
     if (!ticket && (ticket.error().subcode() == "too_many_unauthenticated" ||
                     ticket.error().subcode() == "too_many_from_source")) {
       const bool per_source = ticket.error().subcode() == "too_many_from_source";
-      if (evict_oldest_unauthenticated(per_source ? &source : nullptr)) {
+      if (shared->evict_oldest_unauthenticated(per_source ? &source : nullptr)) {
         ++metrics.client_connections_refused_by_caps;
         ticket = admission.admit(source);
       }
@@ -1162,7 +1259,7 @@ awaitable<void> ProxyServer::State::serve_admin(tcp::socket socket) {
   } else if (request.target() == "/status") {
     response.result(http::status::ok);
     response.set(http::field::content_type, "application/json");
-    response.body() = status_json();
+    response.body() = co_await status_json();
   } else {
     response.result(http::status::not_found);
     response.body() = "not found: try /metrics or /status\n";
@@ -1172,25 +1269,57 @@ awaitable<void> ProxyServer::State::serve_admin(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-std::string ProxyServer::State::status_json() const {
+namespace {
+
+awaitable<std::string> pool_status_on(ProxyServer::State* worker);
+
+}  // namespace
+
+awaitable<std::string> ProxyServer::State::status_json() {
   const auto counts = admission.counts();
   const auto& limits = admission.limits();
+  nlohmann::json pools = nlohmann::json::array();
+  for (ProxyServer::State* worker : shared->workers) {
+    // Each worker's pool is read on that worker's own thread. (No co_await inside a
+    // conditional expression: GCC 12 destroys its temporaries twice.)
+    std::string text;
+    if (worker == this) {
+      text = pool->status_json();
+    } else {
+      auto read = pool_status_on(worker);
+      text = co_await asio::co_spawn(worker->io, std::move(read), use_awaitable);
+    }
+    auto one = nlohmann::json::parse(text, nullptr, false);
+    one["worker"] = worker->index;
+    pools.push_back(std::move(one));
+  }
   nlohmann::json status = {
       {"proxy", config.proxy_name},
       {"resource_id", config.resource_id},
       {"mode", "transaction"},
+      {"workers", shared->workers.size()},
       {"clients", {{"connected", counts.clients}, {"logging_in", counts.unauthenticated}}},
       {"limits",
        {{"max_client_connections", limits.max_clients},
         {"max_unauthenticated_connections", limits.max_unauthenticated},
         {"max_unauthenticated_per_source", limits.max_unauthenticated_per_source}}},
       {"database_connections", metrics.database_connections.load()},
+      {"database_connections_borrowed", metrics.database_connections_borrowed.load()},
       {"pinned_sessions", metrics.database_connections_currently_session_pinned.load()},
-      {"pool", nlohmann::json::parse(pool->status_json())},
+      {"pool_capacity", pool->capacity()},
+      {"pools", pools},
       {"databases", config.databases},
       {"backend", config.backend.host + ":" + std::to_string(config.backend.port)}};
-  return status.dump(2) + "\n";
+  co_return status.dump(2) + "\n";
 }
+
+namespace {
+
+awaitable<std::string> pool_status_on(ProxyServer::State* worker) {
+  co_return worker->pool->status_json();
+}
+
+}  // namespace
 
 namespace {
 
@@ -1219,23 +1348,27 @@ awaitable<Result<std::string>> fetch_password(ProxyServer::State* state, std::st
 
 }  // namespace
 
-ProxyServer::ProxyServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+ProxyServer::ProxyServer(std::shared_ptr<Shared> shared,
+                         std::vector<std::shared_ptr<State>> workers)
+    : shared_(std::move(shared)), workers_(std::move(workers)) {}
 
 ProxyServer::~ProxyServer() {
   stop();
   // Drain what is left (run() was never called, or returned): every session ends and lets go
-  // of the state before the state goes.
-  if (!state_->running) {
-    state_->io.restart();
-    state_->io.run();
+  // of its worker before the worker goes.
+  for (auto& worker : workers_) {
+    if (!worker->running) {
+      worker->io.restart();
+      worker->io.run();
+    }
   }
-  state_->verify_pool.join();
-  state_->secrets_pool.join();
+  shared_->verify_pool.join();
+  shared_->secrets_pool.join();
 }
 
 Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
                                                          std::unique_ptr<SecretSource> secrets) {
-  auto state = std::make_shared<State>(std::move(config));
+  auto state = std::make_shared<Shared>(std::move(config));
   ProxyConfig& c = state->config;
   state->secrets = std::move(secrets);
   WG_RETURN_IF_ERROR(state->log.open(c.log_file));
@@ -1265,46 +1398,82 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   if (ec) return Error::invalid_argument("backend CA " + c.backend.ca_file + ": " + ec.message());
   SSL_CTX_set_min_proto_version(state->back_tls.native_handle(), TLS1_2_VERSION);
 
-  tcp::endpoint endpoint(asio::ip::make_address(c.listen_host, ec),
-                         static_cast<unsigned short>(c.listen_port));
-  if (ec) return Error::invalid_argument("listen address " + c.listen_host + ": " + ec.message());
-  state->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) state->acceptor.bind(endpoint, ec);
-  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Error::unavailable("cannot listen on " + c.listen_host + ":" +
-                              std::to_string(c.listen_port) + ": " + ec.message());
+  // The workers: one event loop each, each with a listener on the same address and port
+  // (SO_REUSEPORT), the first one choosing the port when the config says 0.
+  const int worker_count =
+      c.workers > 0 ? c.workers
+                    : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 8);
+  std::vector<std::shared_ptr<State>> workers;
+  for (int i = 0; i < worker_count; ++i) {
+    workers.push_back(std::make_shared<State>(state, i));
   }
-  state->bound_port = state->acceptor.local_endpoint().port();
+  for (auto& worker : workers) {
+    const int port = worker->index == 0 ? c.listen_port : state->bound_port;
+    tcp::endpoint endpoint(asio::ip::make_address(c.listen_host, ec),
+                           static_cast<unsigned short>(port));
+    if (ec) return Error::invalid_argument("listen address " + c.listen_host + ": " + ec.message());
+    auto& acceptor = worker->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      const int one = 1;
+      if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec = error_code(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Error::unavailable("cannot listen on " + c.listen_host + ":" + std::to_string(port) +
+                                ": " + ec.message());
+    }
+    if (worker->index == 0) state->bound_port = acceptor.local_endpoint().port();
+  }
   if (!c.admin_host.empty()) {
     tcp::endpoint admin(asio::ip::make_address(c.admin_host, ec),
                         static_cast<unsigned short>(c.admin_port));
     if (ec) return Error::invalid_argument("admin_listen " + c.admin_host + ": " + ec.message());
-    state->admin_acceptor.open(admin.protocol(), ec);
-    if (!ec) state->admin_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) state->admin_acceptor.bind(admin, ec);
-    if (!ec) state->admin_acceptor.listen(64, ec);
+    auto& admin_acceptor = workers[0]->admin_acceptor;
+    admin_acceptor.open(admin.protocol(), ec);
+    if (!ec) admin_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) admin_acceptor.bind(admin, ec);
+    if (!ec) admin_acceptor.listen(64, ec);
     if (ec) {
       return Error::unavailable("cannot listen on " + c.admin_host + ":" +
                                 std::to_string(c.admin_port) + " (admin_listen): " + ec.message());
     }
-    state->admin_bound_port = state->admin_acceptor.local_endpoint().port();
+    state->admin_bound_port = admin_acceptor.local_endpoint().port();
   }
   if (c.endpoint_port == 0) c.endpoint_port = state->bound_port;
 
-  // The pool's password source: the secret, fetched on the secrets thread.
-  ProxyServer::State* raw = state.get();
-  state->pool = std::make_unique<BackendPool>(
-      state->io.get_executor(), state->back_tls, c.backend,
-      PoolSettings{.max_connections_percent = c.max_connections_percent,
-                   .max_idle_connections_percent = c.max_idle_connections_percent,
-                   .max_database_connections = c.max_database_connections,
-                   .borrow_timeout = std::chrono::milliseconds(c.connection_borrow_timeout_ms),
-                   .init_query = c.init_query,
-                   .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
-      state->metrics,
-      [raw](std::string user, bool fresh) { return fetch_password(raw, std::move(user), fresh); });
+  // Each worker's pool; the password source: the secret, fetched on the secrets thread.
+  state->budget->workers = worker_count;
+  for (auto& worker : workers) {
+    ProxyServer::State* raw = worker.get();
+    worker->pool = std::make_unique<BackendPool>(
+        worker->io.get_executor(), state->back_tls, c.backend,
+        PoolSettings{
+            .max_connections_percent = c.max_connections_percent,
+            .max_idle_connections_percent = c.max_idle_connections_percent,
+            .max_database_connections = c.max_database_connections,
+            .borrow_timeout = std::chrono::milliseconds(c.connection_borrow_timeout_ms),
+            .init_query = c.init_query,
+            .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
+        state->metrics,
+        [raw](std::string user, bool fresh) { return fetch_password(raw, std::move(user), fresh); },
+        state->budget);
+    state->workers.push_back(raw);
+  }
+  // A worker whose borrowers wait while the budget is spent asks the others to close an idle
+  // backend (each on its own thread).
+  state->budget->trim_elsewhere = [shared = std::weak_ptr<Shared>(state)](int from) {
+    auto alive = shared.lock();
+    if (!alive) return;
+    for (ProxyServer::State* worker : alive->workers) {
+      if (worker->index == from) continue;
+      asio::post(worker->io, [worker] { worker->pool->close_one_idle(); });
+    }
+  };
   state->auth = std::make_unique<IamAuthenticator>(
       *state->store,
       IamAuthenticator::Options{.region = c.region,
@@ -1318,74 +1487,75 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
                     {"listen", c.listen_host + ":" + std::to_string(state->bound_port)},
                     {"resource_id", c.resource_id},
                     {"secrets", state->secrets->describe()}});
-  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state)));
+  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state), std::move(workers)));
 }
 
 int ProxyServer::port() const {
-  return state_->bound_port;
+  return shared_->bound_port;
 }
 int ProxyServer::admin_port() const {
-  return state_->admin_bound_port;
+  return shared_->admin_bound_port;
 }
 const ProxyConfig& ProxyServer::config() const {
-  return state_->config;
+  return shared_->config;
 }
 const Metrics& ProxyServer::metrics() const {
-  return state_->metrics;
+  return shared_->metrics;
+}
+int ProxyServer::workers() const {
+  return static_cast<int>(workers_.size());
 }
 
-void ProxyServer::run() {
-  asio::co_spawn(state_->io, state_->accept_loop(), [state = state_](std::exception_ptr failure) {
+namespace {
+
+void run_worker(const std::shared_ptr<ProxyServer::State>& worker) {
+  asio::co_spawn(worker->io, worker->accept_loop(), [worker](std::exception_ptr failure) {
     if (!failure) return;
     try {
       std::rethrow_exception(failure);
     } catch (const std::exception& e) {
-      state->log.write({{"event", "internal_error"}, {"where", "accept"}, {"detail", e.what()}});
+      worker->log.write({{"event", "internal_error"}, {"where", "accept"}, {"detail", e.what()}});
     }
   });
-  if (state_->admin_acceptor.is_open()) {
-    asio::co_spawn(state_->io, state_->admin_loop(), asio::detached);
+  if (worker->admin_acceptor.is_open()) {
+    asio::co_spawn(worker->io, worker->admin_loop(), asio::detached);
   }
-  state_->running = true;
-  state_->io.run();
-  state_->running = false;
+  worker->running = true;
+  worker->io.run();
+  worker->running = false;
+}
+
+}  // namespace
+
+void ProxyServer::run() {
+  // Worker 0 on the calling thread, the others on threads of their own.
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    threads.emplace_back([worker = workers_[i]] { run_worker(worker); });
+  }
+  run_worker(workers_[0]);
+  for (auto& thread : threads)
+    thread.join();
 }
 
 Status ProxyServer::reopen_log() {
-  auto reopened = state_->log.reopen();
-  state_->log.write({{"event", "log_reopened"}, {"ok", reopened.ok()}});
+  auto reopened = shared_->log.reopen();
+  shared_->log.write({{"event", "log_reopened"}, {"ok", reopened.ok()}});
   return reopened;
 }
 
 void ProxyServer::stop() {
-  // Close the listener and every session; the loop then runs out of work and run() returns.
-  asio::post(state_->io, [state = state_] { state->stop_now(); });
+  // Close the listeners and every session; the loops then run out of work and run() returns.
+  for (auto& worker : workers_) {
+    asio::post(worker->io, [worker] { worker->stop_now(); });
+  }
 }
 
 void ProxyServer::shutdown(std::chrono::milliseconds grace) {
-  asio::post(state_->io, [state = state_, grace] {
-    if (state->stopping || state->draining) return;
-    state->draining = true;
-    error_code ignored;
-    state->acceptor.close(ignored);  // new clients are refused by the kernel
-    state->pool->shut_down();        // idle backends go; borrowed ones when given back
-    state->log.write(
-        {{"event", "draining"}, {"sessions", state->closers.size()}, {"grace_ms", grace.count()}});
-    if (state->closers.empty()) {
-      state->drained();
-      return;
-    }
-    state->grace_timer = std::make_unique<asio::steady_timer>(state->io);
-    state->grace_timer->expires_after(grace);
-    state->grace_timer->async_wait([state](error_code ec) {
-      if (ec) return;
-      state->log.write({{"event", "grace_over"}, {"sessions", state->closers.size()}});
-      state->stop_now();
-    });
-    auto drainers = state->drainers;  // a drainer may end its session and erase itself
-    for (auto& [id, drain] : drainers)
-      drain();
-  });
+  shared_->log.write({{"event", "draining"}, {"grace_ms", grace.count()}});
+  for (auto& worker : workers_) {
+    asio::post(worker->io, [worker, grace] { worker->drain(grace); });
+  }
 }
 
 }  // namespace writegate::proxy

@@ -7,8 +7,9 @@
 //   std::cout << "listening on " << (*server)->port();
 //   (*server)->run();            // until stop() (thread-safe, e.g. from a signal handler thread)
 //
-// One event loop runs the sessions; token verification and secret look-ups run on a small
-// thread pool so a slow check never stalls other clients. Every connection attempt writes one
+// One event loop per worker (per core by default) runs its sessions and its share of the pool;
+// token verification runs on a small thread pool and secret look-ups on a thread of their own,
+// so a slow check never stalls other clients. Every connection attempt writes one
 // JSON log line: time, client, user, database, outcome, reason (never a token or password).
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "proxy/config.h"
@@ -37,6 +39,7 @@ class ProxyServer {
   int admin_port() const;  // the admin listener's bound port; 0 when there is none
   const ProxyConfig& config() const;
   const Metrics& metrics() const;
+  int workers() const;  // event loops (config `workers`; default: one per core, at most 8)
 
   void run();   // serves until stop(), or until a shutdown() has drained
   void stop();  // thread-safe: closes everything at once
@@ -47,11 +50,13 @@ class ProxyServer {
   // Reopens the log file by name (SIGHUP, after log rotation); thread-safe.
   Status reopen_log();
 
-  struct State;  // the event loop, TLS contexts, store and counters (server.cc)
+  struct Shared;  // what the workers share: config, TLS contexts, verifier, caps, log, metrics
+  struct State;   // one worker: event loop, listener, sessions, pool (server.cc)
 
  private:
-  explicit ProxyServer(std::shared_ptr<State> state);
-  std::shared_ptr<State> state_;
+  ProxyServer(std::shared_ptr<Shared> shared, std::vector<std::shared_ptr<State>> workers);
+  std::shared_ptr<Shared> shared_;
+  std::vector<std::shared_ptr<State>> workers_;
 };
 
 }  // namespace writegate::proxy
