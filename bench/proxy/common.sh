@@ -29,7 +29,7 @@ bench_check() {
 }
 
 # --- work folder, clean-up, watchdog ---------------------------------------------------------
-pids=()      # processes this script started (writegate-proxy)
+pids=()      # processes this script started (writegate-proxy, load generators)
 pidfiles=()  # daemons that write their own pid (pgbouncer -d)
 stop_pids() {  # PID...: TERM, up to 5 s to exit, then KILL
   local p
@@ -44,7 +44,12 @@ stop_pids() {  # PID...: TERM, up to 5 s to exit, then KILL
 }
 cleanup() {
   trap - EXIT INT TERM
-  [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
+  # The watchdog's sleep too: it would hold the script's stdout open (bench/proxy/run | tee).
+  if [ -n "${watchdog:-}" ]; then
+    pkill -P "$watchdog" 2>/dev/null
+    kill "$watchdog" 2>/dev/null
+    wait "$watchdog" 2>/dev/null  # no "Terminated" from the shell
+  fi
   [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
   local all=("${pids[@]}") f
   for f in "${pidfiles[@]}"; do [ -s "$f" ] && all+=("$(cat "$f")"); done
@@ -68,7 +73,8 @@ bench_workdir() {
   trap cleanup EXIT
   trap 'log "interrupted"; exit 130' INT
   trap 'log "watchdog: the run took longer than ${budget}s, stopped"; pkill -P $$ 2>/dev/null; exit 124' TERM
-  ( sleep "$budget"; kill -TERM $$ 2>/dev/null ) &
+  # && : a sleep killed by cleanup() ends the watchdog without firing it.
+  ( sleep "$budget" && kill -TERM $$ 2>/dev/null ) &
   watchdog=$!
 }
 
@@ -175,8 +181,12 @@ EOF
   chmod 0600 "$dir/server.key" "$dir/userlist.txt"
   [ ${#as_pg[@]} -gt 0 ] && chown -R postgres: "$dir"
   pidfiles+=("$dir/pgbouncer.pid")
-  timeout 30 "${as_pg[@]}" pgbouncer -d "$dir/pgbouncer.ini" >"$dir/stdout.log" 2>&1 ||
-    die "pgbouncer $name: $(tail -5 "$dir/stdout.log" "$dir/pgbouncer.log" 2>/dev/null)"
+  # runuser goes through PAM, which sets the open file limit back to 1024 (soft): PgBouncer would
+  # refuse its 1013th client (accept(): Too many open files). It gets this script's limit.
+  # shellcheck disable=SC2016  # $1 and $2 are sh's
+  timeout 30 "${as_pg[@]}" sh -c 'ulimit -n "$1" && exec pgbouncer -d "$2"' sh "$(ulimit -n)" \
+    "$dir/pgbouncer.ini" >"$dir/stdout.log" 2>&1 ||
+    die "pgbouncer $name (open file limit $(ulimit -n)): $(tail -5 "$dir/stdout.log" "$dir/pgbouncer.log" 2>/dev/null)"
   for _ in $(seq 50); do
     if PGPASSWORD="$pw" PGSSLMODE=verify-full PGSSLROOTCERT="$work/ca.crt" PGCONNECT_TIMEOUT=5 \
       timeout 10 psql -X -Atq -h localhost -p "$port" -U "$user" -d mydb -c "SELECT 1" \
