@@ -301,6 +301,42 @@ TEST_F(PoolTest, PreparedStatementsFollowTheirClientsAcrossBackends) {
   EXPECT_EQ(rows("column1 = 'libpq'"), 60);
 }
 
+TEST_F(PoolTest, CopyFromStdinWorksThroughThePool) {
+  auto proxy = proxy_with(2);
+  ASSERT_NE(proxy, nullptr);
+  PGconn* c = open(proxy->port(), token_for(proxy->port()));
+  for (int round = 0; round < 3; ++round) {
+    PGresult* r = PQexec(c, "COPY foo.test_table (column1, column2) FROM STDIN");
+    ASSERT_EQ(PQresultStatus(r), PGRES_COPY_IN) << PQerrorMessage(c);
+    PQclear(r);
+    for (int i = 0; i < 100; ++i) {
+      const std::string line = "copy\t" + std::to_string(i) + "\n";
+      ASSERT_EQ(PQputCopyData(c, line.data(), static_cast<int>(line.size())), 1);
+    }
+    ASSERT_EQ(PQputCopyEnd(c, nullptr), 1);
+    r = PQgetResult(c);
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    PQclear(r);
+    while ((r = PQgetResult(c)) != nullptr)
+      PQclear(r);
+  }
+  EXPECT_EQ(rows("column1 = 'copy'"), 300);
+  // A COPY the client abandons (CopyFail) rolls back and the session carries on.
+  PGresult* r = PQexec(c, "COPY foo.test_table (column1) FROM STDIN");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COPY_IN);
+  PQclear(r);
+  ASSERT_EQ(PQputCopyData(c, "lost\n", 5), 1);
+  ASSERT_EQ(PQputCopyEnd(c, "changed my mind"), 1);
+  r = PQgetResult(c);
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  PQclear(r);
+  while ((r = PQgetResult(c)) != nullptr)
+    PQclear(r);
+  EXPECT_EQ(run(c, "INSERT INTO foo.test_table (column1) VALUES ('after-copy')"), "");
+  EXPECT_EQ(rows("column1 = 'lost'"), 0);
+  PQfinish(c);
+}
+
 TEST_F(PoolTest, ABorrowThatTimesOutSaysSoAndTheSessionCarriesOn) {
   // One worker: with two, the one backend moves between them by closing and logging in anew,
   // which a loaded machine may not do within this test's 500 ms borrow timeout.
