@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,7 +59,15 @@ class FakeBackend {
     EVP_PKEY_free(key);
     BIO_free(cert_bio);
     BIO_free(key_bio);
-    thread_ = std::thread([this] { serve(); });
+    thread_ = std::thread([this] {
+      // The connector may hang up before the script's last writes (a forged signature is refused
+      // at once): that write must fail with EPIPE, not kill the test with SIGPIPE.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      serve();
+    });
   }
   ~FakeBackend() {
     ::shutdown(listener_, SHUT_RDWR);
