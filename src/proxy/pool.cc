@@ -107,7 +107,8 @@ BackendPool::BackendPool(asio::any_io_executor executor, asio::ssl::context& tls
       metrics_(metrics),
       passwords_(std::move(passwords)),
       budget_(std::move(budget)),
-      worker_(worker) {}
+      worker_(worker),
+      janitor_(executor_) {}
 
 BackendPool::~BackendPool() {
   shut_down();
@@ -425,13 +426,43 @@ void BackendPool::give_back(BackendHandle backend) {
     close(std::move(backend));
     return;
   }
-  if (idle_count_ >= max_idle()) {
-    close(std::move(backend));
-    return;
-  }
   backend->idle_since = Clock::now();
   pools_[backend->pool_id].idle.push_back(std::move(backend));
   ++idle_count_;
+  // Over the idle cap: not closed at once (the next transaction would pay a new login for it,
+  // and a busy pool would churn), but once it has stayed idle a while (the janitor).
+  if (idle_count_ > max_idle()) arm_janitor();
+}
+
+void BackendPool::arm_janitor() {
+  if (janitor_armed_ || shut_down_) return;
+  janitor_armed_ = true;
+  janitor_.expires_after(kIdleGrace);
+  janitor_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code ec) {
+    if (ec || alive.expired()) return;
+    janitor_armed_ = false;
+    trim_idle();
+  });
+}
+
+// Closes idle backends over the cap, those idle longest first, once idle for kIdleGrace.
+void BackendPool::trim_idle() {
+  const auto now = Clock::now();
+  while (idle_count_ > max_idle()) {
+    PoolState* oldest = nullptr;
+    for (auto& [id, pool] : pools_) {
+      if (pool.idle.empty()) continue;
+      if (!oldest || pool.idle.front()->idle_since < oldest->idle.front()->idle_since) {
+        oldest = &pool;
+      }
+    }
+    if (!oldest || now - oldest->idle.front()->idle_since < kIdleGrace) break;
+    BackendHandle victim = std::move(oldest->idle.front());
+    oldest->idle.pop_front();
+    --idle_count_;
+    close(std::move(victim));
+  }
+  if (idle_count_ > max_idle()) arm_janitor();
 }
 
 void BackendPool::discard(BackendHandle backend) {
@@ -491,6 +522,7 @@ void BackendPool::wake_first_waiter() {
 void BackendPool::shut_down() {
   if (shut_down_) return;
   shut_down_ = true;
+  janitor_.cancel();
   for (BackendConnector* connector : connecting_)
     connector->cancel();
   for (Waiter* waiter : waiters_)

@@ -148,6 +148,8 @@ class BackendPool {
       PooledBackend& backend, std::string sql, PoolState& pool);
   void close(BackendHandle backend);
   bool close_one_idle_elsewhere(const std::string& pool_id);
+  void arm_janitor();
+  void trim_idle();
   bool try_reserve();  // a place in the budget for one more backend
   void unreserve();
   void wake_first_waiter();
@@ -169,6 +171,10 @@ class BackendPool {
   int idle_count_ = 0;
   std::uint64_t next_id_ = 0;
   bool shut_down_ = false;
+  // Idle backends over MaxIdleConnectionsPercent are closed once idle this long.
+  static constexpr std::chrono::seconds kIdleGrace{5};
+  boost::asio::steady_timer janitor_;
+  bool janitor_armed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

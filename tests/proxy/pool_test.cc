@@ -504,6 +504,31 @@ TEST_F(PoolTest, TheInitQueryRunsOnEveryNewBackend) {
   PQfinish(b);
 }
 
+TEST_F(PoolTest, IdleBackendsOverMaxIdleConnectionsPercentCloseAfterAWhileNotAtOnce) {
+  // A cap of 4 and RDS Proxy's default MaxIdleConnectionsPercent (50): at most 2 stay idle.
+  auto proxy = proxy_with(4, 120'000, [](proxy::ProxyConfig& c) {
+    c.workers = 1;
+    c.max_idle_connections_percent = 50;
+  });
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  std::vector<PGconn*> conns;
+  for (int i = 0; i < 4; ++i) {
+    conns.push_back(open(proxy->port(), token));
+    ASSERT_EQ(run(conns.back(), "BEGIN"), "");  // four transactions at once: four backends
+  }
+  for (PGconn* c : conns)
+    ASSERT_EQ(run(c, "COMMIT"), "");
+  const auto& m = proxy->server().metrics();
+  EXPECT_EQ(m.database_connections.load(), 4);  // kept for the next burst ...
+  for (int i = 0; i < 200 && m.database_connections.load() > 2; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(m.database_connections.load(), 2);  // ... and trimmed to the idle cap (after 5 s)
+  EXPECT_EQ(writer_backends(), 2);
+  for (PGconn* c : conns)
+    PQfinish(c);
+}
+
 TEST_F(PoolTest, MetricsCountQueriesBorrowsAndResponseLatency) {
   auto proxy = proxy_with(2);
   ASSERT_NE(proxy, nullptr);
