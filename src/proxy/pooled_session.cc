@@ -180,16 +180,17 @@ void PooledSession::close_pooled(const std::string& name, bool forward, std::str
 }
 
 // Close first: the name may exist on the backend though the cache lost track of it (a Close
-// skipped after an error); closing a statement that does not exist is not an error.
-void PooledSession::inject_prepare(const ClientStatement& statement, StatementCache& statements,
-                                   std::string& to_backend) {
+// skipped after an error); closing a statement that does not exist is not an error. `forward`:
+// the client's own Parse (its ParseComplete goes to the client); else one the session injects.
+void PooledSession::prepare(const ClientStatement& statement, bool forward,
+                            StatementCache& statements, std::string& to_backend) {
   for (const auto& evicted : statements.add(statement.pooled_name))
     close_pooled(evicted, false, to_backend);
   close_pooled(statement.pooled_name, false, to_backend);
   append_message(to_backend, 'P',
                  {parse_body(statement.pooled_name, statement.query, statement.oids)});
   ledger_.push_back(
-      LedgerEntry{.kind = Sent::kParse, .forward = false, .statement = statement.pooled_name});
+      LedgerEntry{.kind = Sent::kParse, .forward = forward, .statement = statement.pooled_name});
 }
 
 void PooledSession::on_client_frame(const pgwire::Frame& frame, StatementCache& statements,
@@ -237,13 +238,7 @@ void PooledSession::on_client_frame(const pgwire::Frame& frame, StatementCache& 
           .pooled_name = pooled_statement_name(parse->query, parse->param_type_oids),
           .query = std::move(parse->query),
           .oids = std::move(parse->param_type_oids)};
-      for (const auto& evicted : statements.add(statement.pooled_name))
-        close_pooled(evicted, false, to_backend);
-      close_pooled(statement.pooled_name, false, to_backend);
-      append_message(to_backend, 'P',
-                     {parse_body(statement.pooled_name, statement.query, statement.oids)});
-      ledger_.push_back(
-          LedgerEntry{.kind = Sent::kParse, .forward = true, .statement = statement.pooled_name});
+      prepare(statement, true, statements, to_backend);
       client_statements_[parse->statement] = std::move(statement);
       return;
     }
@@ -258,7 +253,7 @@ void PooledSession::on_client_frame(const pgwire::Frame& frame, StatementCache& 
         return;
       }
       if (!statements.contains(it->second.pooled_name)) {
-        inject_prepare(it->second, statements, to_backend);
+        prepare(it->second, false, statements, to_backend);
       } else {
         statements.touch(it->second.pooled_name);
       }
@@ -290,7 +285,7 @@ void PooledSession::on_client_frame(const pgwire::Frame& frame, StatementCache& 
         return;
       }
       if (!statements.contains(it->second.pooled_name)) {
-        inject_prepare(it->second, statements, to_backend);
+        prepare(it->second, false, statements, to_backend);
       } else {
         statements.touch(it->second.pooled_name);
       }

@@ -140,8 +140,8 @@ class PooledSession {
 
   void pin_on(const Classification& c);
   void pin_with(std::string reason, std::string message);
-  void inject_prepare(const ClientStatement& statement, StatementCache& statements,
-                      std::string& to_backend);
+  void prepare(const ClientStatement& statement, bool forward, StatementCache& statements,
+               std::string& to_backend);
   void close_pooled(const std::string& name, bool forward, std::string& to_backend);
   void sync_point(std::string_view wire, std::string& to_backend);
   void end_of_sync_point(StatementCache& statements);
