@@ -53,10 +53,9 @@ struct PoolKey {
 };
 
 struct PoolSettings {
-  int max_connections_percent = 100;      // of the database's max_connections
-  int max_idle_connections_percent = 50;  // idle backends kept; the rest are closed
-  int max_database_connections = 0;       // > 0: an absolute cap instead of the percentage
-  std::chrono::milliseconds borrow_timeout{120'000};
+  int max_connections_percent = 100;          // of the database's max_connections
+  int max_idle_connections_percent = 50;      // idle backends kept; the rest are closed
+  int max_database_connections = 0;           // > 0: an absolute cap instead of the percentage
   std::string init_query;                     // run on every new backend; empty: none
   std::size_t max_prepared_statements = 100;  // per backend
 };

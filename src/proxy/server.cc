@@ -24,7 +24,6 @@
 #include "pgwire/errors.h"
 #include "pgwire/frame_decoder.h"
 #include "pgwire/parse.h"
-#include "pgwire/scram.h"
 #include "proxy/admission.h"
 #include "proxy/authenticator.h"
 #include "proxy/backend_connector.h"
@@ -449,7 +448,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void close_all() {
     deadline_.cancel();
     idle_timer_.cancel();
-    if (connector_) connector_->cancel();
     error_code ignored;
     if (tls_) {
       tls_->lowest_layer().close(ignored);
@@ -1101,7 +1099,6 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket socket_;
   AdmissionTicket ticket_;
   std::unique_ptr<ssl::stream<tcp::socket>> tls_;
-  std::unique_ptr<BackendConnector> connector_;
   PoolKey key_;
   std::optional<PooledSession> protocol_;
   BackendHandle attached_;
@@ -1456,7 +1453,6 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
             .max_connections_percent = c.max_connections_percent,
             .max_idle_connections_percent = c.max_idle_connections_percent,
             .max_database_connections = c.max_database_connections,
-            .borrow_timeout = std::chrono::milliseconds(c.connection_borrow_timeout_ms),
             .init_query = c.init_query,
             .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
         state->metrics,
