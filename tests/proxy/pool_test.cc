@@ -29,10 +29,7 @@ using namespace std::chrono_literals;
 class PoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    rlimit limit{};
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 8192));
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ProxyStack::raise_open_file_limit();
     stack_ = ProxyStack::start().release();
   }
   static void TearDownTestSuite() {

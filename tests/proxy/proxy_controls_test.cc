@@ -161,10 +161,7 @@ class ProxyControlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // The flood test holds a thousand sockets in this process (client and proxy ends).
-    rlimit limit{};
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 8192));
-    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ProxyStack::raise_open_file_limit();
     stack_ = ProxyStack::start().release();
   }
   static void TearDownTestSuite() {

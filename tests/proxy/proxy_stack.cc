@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
@@ -258,6 +259,13 @@ std::size_t ProxyStack::connect_log_count() const {
 
 std::string ProxyStack::wait_connect_log(std::size_t index) const {
   return wait_event_line(log_file_, "connect", index, std::chrono::seconds(5));
+}
+
+void ProxyStack::raise_open_file_limit() {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 8192));
+  ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 std::unique_ptr<ProxyStack::ExtraProxy> ProxyStack::start_proxy(

@@ -23,6 +23,9 @@ class ProxyStack {
  public:
   // Starts everything; fails the current test (and returns nullptr) when it cannot.
   static std::unique_ptr<ProxyStack> start();
+  // Raises this process's open-file limit to 8192 (or the hard limit): tests that hold
+  // hundreds of sockets (both ends of each live in the test process).
+  static void raise_open_file_limit();
   ~ProxyStack();
 
   const spec::Spec& spec() const { return spec_; }
