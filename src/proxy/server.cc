@@ -1457,7 +1457,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
             .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
         state->metrics,
         [raw](std::string user, bool fresh) { return fetch_password(raw, std::move(user), fresh); },
-        state->budget);
+        state->budget, worker->index);
     state->workers.push_back(raw);
   }
   // A worker whose borrowers wait while the budget is spent asks the others to close an idle

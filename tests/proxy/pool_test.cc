@@ -179,6 +179,22 @@ TEST_F(PoolTest, FiveHundredClientsShareTenBackendsAndEveryTransactionCommits) {
   EXPECT_LE(proxy->server().metrics().database_connections.load(), 10);
 }
 
+TEST_F(PoolTest, WithTwoWorkersAndOneBackendEachWorkerGetsItFromTheOther) {
+  // The only backend sits idle in one worker; a client of the other worker must get a backend
+  // (the other worker closes its idle one to make room) well within the borrow timeout. The
+  // kernel spreads 16 clients over both workers (all on one: 2 in 65536).
+  auto proxy = proxy_with(1, 5'000, [](proxy::ProxyConfig& c) { c.workers = 2; });
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  for (int i = 0; i < 16; ++i) {
+    PGconn* c = open(proxy->port(), token);
+    EXPECT_EQ(run(c, "INSERT INTO foo.test_table (column1) VALUES ('two-workers')"), "") << i;
+    PQfinish(c);
+  }
+  EXPECT_EQ(rows("column1 = 'two-workers'"), 16);
+  EXPECT_LE(writer_backends(), 1);
+}
+
 TEST_F(PoolTest, ASetIsNeverSeenByAnotherClientTheSessionPinsInstead) {
   auto proxy = proxy_with(2);
   ASSERT_NE(proxy, nullptr);
