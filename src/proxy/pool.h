@@ -97,8 +97,8 @@ class BackendPool {
 
   BackendPool(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls,
               const BackendConfig& backend, PoolSettings settings, Metrics& metrics,
-              PasswordSource passwords,
-              std::shared_ptr<PoolBudget> budget = std::make_shared<PoolBudget>(), int worker = 0);
+              PasswordSource passwords, std::shared_ptr<PoolBudget> budget,
+              int worker);  // worker: its index in budget
   ~BackendPool();
   BackendPool(const BackendPool&) = delete;
   BackendPool& operator=(const BackendPool&) = delete;
