@@ -148,6 +148,17 @@ Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::stri
   return pid;
 }
 
+// Every folder from / down to `dir` lets others through (o+x): the postgres account can reach it.
+bool others_can_traverse(const std::string& dir) {
+  fs::path walked;
+  for (const auto& part : fs::path(dir)) {
+    walked /= part;
+    struct stat st {};
+    if (::stat(walked.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
+  }
+  return true;
+}
+
 bool pid_alive(pid_t pid) {
   if (pid <= 0) return false;
   int status = 0;
@@ -270,6 +281,7 @@ Result<pgclient::Connection> connect_in(const std::string& netns, const std::str
 
 struct Paths {
   std::string root;
+  std::string aurora_dir;  // StackState::aurora_dir
   std::string pki() const { return root + "/pki"; }
   std::string ca_cert() const { return pki() + "/ca.crt"; }
   std::string ca_key() const { return pki() + "/ca.key"; }
@@ -277,7 +289,7 @@ struct Paths {
   std::string proxy_key() const { return pki() + "/proxy.key"; }
   std::string endpoint_cert() const { return pki() + "/endpoint.crt"; }
   std::string endpoint_key() const { return pki() + "/endpoint.key"; }
-  std::string aurora() const { return root + "/aurora"; }
+  std::string aurora() const { return aurora_dir.empty() ? root + "/aurora" : aurora_dir; }
   std::string aurora_data() const { return aurora() + "/data"; }
   std::string aurora_cert() const { return aurora() + "/server.crt"; }
   std::string aurora_key() const { return aurora() + "/server.key"; }
@@ -303,7 +315,7 @@ std::vector<std::string> netns_argv(const std::string& netns, std::vector<std::s
 class Bringup {
  public:
   Bringup(const UpOptions& options, StackState state)
-      : options_(options), spec_(options.spec), state_(std::move(state)), paths_{state_.state_dir},
+      : options_(options), spec_(options.spec), state_(std::move(state)), paths_{state_.state_dir, state_.aurora_dir},
         out_(*options.out) {}
 
   Result<StackState> run();
@@ -405,6 +417,10 @@ Status Bringup::identifiers_and_certificates() {
   WG_RETURN_IF_ERROR(
       issue({"localhost"}, {"127.0.0.1"}, paths_.endpoint_cert(), paths_.endpoint_key()));
   WG_RETURN_IF_ERROR(make_dir(paths_.aurora(), 0700));
+  if (state_.aurora_dir != state_.state_dir + "/aurora") {
+    out_ << "(Aurora's data in " << paths_.aurora() << ": postgres cannot reach "
+         << state_.state_dir << ") " << std::flush;
+  }
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora(), postgres_account_));
   WG_RETURN_IF_ERROR(issue({state_.cluster_endpoint, "localhost"},
                            {"127.0.0.1", address_of(Component::kAurora)}, paths_.aurora_cert(),
@@ -838,8 +854,13 @@ Result<StackState> up(const UpOptions& options) {
     c.pid = 0;
     c.exe.clear();
   }
-  const Paths paths{dir};
   WG_RETURN_IF_ERROR(make_dir(dir, root ? 0711 : 0700));
+  if (state.aurora_dir.empty()) {
+    state.aurora_dir = dir + "/aurora";
+    // As root the server runs as postgres, which must be able to walk down to its folder.
+    if (root && !others_can_traverse(dir)) state.aurora_dir = "/var/lib/writegate/" + state.stack_id;
+  }
+  const Paths paths{dir, state.aurora_dir};
   WG_RETURN_IF_ERROR(make_dir(paths.logs(), 0700));
   state.spec_file = paths.spec();
   WG_RETURN_IF_ERROR(pki::write_file(paths.spec(), spec::to_yaml(options.spec), 0600));
@@ -894,7 +915,8 @@ Status down(const DownOptions& options) {
       if (bin && account) {
         ProcessOptions as_server;
         as_server.run_as = *account;
-        std::vector<std::string> argv = {*bin + "/pg_ctl", "-D", Paths{dir}.aurora_data(), "-m",
+        std::vector<std::string> argv = {*bin + "/pg_ctl", "-D",
+                                         Paths{dir, state.aurora_dir}.aurora_data(), "-m",
                                          "fast", "-w", "-t", "30", "stop"};
         (void)run_process(argv, as_server);
       }
@@ -946,6 +968,7 @@ Status down(const DownOptions& options) {
   forget_current(dir);
   if (options.purge) {
     std::error_code ec;
+    if (!state.aurora_dir.empty()) fs::remove_all(state.aurora_dir, ec);
     fs::remove_all(dir, ec);
     if (ec) return Error::io("cannot remove " + dir + ": " + ec.message());
     out << "  state folder removed (--purge)" << std::endl;

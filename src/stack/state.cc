@@ -68,6 +68,7 @@ Result<StackState> StackState::load(const std::string& state_dir) {
     s.proxy_resource_id = j.value("proxy_resource_id", "");
     s.cluster_resource_id = j.value("cluster_resource_id", "");
     s.ca_file = j.value("ca_file", "");
+    s.aurora_dir = j.value("aurora_dir", "");
     s.endpoint_url = j.value("endpoint_url", "");
     s.made = j.value("made", std::vector<std::string>{});
     const json empty = json::object();
@@ -106,6 +107,7 @@ Status StackState::save() const {
   j["proxy_resource_id"] = proxy_resource_id;
   j["cluster_resource_id"] = cluster_resource_id;
   j["ca_file"] = ca_file;
+  j["aurora_dir"] = aurora_dir;
   j["endpoint_url"] = endpoint_url;
   j["made"] = made;
   json components = json::object();

@@ -51,6 +51,9 @@ struct StackState {
   std::string proxy_resource_id;    // prx-<17 hex>
   std::string cluster_resource_id;  // cluster-<26 upper-case letters and digits>
   std::string ca_file;              // the local CA, playing the RDS CA bundle
+  // Aurora's folder (data, certificate, log): STATE/aurora, or /var/lib/writegate/<stack id>
+  // when the postgres account cannot reach the state folder (a state folder under /root).
+  std::string aurora_dir;
   std::string endpoint_url;         // the local AWS endpoint for the host (aws --endpoint-url)
   std::map<std::string, ComponentState> components;
   // What `up` made, in order, so `down` undoes exactly that (e.g. "network").
