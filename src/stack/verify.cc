@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -529,43 +530,66 @@ void Verifier::database_checks(pgclient::Connection* admin) {
 }
 
 void Verifier::network_checks() {
+  // Every ordered pair of the three namespaces, on the database port (the proxy's and Aurora's
+  // own port where they listen) and on a port nothing in the spec allows. The probes run at once:
+  // each denied pair waits out its 3 s.
+  struct Probe {
+    std::string name;
+    Component from, to;
+    std::string address;
+    int port = 0;
+    bool allowed = false;
+    bool listens = false;
+    std::future<Result<Reach>> reach;
+  };
   const Component all[] = {Component::kLambda, Component::kProxy, Component::kAurora};
+  std::vector<Probe> probes;
   for (int port : {5432, 22}) {
     for (Component from : all) {
       for (Component to : all) {
         if (from == to) continue;
-        const std::string name = std::string(component_name(from)) + " -> " + component_name(to) +
-                                 " tcp/" + std::to_string(port);
-        if (!netns()) {
-          skip("network", name, "not proven (loopback mode: no security groups)");
-          continue;
-        }
-        const bool allowed = security_groups_allow(spec_, plan_, from, to, port);
-        const auto& target = plan_.member(to);
-        const int target_port = port == 5432 && to == Component::kProxy    ? proxy_->port
-                                : port == 5432 && to == Component::kAurora ? aurora_->port
-                                                                           : port;
-        const bool listens = target_port == port && port == 5432 &&
-                             (to == Component::kProxy || to == Component::kAurora);
-        auto reach =
-            probe_tcp(plan_.member(from).netns, target.address, target_port, kProbeTimeout);
-        if (!reach) {
-          add("network", name, false, "probe: " + reach.error().message());
-          continue;
-        }
-        bool pass = false;
-        if (!allowed) {
-          pass = *reach == Reach::kTimedOut;
-        } else if (listens) {
-          pass = *reach == Reach::kConnected;
-        } else {
-          pass = *reach == Reach::kConnected || *reach == Reach::kRefused;
-        }
-        add("network", name, pass,
-            std::string("security groups ") + (allowed ? "allow" : "deny") + "; " + target.address +
-                ":" + std::to_string(target_port) + " " + reach_name(*reach));
+        Probe p;
+        p.from = from;
+        p.to = to;
+        p.port = port;
+        p.listens = port == 5432 && (to == Component::kProxy || to == Component::kAurora);
+        if (netns() && port == 5432 && to == Component::kProxy) p.port = proxy_->port;
+        if (netns() && port == 5432 && to == Component::kAurora) p.port = aurora_->port;
+        p.name = std::string(component_name(from)) + " -> " + component_name(to) + " tcp/" +
+                 std::to_string(p.port);
+        probes.push_back(std::move(p));
       }
     }
+  }
+  if (!netns()) {
+    for (const auto& p : probes)
+      skip("network", p.name, "not proven (loopback mode: no security groups)");
+    return;
+  }
+  for (auto& p : probes) {
+    p.allowed = security_groups_allow(spec_, plan_, p.from, p.to, p.port);
+    p.address = plan_.member(p.to).address;
+    p.reach = std::async(std::launch::async, probe_tcp, plan_.member(p.from).netns, p.address,
+                         p.port, kProbeTimeout);
+  }
+  for (auto& p : probes) {
+    const auto reach = p.reach.get();
+    if (!reach) {
+      add("network", p.name, false, "probe: " + reach.error().message());
+      continue;
+    }
+    bool pass = false;
+    if (!p.allowed) {
+      pass = *reach == Reach::kTimedOut;
+    } else if (p.listens) {
+      pass = *reach == Reach::kConnected;
+    } else {
+      pass = *reach == Reach::kConnected || *reach == Reach::kRefused;
+    }
+    add("network", p.name, pass,
+        std::string("security groups ") + (p.allowed ? "allow" : "deny") + "; " + p.address + ":" +
+            std::to_string(p.port) + " " + reach_name(*reach) +
+            (p.allowed && p.listens ? " (listening)" : ""));
   }
 }
 
