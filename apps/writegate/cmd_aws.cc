@@ -29,7 +29,8 @@
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
-#include "writer_secret.h"
+#include "stack/stack.h"
+#include "awslocal/writer_secret.h"
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
 #endif
@@ -175,7 +176,27 @@ std::vector<std::string> trusted_services(const iam::NamedPolicy& trust) {
   return out;
 }
 
+// The local administrator's long-term key: the identity a person uses for the document's CLI
+// steps (printed as the command's purpose, like `aws iam create-access-key`).
+int run_admin_credentials(const CredentialsArgs& args) {
+  auto key = writegate::stack::admin_key(args.state);
+  if (!key) fail(key.error());
+  std::cout << "# access key of the local administrator " << writegate::stack::kAdminUser
+            << " (AdministratorAccess)\n"
+            << "export AWS_ACCESS_KEY_ID=" << key->access_key_id << "\n"
+            << "export AWS_SECRET_ACCESS_KEY=" << key->secret_access_key.reveal() << "\n"
+            << "unset AWS_SESSION_TOKEN\n"
+            << "export AWS_REGION=" << args.region << "\n"
+            << "export AWS_DEFAULT_REGION=" << args.region << "\n";
+  if (auto state = writegate::stack::StackState::load(args.state); state && state->status == "up") {
+    std::cout << "# aws --endpoint-url " << state->endpoint_url << " --ca-bundle " << state->ca_file
+              << " ...\n";
+  }
+  return 0;
+}
+
 int run_credentials(const CredentialsArgs& args) {
+  if (args.role.empty()) return run_admin_credentials(args);
   auto store = iam::IamStore::open(args.state);
   if (!store) fail(store.error());
   if (!(*store)->role(args.role)) {
@@ -304,12 +325,14 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto* creds_cmd = root.add_subcommand(
       "credentials",
       "Print export lines with a fresh STS session of a role (as the AWS service it trusts)");
-  creds_cmd->add_option("--role", creds.role, "Role name, e.g. rds-proxy-role")->required();
+  creds_cmd->add_option("--role", creds.role,
+                        "Role name, e.g. rds-proxy-role; without it: the local administrator's "
+                        "key (AdministratorAccess, made by `writegate up`)");
   creds_cmd->add_option("--duration", creds.duration, "Session length in seconds (900..43200)")
       ->default_str("3600");
   creds_cmd->add_option("--session-name", creds.session_name, "Role session name");
   creds_cmd->callback([&globals] {
-    auto spec = writegate::spec::load_for_cli(globals.spec_path);
+    auto spec = writegate::cli::effective_spec(globals);
     if (!spec) fail(spec.error());
     creds.state = globals.state_dir;
     creds.region = spec->region;

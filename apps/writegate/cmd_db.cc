@@ -11,7 +11,7 @@
 #include "spec/spec.h"
 #ifdef WRITEGATE_HAVE_AWSLOCAL
 #include "iam/store.h"
-#include "writer_secret.h"
+#include "awslocal/writer_secret.h"
 #endif
 
 namespace {
@@ -32,7 +32,7 @@ struct DbOptions {
 };
 
 writegate::spec::Spec load_spec(const Globals& globals) {
-  auto spec = writegate::spec::load_for_cli(globals.spec_path);
+  auto spec = writegate::cli::effective_spec(globals);
   if (!spec) fail(spec.error());
   return std::move(*spec);
 }
@@ -95,7 +95,7 @@ int audit(const Globals& globals, const DbOptions& options) {
 #ifdef WRITEGATE_HAVE_AWSLOCAL
     audit_options.check_login = true;
     audit_options.conninfo = admin_conninfo(options.dsn);
-    auto secret = writegate::cli::WriterSecret::open(globals.state_dir, spec.database.user_secret);
+    auto secret = writegate::awslocal::WriterSecret::open(globals.state_dir, spec.database.user_secret);
     auto password = secret ? secret->password() : Result<std::string>(secret.error());
     if (password) {
       audit_options.secret_password = std::move(*password);

@@ -47,7 +47,7 @@ std::unique_ptr<iam::IamStore> open_store_for_writing(const std::string& state,
     if (!store) fail(store.error());
     return std::move(*store);
   }
-  auto spec = writegate::spec::load_for_cli(globals.spec_path);
+  auto spec = writegate::cli::effective_spec(globals);
   if (!spec) fail(spec.error());
   iam::StoreSettings settings;
   settings.account_id = spec->account_id;
@@ -150,7 +150,7 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   auto* seed = iam_cmd->add_subcommand(
       "seed", "Create or update the document's Lambda and RDS Proxy roles in the local store");
   seed->callback([&globals] {
-    auto spec = writegate::spec::load_for_cli(globals.spec_path);
+    auto spec = writegate::cli::effective_spec(globals);
     if (!spec) fail(spec.error());
     auto seeded = iam::seed_store(*spec, globals.state_dir);
     if (!seeded) fail(seeded.error());

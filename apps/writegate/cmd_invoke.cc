@@ -15,6 +15,7 @@
 #include "command.h"
 #include "sigv4/credentials.h"
 #include "spec/spec.h"
+#include "stack/stack.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ std::string url_encode_path_segment(std::string_view text) {
 }
 
 int run_invoke(const InvokeArgs& args, const writegate::cli::Globals& globals) {
-  auto spec = writegate::spec::load_for_cli(globals.spec_path);
+  auto spec = writegate::cli::effective_spec(globals);
   if (!spec) fail(spec.error());
   std::string payload = args.payload;
   if (!payload.empty() && payload.front() == '@') {
@@ -70,7 +71,19 @@ int run_invoke(const InvokeArgs& args, const writegate::cli::Globals& globals) {
     payload = std::move(text);
   }
   const auto env = writegate::sigv4::Environment::from_process();
+  // A running local stack (see `writegate status`) fills in what is not given: its endpoint,
+  // its CA bundle, and its administrator's key when no AWS credentials are configured.
+  auto stack = writegate::stack::StackState::load(globals.state_dir);
+  const bool stack_up = stack && stack->status == "up";
   auto credentials = writegate::sigv4::resolve_credentials(env, args.profile);
+  if (!credentials && stack_up && args.profile.empty()) {
+    auto key = writegate::stack::admin_key(globals.state_dir);
+    if (!key) fail(key.error());
+    writegate::sigv4::ResolvedCredentials admin;
+    admin.credentials.access_key_id = key->access_key_id;
+    admin.credentials.secret_access_key = std::move(key->secret_access_key);
+    credentials = std::move(admin);
+  }
   if (!credentials) fail(credentials.error());
   std::string region = args.region;
   if (region.empty()) {
@@ -82,8 +95,12 @@ int run_invoke(const InvokeArgs& args, const writegate::cli::Globals& globals) {
   for (const char* name : {"AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"}) {
     if (endpoint.empty() && std::getenv(name)) endpoint = std::getenv(name);
   }
-  if (endpoint.empty()) endpoint = "http://127.0.0.1:4566";
   std::string ca = args.ca_bundle;
+  if (endpoint.empty() && stack_up) {
+    endpoint = stack->endpoint_url;
+    if (ca.empty()) ca = stack->ca_file;
+  }
+  if (endpoint.empty()) endpoint = "http://127.0.0.1:4566";
   if (ca.empty() && std::getenv("AWS_CA_BUNDLE")) ca = std::getenv("AWS_CA_BUNDLE");
 
   writegate::awslocal::ClientOptions options;
@@ -127,8 +144,8 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   cmd->add_option("--function", args.function, "Function name or ARN (default: the spec's)");
   cmd->add_option("--payload", args.payload, "The event: JSON text, or @FILE")->required();
   cmd->add_option("--endpoint-url", args.endpoint_url,
-                  "Endpoint (default $AWS_ENDPOINT_URL_LAMBDA, $AWS_ENDPOINT_URL, else "
-                  "http://127.0.0.1:4566)");
+                  "Endpoint (default $AWS_ENDPOINT_URL_LAMBDA, $AWS_ENDPOINT_URL, the running "
+                  "local stack's, else http://127.0.0.1:4566)");
   cmd->add_option("--region", args.region, "Region (default: the configured one, else the spec's)");
   cmd->add_option("--ca-bundle", args.ca_bundle, "PEM bundle to trust for https ($AWS_CA_BUNDLE)");
   cmd->add_option("--profile", args.profile, "Profile of the shared AWS files");

@@ -9,9 +9,11 @@
 #include "iam/store.h"
 #include "pgclient/pgclient.h"
 #include "spec/spec.h"
-#include "writer_secret.h"
+#include "awslocal/writer_secret.h"
+#include "command.h"
 
 namespace writegate::cli {
+using awslocal::WriterSecret;
 namespace {
 
 struct RotateArgs {
@@ -19,7 +21,7 @@ struct RotateArgs {
 };
 
 int run_rotate(const Globals& globals, const RotateArgs& args) {
-  auto spec = spec::load_for_cli(globals.spec_path);
+  auto spec = writegate::cli::effective_spec(globals);
   if (!spec) fail(spec.error());
   std::string conninfo = args.dsn;
   if (conninfo.empty()) {

@@ -35,7 +35,7 @@ const bool kRegistered = writegate::cli::register_command([](CLI::App& root, Glo
   spec->require_subcommand(1);
   auto* show = spec->add_subcommand("show", "Print the effective spec (defaults filled in)");
   show->callback([&globals] {
-    auto loaded = writegate::spec::load_for_cli(globals.spec_path);
+    auto loaded = writegate::cli::effective_spec(globals);
     if (!loaded) fail(loaded.error());
     std::cout << writegate::spec::to_yaml(*loaded);
   });

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "spec/spec.h"
 
 namespace writegate::cli {
 
@@ -37,6 +38,14 @@ struct Globals {
 using CommandInstaller = std::function<void(CLI::App& root, Globals& globals)>;
 
 bool register_command(CommandInstaller installer);
+
+// The spec a command works with: --spec FILE; else ./writegate.yaml; else the copy of the
+// running stack in the state folder (STATE/spec.yaml, kept by `writegate up`); else the
+// built-in defaults.
+Result<spec::Spec> effective_spec(const Globals& globals);
+
+// Adds `rotate-writer` to the `secrets` command (cmd_aws.cc owns `secrets`; cmd_rotate.cc).
+void install_rotate_writer(CLI::App& secrets, Globals& globals);
 
 // Ends the command with this exit code (thrown as CLI::RuntimeError, caught in main).
 [[noreturn]] void finish(int exit_code);

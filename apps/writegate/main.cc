@@ -1,8 +1,10 @@
 // writegate: one CLI for the spec, the database, IAM and (later) the local stack.
+#include <filesystem>
 #include <iostream>
 #include <vector>
 
 #include "command.h"
+#include "stack/state.h"
 
 namespace writegate::cli {
 namespace {
@@ -15,6 +17,15 @@ std::vector<CommandInstaller>& installers() {
 bool register_command(CommandInstaller installer) {
   installers().push_back(std::move(installer));
   return true;
+}
+
+Result<spec::Spec> effective_spec(const Globals& globals) {
+  std::error_code ec;
+  if (globals.spec_path.empty() && !std::filesystem::exists("writegate.yaml", ec) &&
+      std::filesystem::exists(globals.state_dir + "/spec.yaml", ec)) {
+    return spec::load_file(globals.state_dir + "/spec.yaml");
+  }
+  return spec::load_for_cli(globals.spec_path);
 }
 
 void finish(int exit_code) {
@@ -38,12 +49,14 @@ int main(int argc, char** argv) {
   // parsed by its parent, so the global options work anywhere on the command line.
   app.fallthrough();
   Globals globals;
+  // Without --state or WRITEGATE_STATE: ./.writegate/state, else the last stack `up` made.
+  globals.state_dir = writegate::stack::default_state_dir();
   app.add_option("--spec", globals.spec_path,
                  "Spec file (default ./writegate.yaml if present, else built-in defaults)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--state", globals.state_dir, "State folder of the local stack")
       ->envname("WRITEGATE_STATE")
-      ->default_str(writegate::cli::kDefaultStateDir)
+      ->default_str(std::string(writegate::cli::kDefaultStateDir) + ", else the last `up`'s")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("-v,--verbose", globals.verbose, "More output (secrets stay redacted)");
   app.footer(

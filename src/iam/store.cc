@@ -152,6 +152,18 @@ bool valid_name_char(char c) {
          c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-';
 }
 
+// AWS's AdministratorAccess, as AWS publishes it: the local stack's administrator has it.
+const char* kAdministratorAccessPolicy = R"({
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": "*",
+      "Resource": "*"
+    }
+  ]
+})";
+
 const char* kVpcAccessPolicy = R"({
   "Version": "2012-10-17",
   "Statement": [
@@ -409,6 +421,8 @@ const std::vector<ManagedPolicy>& aws_managed_policies() {
   static const std::vector<ManagedPolicy> kPolicies = {
       {"arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
        "AWSLambdaVPCAccessExecutionRole", kVpcAccessPolicy, true},
+      {"arn:aws:iam::aws:policy/AdministratorAccess", "AdministratorAccess",
+       kAdministratorAccessPolicy, true},
   };
   return kPolicies;
 }

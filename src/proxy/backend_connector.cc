@@ -135,7 +135,24 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
     co_return failure("backend_unreachable", "resolve " + config_.host + ": " + ec.message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReach));
   }
-  co_await asio::async_connect(raw_, endpoints, asio::redirect_error(use_awaitable, ec));
+  if (config_.source_address.empty()) {
+    co_await asio::async_connect(raw_, endpoints, asio::redirect_error(use_awaitable, ec));
+  } else {
+    // From a fixed source address: each candidate gets a fresh socket bound to it first.
+    const auto source = asio::ip::make_address(config_.source_address, ec);
+    ec = asio::error::host_not_found;
+    for (const auto& candidate : endpoints) {
+      const tcp::endpoint target = candidate.endpoint();
+      if (target.protocol() != tcp::endpoint(source, 0).protocol()) continue;
+      error_code step;
+      if (raw_.is_open()) raw_.close(step);
+      raw_.open(target.protocol(), step);
+      if (!step) raw_.bind(tcp::endpoint(source, 0), step);
+      if (!step) co_await raw_.async_connect(target, asio::redirect_error(use_awaitable, step));
+      ec = step;
+      if (!ec) break;
+    }
+  }
   if (ec) {
     co_return failure("backend_unreachable", "connect: " + ec.message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReach));

@@ -226,7 +226,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     if (const auto b = root["backend"]) {
       WG_RETURN_IF_ERROR(check_keys(
           f, b, "backend",
-          {"host", "port", "ca_file", "server_name", "connect_timeout", "require_auth"}));
+          {"host", "port", "ca_file", "server_name", "connect_timeout", "require_auth",
+           "source_address"}));
       WG_RETURN_IF_ERROR(read_int(f, b["connect_timeout"], "backend.connect_timeout", 1, 600,
                                   c.backend.connect_timeout_seconds));
       if (const auto methods = b["require_auth"]) {
@@ -256,6 +257,16 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
       WG_RETURN_IF_ERROR(read_str(f, b["ca_file"], "backend.ca_file", c.backend.ca_file));
       WG_RETURN_IF_ERROR(
           read_str(f, b["server_name"], "backend.server_name", c.backend.server_name));
+      WG_RETURN_IF_ERROR(
+          read_str(f, b["source_address"], "backend.source_address", c.backend.source_address));
+      if (!c.backend.source_address.empty()) {
+        boost::system::error_code ec;
+        boost::asio::ip::make_address(c.backend.source_address, ec);
+        if (ec) {
+          return config_error(f, b["source_address"], "backend.source_address",
+                              "'" + c.backend.source_address + "' is not an IP address");
+        }
+      }
     } else {
       return config_error(f, root, "backend", "required: {host, port, ca_file}");
     }

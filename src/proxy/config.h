@@ -15,6 +15,7 @@
 //   resource_id: prx-...            # default: spec proxy.resource_id, else the store's
 //   backend: {host: 127.0.0.1, port: 5433, ca_file: ca.crt, server_name: localhost,
 //             connect_timeout: 10,             # seconds for the whole backend login
+//             source_address: 127.0.0.3,       # bind backend connections to this address
 //             require_auth: [scram-sha-256]}   # also md5, password, none (as libpq's)
 //   databases: [mydb]               # databases clients may name; default: the spec's only
 //   secrets: {endpoint: https://127.0.0.1:4566, ca_file: ca.crt}   # Secrets Manager; http://
@@ -53,6 +54,9 @@ struct BackendConfig {
   std::string server_name;  // the name on the server's certificate; default: host
   int connect_timeout_seconds = 10;
   std::set<std::string> require_auth = {"scram-sha-256"};  // libpq's require_auth names
+  // The local address backend connections come from (the local stack's loopback mode lets the
+  // writer log in only from it, in pg_hba); empty: the kernel's choice.
+  std::string source_address;
 };
 
 struct ProxyConfig {

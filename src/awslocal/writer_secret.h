@@ -7,17 +7,16 @@
 //   (void)secret->store(spec.database.user, fresh);   // new AWSCURRENT, other fields kept
 //   (void)secret->restore();                          // the value before store()
 //
-// Compiled only with the awslocal module (WRITEGATE_HAVE_AWSLOCAL).
+// Compiled only with the awslocal module (writegate_awslocal).
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "command.h"
 #include "common/result.h"
 
-namespace writegate::cli {
+namespace writegate::awslocal {
 
 class WriterSecret {
  public:
@@ -40,7 +39,4 @@ class WriterSecret {
   std::unique_ptr<State> state_;
 };
 
-// Adds `rotate-writer` to the `secrets` command (cmd_aws.cc owns `secrets`).
-void install_rotate_writer(CLI::App& secrets, Globals& globals);
-
-}  // namespace writegate::cli
+}  // namespace writegate::awslocal

@@ -1,13 +1,12 @@
-#ifdef WRITEGATE_HAVE_AWSLOCAL
 
-#include "writer_secret.h"
+#include "awslocal/writer_secret.h"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "awslocal/secret_store.h"
 
-namespace writegate::cli {
+namespace writegate::awslocal {
 
 struct WriterSecret::State {
   std::unique_ptr<awslocal::SecretStore> store;
@@ -77,6 +76,5 @@ Status WriterSecret::restore() {
   return {};
 }
 
-}  // namespace writegate::cli
+}  // namespace writegate::awslocal
 
-#endif  // WRITEGATE_HAVE_AWSLOCAL
