@@ -57,8 +57,21 @@ struct ServeArgs {
   int function_concurrency = 10;
   int function_timeout = 0;  // seconds; 0: the spec's
   std::string function_log;
+  std::string function_netns;  // the function's network namespace; empty: none
+  // NS=HOST:PORT: also serve on a socket opened in that network namespace (repeatable).
+  std::vector<std::string> listen_netns;
   std::string spec_path;
 };
+
+// "wg3fa2-proxy=127.0.0.1:4566" -> {netns, host, port}.
+Result<awslocal::NetnsListener> parse_netns_listener(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Error::invalid_argument("--listen-netns '" + text + "' is not NAMESPACE=HOST:PORT");
+  }
+  WG_ASSIGN_OR_RETURN(auto address, awslocal::parse_listen_address(text.substr(eq + 1)));
+  return awslocal::NetnsListener{text.substr(0, eq), address.host, address.port};
+}
 
 int run_serve(const ServeArgs& args) {
   auto listen = awslocal::parse_listen_address(args.listen);
@@ -70,6 +83,11 @@ int run_serve(const ServeArgs& args) {
   options.tls_cert_file = args.tls_cert;
   options.tls_key_file = args.tls_key;
   options.threads = args.threads;
+  for (const std::string& text : args.listen_netns) {
+    auto extra = parse_netns_listener(text);
+    if (!extra) fail(extra.error());
+    options.extra_listeners.push_back(*extra);
+  }
   if (!args.quiet) {
     options.router.access_log = [](const awslocal::AccessLogEntry& e) {
       std::ostringstream line;
@@ -104,6 +122,7 @@ int run_serve(const ServeArgs& args) {
     function.bootstrap = args.function_bootstrap;
     function.max_concurrency = static_cast<std::size_t>(std::max(1, args.function_concurrency));
     function.log_file = args.function_log;
+    function.netns = args.function_netns;
     for (const std::string& kv : args.function_env) {
       const std::size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
@@ -121,6 +140,12 @@ int run_serve(const ServeArgs& args) {
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
             << lambda_note << ")" << std::endl;
+  const std::vector<uint16_t> extra_ports = (*endpoint)->extra_ports();
+  for (std::size_t i = 0; i < extra_ports.size(); ++i) {
+    const auto& extra = options.extra_listeners[i];
+    std::cout << "writegate endpoint also listening on " << extra.host << ":" << extra_ports[i]
+              << " in network namespace " << extra.netns << std::endl;
+  }
   int received = 0;
   sigwait(&signals, &received);
   (*endpoint)->stop();
@@ -271,6 +296,9 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   serve_cmd->add_option("--threads", serve.threads, "Server threads")->default_str("2");
   serve_cmd->add_flag("--quiet", serve.quiet, "No access log on stderr");
+  serve_cmd->add_option("--listen-netns", serve.listen_netns,
+                        "NAMESPACE=HOST:PORT: also serve on a socket in that network namespace "
+                        "(repeatable; needs root)");
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
   serve_cmd->add_option("--function-bootstrap", serve.function_bootstrap,
                         "Serve Lambda Invoke for the spec's function with this bootstrap");
@@ -284,6 +312,8 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
                         "Function timeout in seconds (default: the spec's)");
   serve_cmd->add_option("--function-log", serve.function_log,
                         "File for the function's output and REPORT lines (default stderr)");
+  serve_cmd->add_option("--function-netns", serve.function_netns,
+                        "Run the function in this network namespace (needs root)");
 #endif
   serve_cmd->callback([&globals] {
     serve.state = globals.state_dir;

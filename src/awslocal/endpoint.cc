@@ -1,5 +1,7 @@
 #include "awslocal/endpoint.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -18,6 +20,7 @@
 #include "awslocal/http_internal.h"
 #include "awslocal/secretsmanager.h"
 #include "awslocal/sts.h"
+#include "common/netns.h"
 
 namespace writegate::awslocal {
 
@@ -196,14 +199,17 @@ struct Endpoint::Impl {
   // pending handler, which closes every connection.
   std::unique_ptr<net::io_context> ioc = std::make_unique<net::io_context>();
   std::unique_ptr<tcp::acceptor> acceptor = std::make_unique<tcp::acceptor>(*ioc);
+  // options.extra_listeners, adopted from sockets opened in their namespaces.
+  std::vector<std::unique_ptr<tcp::acceptor>> extra_acceptors;
+  std::vector<uint16_t> extra_ports;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   std::string host;
   bool stopped = false;
 
-  void accept() {
-    acceptor->async_accept(net::make_strand(*ioc), [this](error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+  void accept(tcp::acceptor* on) {
+    on->async_accept(net::make_strand(*ioc), [this, on](error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !on->is_open()) return;
       if (!ec) {
         if (++shared->connections > shared->options.max_connections) {
           --shared->connections;
@@ -218,7 +224,7 @@ struct Endpoint::Impl {
               ->run();
         }
       }
-      accept();
+      accept(on);
     });
   }
 };
@@ -312,7 +318,25 @@ Result<std::unique_ptr<Endpoint>> Endpoint::start(const EndpointOptions& options
   }
   impl->port = impl->acceptor->local_endpoint(ec).port();
   impl->host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  impl->accept();
+  for (const auto& extra : options.extra_listeners) {
+    const std::string where_text =
+        extra.host + ":" + std::to_string(extra.port) +
+        (extra.netns.empty() ? "" : " in network namespace " + extra.netns);
+    auto fd = open_tcp_listener_in_netns(extra.netns, extra.host, extra.port,
+                                         net::socket_base::max_listen_connections);
+    if (!fd) return std::move(fd).error().with_context("cannot listen on " + where_text);
+    auto acceptor = std::make_unique<tcp::acceptor>(*impl->ioc);
+    acceptor->assign(tcp::v4(), *fd, ec);
+    if (ec) {
+      ::close(*fd);
+      return Error::internal("cannot adopt the listener on " + where_text + ": " + ec.message());
+    }
+    impl->extra_ports.push_back(acceptor->local_endpoint(ec).port());
+    impl->extra_acceptors.push_back(std::move(acceptor));
+  }
+  impl->accept(impl->acceptor.get());
+  for (auto& extra : impl->extra_acceptors)
+    impl->accept(extra.get());
   for (int i = 0; i < options.threads; ++i) {
     impl->threads.emplace_back([ioc = impl->ioc.get()] { ioc->run(); });
   }
@@ -327,6 +351,9 @@ Endpoint::~Endpoint() {
 
 uint16_t Endpoint::port() const {
   return impl_->port;
+}
+std::vector<uint16_t> Endpoint::extra_ports() const {
+  return impl_->extra_ports;
 }
 bool Endpoint::tls() const {
   return impl_->tls.has_value();
@@ -347,6 +374,7 @@ void Endpoint::stop() {
     if (t.joinable()) t.join();
   }
   impl_->acceptor.reset();
+  impl_->extra_acceptors.clear();
   impl_->ioc.reset();
 }
 

@@ -13,6 +13,11 @@
 //   ...
 //   (*endpoint)->stop();                               // also done by the destructor
 //
+// Extra listeners serve the same router on sockets opened inside other network namespaces:
+// `options.extra_listeners = {{"wg3fa2-proxy", "127.0.0.1", 4566}}` lets the proxy in that
+// namespace reach https://127.0.0.1:4566 on its own loopback, with no traffic over the VPC
+// (RDS Proxy reaches Secrets Manager through the AWS service network, not its security group).
+//
 // Limits: request line + headers 16 KiB (431), body 1 MiB (413; 6 MB on the Lambda Invoke route), a
 // request must arrive within read_timeout, an idle keep-alive connection is closed after
 // idle_timeout, at most max_connections at once. Malformed input gets an AWS-style error, never a
@@ -24,12 +29,20 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "awslocal/http_codec.h"
 #include "awslocal/router.h"
 #include "common/result.h"
 
 namespace writegate::awslocal {
+
+// A socket opened in a network namespace (common/netns.h) that serves the same router.
+struct NetnsListener {
+  std::string netns;  // /run/netns/<netns>; empty: the endpoint's own namespace
+  std::string host;   // dotted IPv4
+  uint16_t port = 0;  // 0: ephemeral (see Endpoint::extra_ports())
+};
 
 struct EndpointOptions {
   std::string state_dir = std::string(iam::kDefaultStateDir);
@@ -43,6 +56,7 @@ struct EndpointOptions {
   std::chrono::seconds idle_timeout{60};
   size_t max_connections = 512;
   RouterOptions router;  // regions, clock, access log
+  std::vector<NetnsListener> extra_listeners;
 };
 
 // "127.0.0.1:4566", "[::1]:4566", "localhost:0" -> host and port.
@@ -69,6 +83,8 @@ class Endpoint {
   ~Endpoint();
 
   uint16_t port() const;
+  // The ports of options.extra_listeners, in their order.
+  std::vector<uint16_t> extra_ports() const;
   bool tls() const;
   // "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT" ([::1] for IPv6).
   std::string url() const;

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "awslocal/api.h"
+#include "common/netns.h"
 #include "common/time.h"
 #include "iam/arn.h"
 #include "iam/evaluator.h"
@@ -101,9 +103,20 @@ class Environment {
                                                     const std::string& region) {
     auto env = std::shared_ptr<Environment>(new Environment());
     boost::system::error_code ec;
-    env->acceptor_.open(tcp::v4(), ec);
-    if (!ec) env->acceptor_.bind({net::ip::make_address_v4("127.0.0.1"), 0}, ec);
-    if (!ec) env->acceptor_.listen(4, ec);
+    if (config.netns.empty()) {
+      env->acceptor_.open(tcp::v4(), ec);
+      if (!ec) env->acceptor_.bind({net::ip::make_address_v4("127.0.0.1"), 0}, ec);
+      if (!ec) env->acceptor_.listen(4, ec);
+    } else {
+      // The Runtime API on the loopback of the function's namespace, where the runtime runs.
+      auto fd = open_tcp_listener_in_netns(config.netns, "127.0.0.1", 0, 4);
+      if (!fd) {
+        return Error(ErrorCode::kFailedPrecondition, "runtime API listen: " + fd.error().message())
+            .with_subcode("Runtime.InitError");
+      }
+      env->acceptor_.assign(tcp::v4(), *fd, ec);
+      if (ec) ::close(*fd);
+    }
     if (ec) return Error::unavailable("runtime API listen: " + ec.message());
     const int port = env->acceptor_.local_endpoint(ec).port();
     env->listen_fd_ = env->acceptor_.native_handle();
@@ -140,7 +153,21 @@ class Environment {
       envp.push_back(v.data());
     envp.push_back(nullptr);
     std::string exe = config.bootstrap;
-    std::vector<char*> argv = {exe.data(), nullptr};
+    // In a namespace: `ip netns exec NS bootstrap` execs in place, so the pid (its kill, its
+    // timeout, its process group) is the runtime's own.
+    std::vector<std::string> command = ip_netns_exec_prefix(config.netns);
+    command.push_back(exe);
+    if (!config.netns.empty() && ::access(exe.c_str(), X_OK) != 0) {
+      const int error = errno;
+      env->shutdown();
+      return Error(ErrorCode::kFailedPrecondition,
+                   "cannot start " + exe + ": " + std::strerror(error))
+          .with_subcode("Runtime.InitError");
+    }
+    std::vector<char*> argv;
+    for (auto& arg : command)
+      argv.push_back(arg.data());
+    argv.push_back(nullptr);
     // posix_spawn (vfork semantics): no copy of the emulator's address space per environment.
     // The runtime gets the log as stdout/stderr, no other descriptor of the emulator (caller
     // sockets, other environments), and its own process group so a kill reaches its children.
@@ -155,7 +182,7 @@ class Environment {
     posix_spawnattr_setpgroup(&attr, 0);
     env->spawned_ = SteadyClock::now();
     pid_t pid = -1;
-    const int spawned = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), envp.data());
+    const int spawned = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (spawned != 0) {

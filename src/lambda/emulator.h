@@ -45,6 +45,10 @@ struct FunctionConfig {
   // How long an invocation waits for a free environment before TooManyRequestsException.
   std::chrono::milliseconds queue_timeout{std::chrono::seconds(30)};
   std::string log_file;  // the function's output and START/END/REPORT lines; empty: stderr
+  // The network namespace the function runs in (/run/netns/<netns>; empty: the emulator's):
+  // the Runtime API listens on 127.0.0.1 inside it and the bootstrap starts through
+  // `ip netns exec <netns>` (same pid). Needs root.
+  std::string netns;
 };
 
 struct InvokeResult {

@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace writegate::spec {
 namespace {
@@ -162,7 +163,7 @@ Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) 
   WG_RETURN_IF_ERROR(
       r.expect_map(node, f,
                    {"cluster", "name", "port", "master_user", "master_secret", "user",
-                    "user_secret", "schemas", "write_mode", "table_owners"}));
+                    "user_secret", "schemas", "write_mode", "table_owners", "security_group"}));
   static const std::regex kClusterId("[A-Za-z][A-Za-z0-9-]{0,62}");
   static const std::regex kSecretName("[A-Za-z0-9/_+=.@-]{1,512}");
   const std::string secret_what = "a Secrets Manager secret name (letters, digits, /_+=.@-)";
@@ -180,6 +181,7 @@ Status read_database(const Reader& r, const YAML::Node& node, DatabaseSpec& db) 
       r.read_matching(node, f, "user_secret", kSecretName, secret_what, db.user_secret));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "schemas", db.schemas));
   WG_RETURN_IF_ERROR(r.read_string_list(node, f, "table_owners", db.table_owners));
+  WG_RETURN_IF_ERROR(r.read_string(node, f, "security_group", db.security_group));
   std::string mode = std::string(write_mode_name(db.write_mode));
   WG_RETURN_IF_ERROR(r.read_choice(node, f, "write_mode", {"strict", "keyed"}, mode));
   db.write_mode = mode == "keyed" ? WriteMode::kKeyed : WriteMode::kStrict;
@@ -261,8 +263,9 @@ Status read_pool(const Reader& r, const YAML::Node& node, PoolSpec& pool) {
 
 Status read_proxy(const Reader& r, const YAML::Node& node, ProxySpec& proxy) {
   const std::string f = "proxy";
-  WG_RETURN_IF_ERROR(r.expect_map(
-      node, f, {"name", "port", "require_tls", "iam_auth", "backend_auth", "resource_id", "pool"}));
+  WG_RETURN_IF_ERROR(r.expect_map(node, f,
+                                  {"name", "port", "require_tls", "iam_auth", "backend_auth",
+                                   "resource_id", "security_group", "pool"}));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "name", proxy.name));
   if (!std::regex_match(proxy.name, std::regex("[a-z][a-z0-9-]{0,62}"))) {
     return r.error_at(node["name"], "proxy.name",
@@ -291,14 +294,15 @@ Status read_proxy(const Reader& r, const YAML::Node& node, ProxySpec& proxy) {
                           "lower-case hex digits" +
                           hint);
   }
+  WG_RETURN_IF_ERROR(r.read_string(node, f, "security_group", proxy.security_group));
   if (node["pool"]) WG_RETURN_IF_ERROR(read_pool(r, node["pool"], proxy.pool));
   return {};
 }
 
 Status read_function(const Reader& r, const YAML::Node& node, FunctionSpec& fn) {
   const std::string f = "function";
-  WG_RETURN_IF_ERROR(
-      r.expect_map(node, f, {"name", "runtime", "architecture", "timeout", "memory_size"}));
+  WG_RETURN_IF_ERROR(r.expect_map(
+      node, f, {"name", "runtime", "architecture", "timeout", "memory_size", "security_group"}));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "name", fn.name));
   if (!std::regex_match(fn.name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
     return r.error_at(node["name"], "function.name",
@@ -311,6 +315,7 @@ Status read_function(const Reader& r, const YAML::Node& node, FunctionSpec& fn) 
   WG_RETURN_IF_ERROR(r.read_choice(node, f, "architecture", {"x86_64", "arm64"}, fn.architecture));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "timeout", 1, 900, fn.timeout_seconds));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "memory_size", 128, 10240, fn.memory_mb));
+  WG_RETURN_IF_ERROR(r.read_string(node, f, "security_group", fn.security_group));
   return {};
 }
 
@@ -403,6 +408,34 @@ Status read_security_groups(const Reader& r, const YAML::Node& node,
   return {};
 }
 
+// function/proxy/database.security_group must each name a group of security_groups. Checked
+// after the whole file is read, since the groups may come after the sections that use them.
+Status check_attachments(const Reader& r, const YAML::Node& root, const Spec& spec) {
+  const std::pair<const char*, const std::string*> attachments[] = {
+      {"function", &spec.function.security_group},
+      {"proxy", &spec.proxy.security_group},
+      {"database", &spec.database.security_group},
+  };
+  for (const auto& [section, group] : attachments) {
+    bool found = false;
+    std::string names;
+    for (const auto& candidate : spec.security_groups) {
+      found = found || candidate.name == *group;
+      names += (names.empty() ? "" : ", ") + candidate.name;
+    }
+    if (found) continue;
+    const YAML::Node section_node = root[section];
+    const bool given = section_node && section_node.IsMap() && section_node["security_group"];
+    const YAML::Node where =
+        given ? section_node["security_group"] : (section_node ? section_node : root);
+    return r.error_at(where, std::string(section) + ".security_group",
+                      "'" + *group + "'" + (given ? "" : " (the default)") +
+                          " is not a security group of this spec; use one of: " +
+                          (names.empty() ? "(none defined)" : names));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view write_mode_name(WriteMode mode) {
@@ -460,6 +493,7 @@ Result<Spec> parse(std::string_view yaml_text, std::string_view origin) {
     if (root["security_groups"]) {
       WG_RETURN_IF_ERROR(read_security_groups(r, root["security_groups"], spec.security_groups));
     }
+    WG_RETURN_IF_ERROR(check_attachments(r, root, spec));
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on conversions of odd nodes (e.g. a mapping as a key).
     std::ostringstream out;
@@ -536,7 +570,9 @@ std::string emit(const Spec& s, bool comments) {
   out << "  write_mode: " << write_mode_name(s.database.write_mode) << "\n";
   c("  # Roles that create tables in the schemas (default privileges are set FOR ROLE each).\n"
     "  # Empty: the admin role that runs `writegate provision`.\n");
-  out << "  table_owners: " << quoted_list(s.database.table_owners) << "\n\n";
+  out << "  table_owners: " << quoted_list(s.database.table_owners) << "\n";
+  c("  # The security group the database wears (one of security_groups below).\n");
+  out << "  security_group: " << s.database.security_group << "\n\n";
   c("# RDS Proxy (locally: writegate-proxy). TLS and IAM authentication are always required.\n");
   out << "proxy:\n";
   out << "  name: " << s.proxy.name << "\n";
@@ -550,6 +586,8 @@ std::string emit(const Spec& s, bool comments) {
   } else {
     c("  # resource_id: prx-0123456789abcdef0   # set by the stack when empty\n");
   }
+  c("  # The security group the proxy wears (one of security_groups below).\n");
+  out << "  security_group: " << s.proxy.security_group << "\n";
   c("  # RDS Proxy's pool settings, with RDS Proxy's defaults (timeouts in seconds).\n");
   out << "  pool:\n";
   out << "    max_connections_percent: " << s.proxy.pool.max_connections_percent << "\n";
@@ -580,7 +618,9 @@ std::string emit(const Spec& s, bool comments) {
   out << "  runtime: " << s.function.runtime << "\n";
   out << "  architecture: " << s.function.architecture << "\n";
   out << "  timeout: " << s.function.timeout_seconds << "\n";
-  out << "  memory_size: " << s.function.memory_mb << "\n\n";
+  out << "  memory_size: " << s.function.memory_mb << "\n";
+  c("  # The security group the function wears (one of security_groups below).\n");
+  out << "  security_group: " << s.function.security_group << "\n\n";
   c("# IAM roles: the function's (rds-db:connect only) and the proxy's (its secret only).\n");
   out << "iam:\n";
   out << "  lambda_role: " << s.iam.lambda_role << "\n";

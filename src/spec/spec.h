@@ -43,6 +43,7 @@ struct DatabaseSpec {
   // Roles that create tables in the schemas; default privileges are set FOR ROLE each of them.
   // Empty means the admin role that runs `provision`.
   std::vector<std::string> table_owners;
+  std::string security_group = "aurora-sg";  // the group the database wears (security_groups)
 };
 
 // RDS Proxy's connection pool settings, with RDS Proxy's defaults.
@@ -63,6 +64,7 @@ struct ProxySpec {
   // "SECRETS" (standard: backend login with the user's secret) or "IAM_AUTH" (end-to-end IAM).
   std::string backend_auth = "SECRETS";
   std::string resource_id;  // prx-<17 hex>; empty: made by the stack and kept in its state
+  std::string security_group = "rds-proxy-sg";  // the group the proxy wears (security_groups)
   PoolSpec pool;
 };
 
@@ -72,6 +74,7 @@ struct FunctionSpec {
   std::string architecture = "x86_64";
   int timeout_seconds = 30;
   int memory_mb = 256;
+  std::string security_group = "lambda-sg";  // the group the function wears (security_groups)
 };
 
 struct IamSpec {

@@ -125,7 +125,8 @@ Result<pgclient::Connection> connect_in(const std::string& netns, const std::str
   return std::move(*conn);
 }
 
-std::string reach_name(Reach r) {
+// Longer than common/netns.h's reach_name: says what a refusal means.
+std::string reach_text(Reach r) {
   switch (r) {
     case Reach::kConnected:
       return "connected";
@@ -135,18 +136,6 @@ std::string reach_name(Reach r) {
       return "timed out";
     case Reach::kError:
       return "error";
-  }
-  return "?";
-}
-
-const char* component_name(Component c) {
-  switch (c) {
-    case Component::kLambda:
-      return "lambda";
-    case Component::kProxy:
-      return "proxy";
-    case Component::kAurora:
-      return "aurora";
   }
   return "?";
 }
@@ -400,7 +389,7 @@ void Verifier::test5_direct() {
     }
     add(section, name, *reach == Reach::kTimedOut,
         "from " + lambda.netns + " to " + state_.cluster_endpoint + " (" + aurora.address + ":" +
-            std::to_string(aurora_->port) + "): " + reach_name(*reach) +
+            std::to_string(aurora_->port) + "): " + reach_text(*reach) +
             (*reach == Reach::kTimedOut ? " after 3 s (security groups drop it)" : ""));
     return;
   }
@@ -555,8 +544,8 @@ void Verifier::network_checks() {
         p.listens = port == 5432 && (to == Component::kProxy || to == Component::kAurora);
         if (netns() && port == 5432 && to == Component::kProxy) p.port = proxy_->port;
         if (netns() && port == 5432 && to == Component::kAurora) p.port = aurora_->port;
-        p.name = std::string(component_name(from)) + " -> " + component_name(to) + " tcp/" +
-                 std::to_string(p.port);
+        p.name = std::string(component_name(from)) + " -> " + std::string(component_name(to)) +
+                 " tcp/" + std::to_string(p.port);
         probes.push_back(std::move(p));
       }
     }
@@ -588,7 +577,7 @@ void Verifier::network_checks() {
     }
     add("network", p.name, pass,
         std::string("security groups ") + (p.allowed ? "allow" : "deny") + "; " + p.address + ":" +
-            std::to_string(p.port) + " " + reach_name(*reach) +
+            std::to_string(p.port) + " " + reach_text(*reach) +
             (p.allowed && p.listens ? " (listening)" : ""));
   }
 }

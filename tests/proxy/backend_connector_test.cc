@@ -207,7 +207,8 @@ class BackendConnectorTest : public ::testing::Test {
                          .ca_file = ca_file_,
                          .server_name = "db.test",
                          .connect_timeout_seconds = 5,
-                         .require_auth = std::move(require_auth)};
+                         .require_auth = std::move(require_auth),
+                         .source_address = {}};
     asio::io_context io;
     std::string outcome = "not run";
     // A named coroutine lambda: its captures must outlive io.run().

@@ -29,6 +29,22 @@ TEST(SpecTest, EmptyFileIsTheArchitectureDocumentsDefaults) {
   ASSERT_EQ(spec->security_groups[2].ingress.size(), 1u);
   EXPECT_EQ(spec->security_groups[2].ingress[0].peer, "rds-proxy-sg");
   EXPECT_TRUE(spec->security_groups[2].egress.empty());
+  EXPECT_EQ(spec->function.security_group, "lambda-sg");
+  EXPECT_EQ(spec->proxy.security_group, "rds-proxy-sg");
+  EXPECT_EQ(spec->database.security_group, "aurora-sg");
+}
+
+TEST(SpecTest, ComponentsMayWearAnyGroupOfTheSpec) {
+  auto spec = parse(
+      "function:\n  security_group: rds-proxy-sg\n"
+      "security_groups:\n  - name: rds-proxy-sg\n  - name: aurora-sg\n  - name: lambda-sg\n",
+      "w.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.error().message();
+  EXPECT_EQ(spec->function.security_group, "rds-proxy-sg");
+  auto reparsed = parse(to_yaml(*spec), "show");
+  ASSERT_TRUE(reparsed.ok()) << reparsed.error().message();
+  EXPECT_EQ(reparsed->function.security_group, "rds-proxy-sg");
+  EXPECT_EQ(to_yaml(*reparsed), to_yaml(*spec));
 }
 
 TEST(SpecTest, InitTemplateParsesToTheDefaultsAndShowRoundTrips) {
@@ -101,6 +117,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "this spec"},
         BadSpec{"security_groups:\n  - name: a\n  - name: a\n",
                 "w.yaml:3:11: security_groups[1].name: 'a' is defined twice"},
+        BadSpec{"function:\n  security_group: web-sg\n",
+                "w.yaml:2:19: function.security_group: 'web-sg' is not a security group of this "
+                "spec; use one of: lambda-sg, rds-proxy-sg, aurora-sg"},
+        BadSpec{"proxy:\n  security_group: lambda\n",
+                "w.yaml:2:19: proxy.security_group: 'lambda' is not a security group of this "
+                "spec; use one of: lambda-sg, rds-proxy-sg, aurora-sg"},
+        BadSpec{"database:\n  security_group: ''\n",
+                "w.yaml:2:19: database.security_group: must not be empty"},
+        BadSpec{"security_groups:\n  - name: lambda-sg\n  - name: rds-proxy-sg\n",
+                "w.yaml:1:1: database.security_group: 'aurora-sg' (the default) is not a "
+                "security group of this spec; use one of: lambda-sg, rds-proxy-sg"},
         BadSpec{"function:\n  timeout: 901\n",
                 "w.yaml:2:12: function.timeout: must be between 1 and 900"},
         BadSpec{"database: [\n", "w.yaml:2:1: not valid YAML: end of sequence flow not found"},
