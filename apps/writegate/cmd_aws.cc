@@ -24,13 +24,13 @@
 #include "awslocal/endpoint.h"
 #include "awslocal/secret_store.h"
 #include "awslocal/sts.h"
+#include "awslocal/writer_secret.h"
 #include "command.h"
 #include "common/time.h"
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
 #include "stack/stack.h"
-#include "awslocal/writer_secret.h"
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
 #endif

@@ -10,8 +10,8 @@
 #include "pgclient/pgclient.h"
 #include "spec/spec.h"
 #ifdef WRITEGATE_HAVE_AWSLOCAL
-#include "iam/store.h"
 #include "awslocal/writer_secret.h"
+#include "iam/store.h"
 #endif
 
 namespace {
@@ -95,7 +95,8 @@ int audit(const Globals& globals, const DbOptions& options) {
 #ifdef WRITEGATE_HAVE_AWSLOCAL
     audit_options.check_login = true;
     audit_options.conninfo = admin_conninfo(options.dsn);
-    auto secret = writegate::awslocal::WriterSecret::open(globals.state_dir, spec.database.user_secret);
+    auto secret =
+        writegate::awslocal::WriterSecret::open(globals.state_dir, spec.database.user_secret);
     auto password = secret ? secret->password() : Result<std::string>(secret.error());
     if (password) {
       audit_options.secret_password = std::move(*password);

@@ -5,12 +5,12 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "awslocal/writer_secret.h"
+#include "command.h"
 #include "dbadmin/rotate.h"
 #include "iam/store.h"
 #include "pgclient/pgclient.h"
 #include "spec/spec.h"
-#include "awslocal/writer_secret.h"
-#include "command.h"
 
 namespace writegate::cli {
 using awslocal::WriterSecret;

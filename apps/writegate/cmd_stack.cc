@@ -75,7 +75,8 @@ void install(CLI::App& root, Globals& globals) {
     options.bin_dir = own_bin_dir();
     auto state = stack::up(options);
     if (!state) fail(state.error(), 1);
-    std::cout << "\n" << stack::status_text(*state)
+    std::cout << "\n"
+              << stack::status_text(*state)
               << "\nnext: writegate verify | writegate invoke --payload '{...}' | writegate psql\n";
     finish(0);
   });
@@ -126,8 +127,9 @@ void install(CLI::App& root, Globals& globals) {
   static std::string component;
   static std::vector<std::string> command;
   auto* exec = root.add_subcommand(
-      "exec", "Run a command in the lambda, proxy or aurora network namespace, with that "
-              "component's AWS credentials, region and TLS settings in its environment");
+      "exec",
+      "Run a command in the lambda, proxy or aurora network namespace, with that "
+      "component's AWS credentials, region and TLS settings in its environment");
   exec->add_option("component", component, "lambda | proxy | aurora")->required();
   exec->add_option("command", command, "The command (after --)")->required();
   exec->callback([&globals] {
@@ -138,8 +140,7 @@ void install(CLI::App& root, Globals& globals) {
     if (!wrapped) fail(wrapped.error());
     std::vector<std::string> env = {"AWS_REGION=" + state.region,
                                     "AWS_DEFAULT_REGION=" + state.region,
-                                    "AWS_CA_BUNDLE=" + state.ca_file,
-                                    "PGSSLMODE=verify-full",
+                                    "AWS_CA_BUNDLE=" + state.ca_file, "PGSSLMODE=verify-full",
                                     "PGSSLROOTCERT=" + state.ca_file};
     // The component's own identity, as the AWS service running it would have it.
     const std::string role = component == "lambda"  ? spec->iam.lambda_role

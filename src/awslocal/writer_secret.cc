@@ -77,4 +77,3 @@ Status WriterSecret::restore() {
 }
 
 }  // namespace writegate::awslocal
-

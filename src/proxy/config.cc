@@ -224,10 +224,9 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     WG_RETURN_IF_ERROR(read_str(f, root["secrets_file"], "secrets_file", c.secrets_file));
     WG_RETURN_IF_ERROR(read_str(f, root["log_file"], "log_file", c.log_file));
     if (const auto b = root["backend"]) {
-      WG_RETURN_IF_ERROR(check_keys(
-          f, b, "backend",
-          {"host", "port", "ca_file", "server_name", "connect_timeout", "require_auth",
-           "source_address"}));
+      WG_RETURN_IF_ERROR(check_keys(f, b, "backend",
+                                    {"host", "port", "ca_file", "server_name", "connect_timeout",
+                                     "require_auth", "source_address"}));
       WG_RETURN_IF_ERROR(read_int(f, b["connect_timeout"], "backend.connect_timeout", 1, 600,
                                   c.backend.connect_timeout_seconds));
       if (const auto methods = b["require_auth"]) {

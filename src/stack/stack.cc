@@ -1,5 +1,6 @@
 #include "stack/stack.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -7,8 +8,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <chrono>
 #include <cstring>
@@ -99,7 +98,8 @@ Status make_dir(const std::string& path, unsigned mode) {
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) return Error::io("cannot create " + path + ": " + ec.message());
-  if (::chmod(path.c_str(), mode) != 0) return Error::io("chmod " + path + ": " + std::strerror(errno));
+  if (::chmod(path.c_str(), mode) != 0)
+    return Error::io("chmod " + path + ": " + std::strerror(errno));
   return {};
 }
 
@@ -140,7 +140,8 @@ Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::stri
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execve(cargv[0], cargv.data(), envp.data());
-    const std::string message = std::string("exec ") + cargv[0] + ": " + std::strerror(errno) + "\n";
+    const std::string message =
+        std::string("exec ") + cargv[0] + ": " + std::strerror(errno) + "\n";
     (void)!::write(2, message.data(), message.size());
     ::_exit(127);
   }
@@ -273,7 +274,8 @@ std::string quote_conn(const std::string& v) {
 // Opens a libpq connection from inside a network namespace (empty: here).
 Result<pgclient::Connection> connect_in(const std::string& netns, const std::string& conninfo) {
   std::optional<Result<pgclient::Connection>> conn;
-  WG_RETURN_IF_ERROR(run_in_netns(netns, [&] { conn.emplace(pgclient::Connection::open(conninfo)); }));
+  WG_RETURN_IF_ERROR(
+      run_in_netns(netns, [&] { conn.emplace(pgclient::Connection::open(conninfo)); }));
   return std::move(*conn);
 }
 
@@ -315,7 +317,10 @@ std::vector<std::string> netns_argv(const std::string& netns, std::vector<std::s
 class Bringup {
  public:
   Bringup(const UpOptions& options, StackState state)
-      : options_(options), spec_(options.spec), state_(std::move(state)), paths_{state_.state_dir, state_.aurora_dir},
+      : options_(options),
+        spec_(options.spec),
+        state_(std::move(state)),
+        paths_{state_.state_dir, state_.aurora_dir},
         out_(*options.out) {}
 
   Result<StackState> run();
@@ -450,8 +455,9 @@ Status Bringup::iam_and_secrets() {
   auto master = secrets->get_value(spec_.database.master_secret);
   if (master && master->secret_string) {
     try {
-      master_password_ =
-          json::parse(std::string(master->secret_string->reveal())).at("password").get<std::string>();
+      master_password_ = json::parse(std::string(master->secret_string->reveal()))
+                             .at("password")
+                             .get<std::string>();
     } catch (const json::exception&) {
       return Error::failed_precondition("the secret " + spec_.database.master_secret +
                                         " holds no {\"password\": ...}");
@@ -460,9 +466,9 @@ Status Bringup::iam_and_secrets() {
   }
   if (master.error().code() != ErrorCode::kNotFound) return master.error();
   if (fs::exists(paths_.aurora_data() + "/PG_VERSION")) {
-    return Error::failed_precondition(
-        "the database in " + paths_.aurora_data() + " exists but the secret " +
-        spec_.database.master_secret + " does not; `writegate down --purge` starts afresh");
+    return Error::failed_precondition("the database in " + paths_.aurora_data() +
+                                      " exists but the secret " + spec_.database.master_secret +
+                                      " does not; `writegate down --purge` starts afresh");
   }
   WG_ASSIGN_OR_RETURN(master_password_, dbadmin::generate_password());
   const json value = {{"username", spec_.database.master_user},
@@ -471,10 +477,9 @@ Status Bringup::iam_and_secrets() {
                       {"host", state_.cluster_endpoint},
                       {"port", spec_.database.port},
                       {"dbClusterIdentifier", spec_.database.cluster}};
-  WG_RETURN_IF_ERROR(secrets->create(spec_.database.master_secret,
-                                     awslocal::SecretPayload::text(SecretString(value.dump())),
-                                     "master user of " + spec_.database.cluster,
-                                     std::chrono::system_clock::now()));
+  WG_RETURN_IF_ERROR(secrets->create(
+      spec_.database.master_secret, awslocal::SecretPayload::text(SecretString(value.dump())),
+      "master user of " + spec_.database.cluster, std::chrono::system_clock::now()));
   return save();
 }
 
@@ -502,10 +507,10 @@ Status Bringup::aurora() {
     const std::string pwfile = paths_.aurora() + "/pwfile";
     WG_RETURN_IF_ERROR(pki::write_file(pwfile, master_password_ + "\n", 0600));
     WG_RETURN_IF_ERROR(chown_to(pwfile, postgres_account_));
-    auto initdb = run_process({bin + "/initdb", "-D", paths_.aurora_data(), "-U",
-                               spec_.database.master_user, "--auth=scram-sha-256",
-                               "--pwfile=" + pwfile, "-E", "UTF8", "--locale=C.UTF-8"},
-                              as_server);
+    auto initdb = run_process(
+        {bin + "/initdb", "-D", paths_.aurora_data(), "-U", spec_.database.master_user,
+         "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--locale=C.UTF-8"},
+        as_server);
     fs::remove(pwfile);
     if (!initdb) return initdb.error().with_context("initdb");
     if (initdb->exit_code != 0) return Error::internal("initdb failed:\n" + initdb->output);
@@ -543,8 +548,9 @@ Status Bringup::aurora() {
   }
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/pg_hba.conf", postgres_account_));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/postgresql.auto.conf", postgres_account_));
-  std::vector<std::string> pg_ctl = {bin + "/pg_ctl", "-D", paths_.aurora_data(), "-l",
-                                     paths_.aurora_log(), "-w", "-t", "60", "start"};
+  std::vector<std::string> pg_ctl = {
+      bin + "/pg_ctl", "-D", paths_.aurora_data(), "-l", paths_.aurora_log(), "-w", "-t", "60",
+      "start"};
   Result<ProcessOutput> started = Error::internal("not run");
   if (netns() && postgres_account_) {
     // `ip netns exec` needs root; the server then drops to the postgres account.
@@ -570,8 +576,8 @@ Status Bringup::aurora() {
 Status Bringup::database() {
   const auto& c = state_.component("aurora");
   auto admin_conninfo = [&](const std::string& db) {
-    return "host=" + quote_conn(state_.cluster_endpoint) + " hostaddr=127.0.0.1 port=" +
-           std::to_string(c.port) + " dbname=" + quote_conn(db) +
+    return "host=" + quote_conn(state_.cluster_endpoint) +
+           " hostaddr=127.0.0.1 port=" + std::to_string(c.port) + " dbname=" + quote_conn(db) +
            " user=" + quote_conn(spec_.database.master_user) +
            " password=" + quote_conn(master_password_) +
            " sslmode=verify-full sslrootcert=" + quote_conn(paths_.ca_cert()) +
@@ -579,11 +585,11 @@ Status Bringup::database() {
   };
   {
     WG_ASSIGN_OR_RETURN(auto admin, connect_in(c.netns, admin_conninfo("postgres")));
-    WG_ASSIGN_OR_RETURN(auto exists,
-                        admin.query("SELECT 1 FROM pg_database WHERE datname = $1",
-                                    {pgclient::Value(spec_.database.name)}));
+    WG_ASSIGN_OR_RETURN(auto exists, admin.query("SELECT 1 FROM pg_database WHERE datname = $1",
+                                                 {pgclient::Value(spec_.database.name)}));
     if (exists.rows.empty()) {
-      WG_RETURN_IF_ERROR(admin.exec("CREATE DATABASE " + pgclient::quote_ident(spec_.database.name)));
+      WG_RETURN_IF_ERROR(
+          admin.exec("CREATE DATABASE " + pgclient::quote_ident(spec_.database.name)));
     }
   }
   WG_ASSIGN_OR_RETURN(auto admin, connect_in(c.netns, admin_conninfo(spec_.database.name)));
@@ -657,9 +663,9 @@ Status Bringup::endpoint() {
   if (netns()) {
     // The function runs in the lambda namespace; the proxy reaches Secrets Manager on its own
     // loopback (as RDS Proxy does through the AWS network, not through its security group).
-    argv.insert(argv.end(), {"--function-netns", ns_of(Component::kLambda), "--listen-netns",
-                             ns_of(Component::kProxy) + "=127.0.0.1:" +
-                                 std::to_string(kEndpointPort)});
+    argv.insert(argv.end(),
+                {"--function-netns", ns_of(Component::kLambda), "--listen-netns",
+                 ns_of(Component::kProxy) + "=127.0.0.1:" + std::to_string(kEndpointPort)});
   } else {
     argv.insert(argv.end(), {"--function-env", "DB_HOSTADDR=127.0.0.1"});
   }
@@ -704,9 +710,9 @@ Status Bringup::proxy() {
        << "admin_listen: 127.0.0.1:" << admin_port << "\n"
        << "shutdown_grace: 5\n";
   WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_config(), yaml.str(), 0600));
-  const std::vector<std::string> argv = netns_argv(
-      c.netns, {options_.bin_dir + "/writegate-proxy", "--config", paths_.proxy_config(), "--spec",
-                paths_.spec()});
+  const std::vector<std::string> argv =
+      netns_argv(c.netns, {options_.bin_dir + "/writegate-proxy", "--config", paths_.proxy_config(),
+                           "--spec", paths_.spec()});
   WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
   WG_RETURN_IF_ERROR(save());
   WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, "writegate-proxy listening on",
@@ -735,19 +741,20 @@ Result<StackState> Bringup::run() {
   step_count_ = netns() ? 8 : 7;
   out_ << "writegate up: " << state_.mode << " network, state " << state_.state_dir << std::endl;
   if (!netns()) {
-    out_ << "  note: loopback mode (not root, or --network loopback) loses what the network gives:\n"
-            "        no security groups: any local process can reach the proxy and the database "
-            "ports;\n"
-            "        the database refuses " << spec_.database.user
-         << " except from the proxy's source address " << kLoopbackProxySource
-         << " (pg_hba),\n"
-            "        which any local process could also bind; Test 5 then fails at pg_hba, not "
-            "by a timeout.\n";
+    out_
+        << "  note: loopback mode (not root, or --network loopback) loses what the network gives:\n"
+           "        no security groups: any local process can reach the proxy and the database "
+           "ports;\n"
+           "        the database refuses "
+        << spec_.database.user << " except from the proxy's source address " << kLoopbackProxySource
+        << " (pg_hba),\n"
+           "        which any local process could also bind; Test 5 then fails at pg_hba, not "
+           "by a timeout.\n";
   }
-  Status result = step("certificates and endpoint names", [&] {
-    return identifiers_and_certificates();
-  });
-  if (result) result = step("IAM roles, administrator and secrets", [&] { return iam_and_secrets(); });
+  Status result =
+      step("certificates and endpoint names", [&] { return identifiers_and_certificates(); });
+  if (result)
+    result = step("IAM roles, administrator and secrets", [&] { return iam_and_secrets(); });
   if (result && netns()) {
     result = step("network namespaces and security groups (nftables)", [&] { return network(); });
   }
@@ -766,7 +773,8 @@ Result<StackState> Bringup::run() {
   if (result) result = step("database, provision, writer", [&] { return database(); });
   if (result) result = step("local AWS endpoint and Lambda", [&] { return endpoint(); });
   if (result) result = step("writegate-proxy", [&] { return proxy(); });
-  if (result) result = step("a writer login through the proxy", [&] { return check_writer_login(); });
+  if (result)
+    result = step("a writer login through the proxy", [&] { return check_writer_login(); });
   if (!result) {
     out_ << "writegate up failed: " << result.error().message() << "\n"
          << "undoing what this run started..." << std::endl;
@@ -776,8 +784,8 @@ Result<StackState> Bringup::run() {
     if (auto undone = down({.state_dir = state_.state_dir, .purge = false, .out = &down_log});
         !undone) {
       out_ << down_log.str();
-      return result.error().with_context("writegate up (and undoing it failed too: " +
-                                         undone.error().message() + ")");
+      return result.error().with_context(
+          "writegate up (and undoing it failed too: " + undone.error().message() + ")");
     }
     out_ << "nothing is left running." << std::endl;
     return result.error();
@@ -858,7 +866,8 @@ Result<StackState> up(const UpOptions& options) {
   if (state.aurora_dir.empty()) {
     state.aurora_dir = dir + "/aurora";
     // As root the server runs as postgres, which must be able to walk down to its folder.
-    if (root && !others_can_traverse(dir)) state.aurora_dir = "/var/lib/writegate/" + state.stack_id;
+    if (root && !others_can_traverse(dir))
+      state.aurora_dir = "/var/lib/writegate/" + state.stack_id;
   }
   const Paths paths{dir, state.aurora_dir};
   WG_RETURN_IF_ERROR(make_dir(paths.logs(), 0700));
@@ -915,9 +924,15 @@ Status down(const DownOptions& options) {
       if (bin && account) {
         ProcessOptions as_server;
         as_server.run_as = *account;
-        std::vector<std::string> argv = {*bin + "/pg_ctl", "-D",
-                                         Paths{dir, state.aurora_dir}.aurora_data(), "-m",
-                                         "fast", "-w", "-t", "30", "stop"};
+        std::vector<std::string> argv = {*bin + "/pg_ctl",
+                                         "-D",
+                                         Paths{dir, state.aurora_dir}.aurora_data(),
+                                         "-m",
+                                         "fast",
+                                         "-w",
+                                         "-t",
+                                         "30",
+                                         "stop"};
         (void)run_process(argv, as_server);
       }
       gone = wait_gone(c->pid, std::chrono::seconds(10));
@@ -932,8 +947,7 @@ Status down(const DownOptions& options) {
   }
   if (state.mode == "netns") {
     auto spec = stack_spec(state);
-    const NetworkPlan plan =
-        plan_network(spec ? *spec : spec::Spec{}, state.stack_id, {});
+    const NetworkPlan plan = plan_network(spec ? *spec : spec::Spec{}, state.stack_id, {});
     // Anything still inside the namespaces (a `writegate exec` shell, say) goes with them.
     for (const auto& member : plan.members) {
       auto pids = run_process({"ip", "netns", "pids", member.netns});
@@ -953,7 +967,8 @@ Status down(const DownOptions& options) {
         << (network_leftovers(plan).empty() ? "removed" : "NOT ALL REMOVED") << std::endl;
   }
   for (auto& [name, c] : state.components) {
-    if (c.running()) problems.push_back(name + " still running (pid " + std::to_string(c.pid) + ")");
+    if (c.running())
+      problems.push_back(name + " still running (pid " + std::to_string(c.pid) + ")");
     c.pid = 0;
   }
   state.made.clear();
@@ -1077,13 +1092,12 @@ Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec
   request.username = spec.database.user;
   request.region = state.region;
   WG_ASSIGN_OR_RETURN(auto token, sigv4::generate_rds_token(request, credentials,
-                                                           std::chrono::system_clock::now()));
+                                                            std::chrono::system_clock::now()));
   WriterLogin login;
-  login.conninfo = "host=" + quote_conn(state.proxy_endpoint) +
-                   " port=" + std::to_string(proxy->port) +
-                   " dbname=" + quote_conn(spec.database.name) +
-                   " user=" + quote_conn(spec.database.user) +
-                   " sslmode=verify-full sslrootcert=" + quote_conn(state.ca_file);
+  login.conninfo =
+      "host=" + quote_conn(state.proxy_endpoint) + " port=" + std::to_string(proxy->port) +
+      " dbname=" + quote_conn(spec.database.name) + " user=" + quote_conn(spec.database.user) +
+      " sslmode=verify-full sslrootcert=" + quote_conn(state.ca_file);
   login.password = SecretString(std::move(token));
   login.netns = state.mode == "netns" ? state.stack_id + "-lambda" : std::string();
   return login;
@@ -1092,7 +1106,8 @@ Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec
 Result<std::vector<std::string>> in_component(const StackState& state, const std::string& component,
                                               std::vector<std::string> argv) {
   if (component != "lambda" && component != "proxy" && component != "aurora") {
-    return Error::invalid_argument("'" + component + "' is not a component; use lambda | proxy | aurora");
+    return Error::invalid_argument("'" + component +
+                                   "' is not a component; use lambda | proxy | aurora");
   }
   if (state.mode != "netns") return argv;
   return netns_argv(state.stack_id + "-" + component, std::move(argv));

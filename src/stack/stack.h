@@ -1,9 +1,9 @@
 // The whole architecture on one machine: `writegate up`, `down`, `status`, and what `psql`,
 // `exec` and `verify` need to reach the running stack.
 //
-//   stack::UpOptions options{.state_dir = ".writegate/state", .spec = spec, .bin_dir = "build/bin"};
-//   auto state = stack::up(options);          // prints each step with its timing
-//   if (!state) return 1;                     // the error names the step; nothing is left running
+//   stack::UpOptions options{.state_dir = ".writegate/state", .spec = spec, .bin_dir =
+//   "build/bin"}; auto state = stack::up(options);          // prints each step with its timing if
+//   (!state) return 1;                     // the error names the step; nothing is left running
 //   ...
 //   (void)stack::down({.state_dir = state->state_dir});
 //

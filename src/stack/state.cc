@@ -112,8 +112,8 @@ Status StackState::save() const {
   j["made"] = made;
   json components = json::object();
   for (const auto& [name, c] : this->components) {
-    components[name] = {{"pid", c.pid},          {"netns", c.netns},       {"address", c.address},
-                        {"port", c.port},        {"log_file", c.log_file}, {"exe", c.exe}};
+    components[name] = {{"pid", c.pid},   {"netns", c.netns},       {"address", c.address},
+                        {"port", c.port}, {"log_file", c.log_file}, {"exe", c.exe}};
   }
   j["components"] = components;
   return pki::write_file(file_path(state_dir), j.dump(2) + "\n", 0600);

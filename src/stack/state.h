@@ -40,8 +40,8 @@ struct StackState {
   // "starting" while `up` runs, "up" when it finished, "down" after `down`, "failed" when `up`
   // stopped half-way and could not clean up (then `down` removes what is left).
   std::string status = "starting";
-  std::string mode;      // "netns" or "loopback"
-  std::string stack_id;  // short id in every namespace and link name: "wg" + 4 hex
+  std::string mode;       // "netns" or "loopback"
+  std::string stack_id;   // short id in every namespace and link name: "wg" + 4 hex
   std::string spec_file;  // the effective spec `up` used, kept in the state folder
   std::string region;
   std::string account_id;
@@ -54,7 +54,7 @@ struct StackState {
   // Aurora's folder (data, certificate, log): STATE/aurora, or /var/lib/writegate/<stack id>
   // when the postgres account cannot reach the state folder (a state folder under /root).
   std::string aurora_dir;
-  std::string endpoint_url;         // the local AWS endpoint for the host (aws --endpoint-url)
+  std::string endpoint_url;  // the local AWS endpoint for the host (aws --endpoint-url)
   std::map<std::string, ComponentState> components;
   // What `up` made, in order, so `down` undoes exactly that (e.g. "network").
   std::vector<std::string> made;

@@ -67,6 +67,8 @@ class StackTest : public ::testing::Test {
     std::vector<std::string> argv = {writegate_bin(), "--state", state_};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions options;
+    // `up` remembers the last stack in $XDG_RUNTIME_DIR/writegate/current: one per test.
+    env.push_back("XDG_RUNTIME_DIR=" + (dir_ / "run").string());
     options.extra_env = std::move(env);
     options.timeout = std::chrono::minutes(3);
     auto out = run_process(argv, options);
@@ -93,12 +95,27 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   EXPECT_EQ(s["mode"], "loopback");
   for (const char* name : {"aurora", "proxy", "endpoint"})
     EXPECT_EQ(s["components"][name]["state"], "running") << name;
-  EXPECT_TRUE(std::regex_match(s["proxy_endpoint"].get<std::string>(),
-                               std::regex(R"(aurora-write-proxy\.proxy-[a-z0-9]{12}\.us-east-1\.rds\.amazonaws\.com)")));
-  EXPECT_TRUE(std::regex_match(s["cluster_endpoint"].get<std::string>(),
-                               std::regex(R"(my-aurora-cluster\.cluster-[a-z0-9]{12}\.us-east-1\.rds\.amazonaws\.com)")));
-  EXPECT_TRUE(std::regex_match(s["proxy_resource_id"].get<std::string>(),
-                               std::regex("prx-[0-9a-f]{17}")));
+  EXPECT_TRUE(std::regex_match(
+      s["proxy_endpoint"].get<std::string>(),
+      std::regex(R"(aurora-write-proxy\.proxy-[a-z0-9]{12}\.us-east-1\.rds\.amazonaws\.com)")));
+  EXPECT_TRUE(std::regex_match(
+      s["cluster_endpoint"].get<std::string>(),
+      std::regex(R"(my-aurora-cluster\.cluster-[a-z0-9]{12}\.us-east-1\.rds\.amazonaws\.com)")));
+  EXPECT_TRUE(
+      std::regex_match(s["proxy_resource_id"].get<std::string>(), std::regex("prx-[0-9a-f]{17}")));
+
+  // Every security claim, proven live (the network's are not provable without namespaces).
+  auto verify = run({"verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr(" 0 failed, 12 skipped"));
+
+  // Other commands find the stack by themselves: no --state, another working directory.
+  ProcessOptions elsewhere;
+  elsewhere.extra_env = {"XDG_RUNTIME_DIR=" + (dir_ / "run").string()};
+  auto found = run_process({"sh", "-c", "cd / && " + writegate_bin() + " status"}, elsewhere);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->exit_code, 0) << found->output;
+  EXPECT_THAT(found->output, HasSubstr("stack " + state_ + ": up"));
 
   // A second `up` changes nothing: same pids.
   auto again = run({"up"});
@@ -140,10 +157,10 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   EXPECT_THAT(aws->output, HasSubstr("arn:aws:iam::000000000000:user/writegate-admin"));
 
   // exec lambda: the function role's credentials in the environment.
-  auto who = run({"exec", "lambda", "--", "aws", "--endpoint-url",
-                  s["endpoint_url"].get<std::string>(), "sts", "get-caller-identity", "--output",
-                  "text", "--query", "Arn"},
-                 {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
+  auto who =
+      run({"exec", "lambda", "--", "aws", "--endpoint-url", s["endpoint_url"].get<std::string>(),
+           "sts", "get-caller-identity", "--output", "text", "--query", "Arn"},
+          {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
   EXPECT_EQ(who.exit_code, 0) << who.output;
   EXPECT_THAT(who.output, HasSubstr(":assumed-role/lambda-aurora-writer-role/"));
 
@@ -188,6 +205,10 @@ TEST_F(StackTest, NetnsUpRunsTheDocumentsCommandsFromTheLambdaSubnet) {
   const std::string cluster = s["cluster_endpoint"];
   const std::string id = s["stack_id"];
 
+  auto verify = run({"verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr(" 0 failed, 0 skipped"));
+
   // Test 1 through the Invoke API: the function runs in the lambda namespace.
   auto invoke = run({"invoke", "--payload", kDocumentEvent});
   ASSERT_EQ(invoke.exit_code, 0) << invoke.output;
@@ -198,8 +219,9 @@ TEST_F(StackTest, NetnsUpRunsTheDocumentsCommandsFromTheLambdaSubnet) {
   const std::string script =
       "TOKEN=$(aws rds generate-db-auth-token --hostname " + proxy +
       " --port 5432 --username lambda_writer --region us-east-1) && PGPASSWORD=$TOKEN psql -h " +
-      proxy + " -U lambda_writer -d mydb -c \"INSERT INTO foo.test_table (column1, column2) "
-              "VALUES ('test', 'data');\"";
+      proxy +
+      " -U lambda_writer -d mydb -c \"INSERT INTO foo.test_table (column1, column2) "
+      "VALUES ('test', 'data');\"";
   auto test3 = run({"exec", "lambda", "--", "sh", "-c", script},
                    {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
   EXPECT_EQ(test3.exit_code, 0) << test3.output;
@@ -207,8 +229,8 @@ TEST_F(StackTest, NetnsUpRunsTheDocumentsCommandsFromTheLambdaSubnet) {
 
   // Test 5: straight to the database from the lambda namespace: a timeout, not a refusal.
   auto test5 = run({"exec", "lambda", "--", "psql",
-                    "host=" + cluster + " dbname=mydb user=lambda_writer connect_timeout=3",
-                    "-c", "SELECT 1"});
+                    "host=" + cluster + " dbname=mydb user=lambda_writer connect_timeout=3", "-c",
+                    "SELECT 1"});
   EXPECT_NE(test5.exit_code, 0);
   EXPECT_THAT(test5.output, HasSubstr("timeout expired")) << test5.output;
 
