@@ -98,6 +98,14 @@ Result<std::optional<RunAs>> unprivileged_account_if_root(const std::string& pre
                                     "' nor 'nobody' exists to run the server as");
 }
 
+Status chown_to(const std::string& path, const std::optional<RunAs>& run_as) {
+  if (!run_as) return {};
+  if (::chown(path.c_str(), run_as->uid, run_as->gid) != 0) {
+    return Error::io("cannot chown " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
 std::optional<std::string> find_program(const std::string& name,
                                         const std::vector<std::string>& extra_dirs) {
   if (name.find('/') != std::string::npos) {

@@ -78,6 +78,9 @@ class ChildProcess {
   int exit_code_ = -1;
 };
 
+// Gives `path` to the account (no-op for std::nullopt): files a server run as `run_as` reads.
+Status chown_to(const std::string& path, const std::optional<RunAs>& run_as);
+
 // Finds a program: on PATH, or in the given extra folders.
 std::optional<std::string> find_program(const std::string& name,
                                         const std::vector<std::string>& extra_dirs = {});

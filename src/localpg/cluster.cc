@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "pgclient/pgclient.h"
 #include "pki/pki.h"
 
 namespace writegate::localpg {
@@ -26,22 +27,7 @@ std::string random_password() {
   return out;
 }
 
-Status chown_to(const std::string& path, const std::optional<RunAs>& run_as) {
-  if (!run_as) return {};
-  if (::chown(path.c_str(), run_as->uid, run_as->gid) != 0) {
-    return Error::io("cannot chown " + path + ": " + std::strerror(errno));
-  }
-  return {};
-}
 
-std::string conn_value(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 }  // namespace
 
@@ -218,10 +204,10 @@ std::string Cluster::admin_dsn(const std::string& database) const {
 std::string Cluster::dsn_for(const std::string& user, const std::string& password,
                              const std::string& database) const {
   std::ostringstream dsn;
-  dsn << "host=" << host_ << " port=" << port_ << " dbname=" << conn_value(database)
-      << " user=" << conn_value(user);
-  if (!password.empty()) dsn << " password=" << conn_value(password);
-  dsn << " sslmode=verify-full sslrootcert=" << conn_value(ca_file()) << " connect_timeout=10";
+  dsn << "host=" << host_ << " port=" << port_ << " dbname=" << pgclient::quote_conninfo_value(database)
+      << " user=" << pgclient::quote_conninfo_value(user);
+  if (!password.empty()) dsn << " password=" << pgclient::quote_conninfo_value(password);
+  dsn << " sslmode=verify-full sslrootcert=" << pgclient::quote_conninfo_value(ca_file()) << " connect_timeout=10";
   return dsn.str();
 }
 

@@ -132,6 +132,15 @@ std::string quote_literal(std::string_view text) {
   return out + "'";
 }
 
+std::string quote_conninfo_value(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 Result<std::string> with_login(const std::string& conninfo, const std::string& user,
                                const std::string& password) {
   char* error = nullptr;

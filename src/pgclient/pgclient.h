@@ -63,6 +63,8 @@ class Connection {
 std::string quote_ident(std::string_view name);
 // Quotes a string literal for SQL ('it''s').
 std::string quote_literal(std::string_view text);
+// Quotes a value for a libpq key=value connection string ('it\'s', 'a\\b').
+std::string quote_conninfo_value(std::string_view value);
 // The same connection (host, port, database, TLS settings, ...) for another user and password:
 // conninfo parsed by libpq, user and password replaced. invalid_argument when it does not parse
 // (the message never repeats the conninfo: it may hold a password).

@@ -86,13 +86,6 @@ std::string tail_of(const std::string& path, std::size_t lines = 15) {
   return out;
 }
 
-Status chown_to(const std::string& path, const std::optional<RunAs>& run_as) {
-  if (!run_as) return {};
-  if (::chown(path.c_str(), run_as->uid, run_as->gid) != 0) {
-    return Error::io("chown " + path + ": " + std::strerror(errno));
-  }
-  return {};
-}
 
 Status make_dir(const std::string& path, unsigned mode) {
   std::error_code ec;
@@ -224,13 +217,23 @@ bool stop_process(pid_t pid, std::chrono::milliseconds grace) {
   return wait_gone(pid, std::chrono::seconds(5));
 }
 
-// Waits until `out_file` holds a line containing `marker` (the program's "listening on" line)
-// while the process lives; the error carries the file's tail.
-Status wait_for_line(pid_t pid, const std::string& out_file, const std::string& marker,
-                     std::chrono::seconds limit, const std::string& what) {
+// The size of a file (0 when it does not exist): where a new run's output starts.
+std::uintmax_t file_end(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// Waits until `out_file` holds, after byte `from` (what earlier runs wrote), a line containing
+// `marker` (the program's "listening on" line) while the process lives; the error carries the
+// file's tail.
+Status wait_for_line(pid_t pid, const std::string& out_file, std::uintmax_t from,
+                     const std::string& marker, std::chrono::seconds limit,
+                     const std::string& what) {
   const auto deadline = Clock::now() + limit;
   for (;;) {
     std::ifstream in(out_file);
+    in.seekg(static_cast<std::streamoff>(from));
     for (std::string line; std::getline(in, line);) {
       if (line.find(marker) != std::string::npos) return {};
     }
@@ -253,6 +256,16 @@ std::string exe_of(pid_t pid) {
   return ec ? std::string() : target.string();
 }
 
+// Our process, as recorded: the program we started, or (between fork and exec, when `up` failed
+// at once) a process whose command line names the state folder.
+bool is_ours(const ComponentState& c, const std::string& state_dir) {
+  if (c.running()) return true;
+  if (!pid_alive(c.pid)) return false;
+  std::ifstream in("/proc/" + std::to_string(c.pid) + "/cmdline", std::ios::binary);
+  const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cmdline.find(state_dir) != std::string::npos;
+}
+
 std::string stack_id_for(const std::string& state_dir) {
   const auto digest = sigv4::detail::sha256(state_dir);
   return "wg" + sigv4::detail::to_hex(digest).substr(0, 4);
@@ -262,14 +275,6 @@ Result<std::string> random_of(std::size_t n, const char* alphabet) {
   return iam::random_string(n, alphabet);
 }
 
-std::string quote_conn(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 // Opens a libpq connection from inside a network namespace (empty: here).
 Result<pgclient::Connection> connect_in(const std::string& netns, const std::string& conninfo) {
@@ -576,11 +581,11 @@ Status Bringup::aurora() {
 Status Bringup::database() {
   const auto& c = state_.component("aurora");
   auto admin_conninfo = [&](const std::string& db) {
-    return "host=" + quote_conn(state_.cluster_endpoint) +
-           " hostaddr=127.0.0.1 port=" + std::to_string(c.port) + " dbname=" + quote_conn(db) +
-           " user=" + quote_conn(spec_.database.master_user) +
-           " password=" + quote_conn(master_password_) +
-           " sslmode=verify-full sslrootcert=" + quote_conn(paths_.ca_cert()) +
+    return "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
+           " hostaddr=127.0.0.1 port=" + std::to_string(c.port) + " dbname=" + pgclient::quote_conninfo_value(db) +
+           " user=" + pgclient::quote_conninfo_value(spec_.database.master_user) +
+           " password=" + pgclient::quote_conninfo_value(master_password_) +
+           " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(paths_.ca_cert()) +
            " connect_timeout=10 application_name=writegate-up";
   };
   {
@@ -669,11 +674,14 @@ Status Bringup::endpoint() {
   } else {
     argv.insert(argv.end(), {"--function-env", "DB_HOSTADDR=127.0.0.1"});
   }
+  // The program the process becomes (known before it runs, so `down` recognizes it however early
+  // this run fails).
+  c.exe = fs::canonical(argv.front()).string();
+  const auto from = file_end(c.log_file);
   WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
   WG_RETURN_IF_ERROR(save());
-  WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, "writegate endpoint listening on",
+  WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, from, "writegate endpoint listening on",
                                    std::chrono::seconds(30), "the local AWS endpoint"));
-  c.exe = exe_of(c.pid);
   state_.endpoint_url = "https://127.0.0.1:" + std::to_string(c.port);
   return save();
 }
@@ -713,11 +721,12 @@ Status Bringup::proxy() {
   const std::vector<std::string> argv =
       netns_argv(c.netns, {options_.bin_dir + "/writegate-proxy", "--config", paths_.proxy_config(),
                            "--spec", paths_.spec()});
+  c.exe = fs::canonical(options_.bin_dir + "/writegate-proxy").string();
+  const auto from = file_end(c.log_file);
   WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
   WG_RETURN_IF_ERROR(save());
-  WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, "writegate-proxy listening on",
+  WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, from, "writegate-proxy listening on",
                                    std::chrono::seconds(30), "writegate-proxy"));
-  c.exe = exe_of(c.pid);
   return save();
 }
 
@@ -725,7 +734,7 @@ Status Bringup::check_writer_login() {
   WG_ASSIGN_OR_RETURN(auto login, writer_login(state_, spec_));
   const auto& proxy = state_.component("proxy");
   const std::string conninfo = login.conninfo + " hostaddr=" + proxy.address +
-                               " password=" + quote_conn(std::string(login.password.reveal())) +
+                               " password=" + pgclient::quote_conninfo_value(std::string(login.password.reveal())) +
                                " connect_timeout=10 application_name=writegate-up";
   WG_ASSIGN_OR_RETURN(auto conn, connect_in(login.netns, conninfo));
   WG_ASSIGN_OR_RETURN(auto who, conn.query("SELECT current_user"));
@@ -896,14 +905,15 @@ Status down(const DownOptions& options) {
   // The proxy first (clients see a clean close), then the endpoint with its function
   // environments, then Aurora.
   if (auto* c = state.find("proxy"); c && c->pid > 0) {
-    const bool gone = !c->running() || stop_process(c->pid, std::chrono::seconds(8));
+    const bool gone = !is_ours(*c, dir) || stop_process(c->pid, std::chrono::seconds(8));
     out << "  writegate-proxy (pid " << c->pid << ") " << (gone ? "stopped" : "STILL RUNNING")
         << std::endl;
     if (!gone) problems.push_back("writegate-proxy pid " + std::to_string(c->pid));
   }
   if (auto* c = state.find("endpoint"); c && c->pid > 0) {
-    std::vector<pid_t> children = c->running() ? descendants(c->pid) : std::vector<pid_t>{};
-    const bool gone = !c->running() || stop_process(c->pid, std::chrono::seconds(8));
+    const bool ours = is_ours(*c, dir);
+    std::vector<pid_t> children = ours ? descendants(c->pid) : std::vector<pid_t>{};
+    const bool gone = !ours || stop_process(c->pid, std::chrono::seconds(8));
     for (pid_t child : children) {
       if (pid_alive(child)) ::kill(child, SIGKILL);
     }
@@ -1095,9 +1105,9 @@ Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec
                                                             std::chrono::system_clock::now()));
   WriterLogin login;
   login.conninfo =
-      "host=" + quote_conn(state.proxy_endpoint) + " port=" + std::to_string(proxy->port) +
-      " dbname=" + quote_conn(spec.database.name) + " user=" + quote_conn(spec.database.user) +
-      " sslmode=verify-full sslrootcert=" + quote_conn(state.ca_file);
+      "host=" + pgclient::quote_conninfo_value(state.proxy_endpoint) + " port=" + std::to_string(proxy->port) +
+      " dbname=" + pgclient::quote_conninfo_value(spec.database.name) + " user=" + pgclient::quote_conninfo_value(spec.database.user) +
+      " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state.ca_file);
   login.password = SecretString(std::move(token));
   login.netns = state.mode == "netns" ? state.stack_id + "-lambda" : std::string();
   return login;

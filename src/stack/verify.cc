@@ -36,14 +36,6 @@ using Outcome = CheckResult::Outcome;
 constexpr int kConnectTimeoutSeconds = 5;
 constexpr auto kProbeTimeout = std::chrono::milliseconds(3000);
 
-std::string quote_conn(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 std::string one_line(std::string text) {
   for (char& c : text)
@@ -243,12 +235,12 @@ Status Verifier::prepare() {
 }
 
 Result<pgclient::Connection> Verifier::admin_connection(const std::string& application) {
-  const std::string conninfo = "host=" + quote_conn(state_.cluster_endpoint) +
+  const std::string conninfo = "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
                                " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
-                               " dbname=" + quote_conn(spec_.database.name) +
-                               " user=" + quote_conn(spec_.database.master_user) +
-                               " password=" + quote_conn(master_password_) +
-                               " sslmode=verify-full sslrootcert=" + quote_conn(state_.ca_file) +
+                               " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+                               " user=" + pgclient::quote_conninfo_value(spec_.database.master_user) +
+                               " password=" + pgclient::quote_conninfo_value(master_password_) +
+                               " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
                                " connect_timeout=" + std::to_string(kConnectTimeoutSeconds) +
                                " application_name=" + application;
   auto conn = connect_in(aurora_->netns, conninfo);
@@ -258,10 +250,10 @@ Result<pgclient::Connection> Verifier::admin_connection(const std::string& appli
 
 std::string Verifier::proxy_conninfo(const std::string& user, const std::string& password,
                                      const std::string& sslmode) const {
-  return "host=" + quote_conn(state_.proxy_endpoint) + " hostaddr=" + proxy_->address +
-         " port=" + std::to_string(proxy_->port) + " dbname=" + quote_conn(spec_.database.name) +
-         " user=" + quote_conn(user) + " password=" + quote_conn(password) + " sslmode=" + sslmode +
-         " sslrootcert=" + quote_conn(state_.ca_file) +
+  return "host=" + pgclient::quote_conninfo_value(state_.proxy_endpoint) + " hostaddr=" + proxy_->address +
+         " port=" + std::to_string(proxy_->port) + " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+         " user=" + pgclient::quote_conninfo_value(user) + " password=" + pgclient::quote_conninfo_value(password) + " sslmode=" + sslmode +
+         " sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
          " connect_timeout=" + std::to_string(kConnectTimeoutSeconds) +
          " application_name=writegate-verify";
 }
@@ -408,12 +400,12 @@ void Verifier::test5_direct() {
     add(section, name, false, "token: " + tok.error().message());
     return;
   }
-  const std::string conninfo = "host=" + quote_conn(state_.cluster_endpoint) +
+  const std::string conninfo = "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
                                " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
-                               " dbname=" + quote_conn(spec_.database.name) +
-                               " user=" + quote_conn(spec_.database.user) +
-                               " password=" + quote_conn(*tok) +
-                               " sslmode=verify-full sslrootcert=" + quote_conn(state_.ca_file) +
+                               " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+                               " user=" + pgclient::quote_conninfo_value(spec_.database.user) +
+                               " password=" + pgclient::quote_conninfo_value(*tok) +
+                               " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
                                " connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
   const Attempt a = attempt_login("", conninfo);
   const bool hba =
