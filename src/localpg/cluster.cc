@@ -27,8 +27,6 @@ std::string random_password() {
   return out;
 }
 
-
-
 }  // namespace
 
 Result<std::string> server_bin_dir() {
@@ -204,10 +202,12 @@ std::string Cluster::admin_dsn(const std::string& database) const {
 std::string Cluster::dsn_for(const std::string& user, const std::string& password,
                              const std::string& database) const {
   std::ostringstream dsn;
-  dsn << "host=" << host_ << " port=" << port_ << " dbname=" << pgclient::quote_conninfo_value(database)
+  dsn << "host=" << host_ << " port=" << port_
+      << " dbname=" << pgclient::quote_conninfo_value(database)
       << " user=" << pgclient::quote_conninfo_value(user);
   if (!password.empty()) dsn << " password=" << pgclient::quote_conninfo_value(password);
-  dsn << " sslmode=verify-full sslrootcert=" << pgclient::quote_conninfo_value(ca_file()) << " connect_timeout=10";
+  dsn << " sslmode=verify-full sslrootcert=" << pgclient::quote_conninfo_value(ca_file())
+      << " connect_timeout=10";
   return dsn.str();
 }
 

@@ -86,7 +86,6 @@ std::string tail_of(const std::string& path, std::size_t lines = 15) {
   return out;
 }
 
-
 Status make_dir(const std::string& path, unsigned mode) {
   std::error_code ec;
   fs::create_directories(path, ec);
@@ -274,7 +273,6 @@ std::string stack_id_for(const std::string& state_dir) {
 Result<std::string> random_of(std::size_t n, const char* alphabet) {
   return iam::random_string(n, alphabet);
 }
-
 
 // Opens a libpq connection from inside a network namespace (empty: here).
 Result<pgclient::Connection> connect_in(const std::string& netns, const std::string& conninfo) {
@@ -582,7 +580,8 @@ Status Bringup::database() {
   const auto& c = state_.component("aurora");
   auto admin_conninfo = [&](const std::string& db) {
     return "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
-           " hostaddr=127.0.0.1 port=" + std::to_string(c.port) + " dbname=" + pgclient::quote_conninfo_value(db) +
+           " hostaddr=127.0.0.1 port=" + std::to_string(c.port) +
+           " dbname=" + pgclient::quote_conninfo_value(db) +
            " user=" + pgclient::quote_conninfo_value(spec_.database.master_user) +
            " password=" + pgclient::quote_conninfo_value(master_password_) +
            " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(paths_.ca_cert()) +
@@ -733,9 +732,10 @@ Status Bringup::proxy() {
 Status Bringup::check_writer_login() {
   WG_ASSIGN_OR_RETURN(auto login, writer_login(state_, spec_));
   const auto& proxy = state_.component("proxy");
-  const std::string conninfo = login.conninfo + " hostaddr=" + proxy.address +
-                               " password=" + pgclient::quote_conninfo_value(std::string(login.password.reveal())) +
-                               " connect_timeout=10 application_name=writegate-up";
+  const std::string conninfo =
+      login.conninfo + " hostaddr=" + proxy.address +
+      " password=" + pgclient::quote_conninfo_value(std::string(login.password.reveal())) +
+      " connect_timeout=10 application_name=writegate-up";
   WG_ASSIGN_OR_RETURN(auto conn, connect_in(login.netns, conninfo));
   WG_ASSIGN_OR_RETURN(auto who, conn.query("SELECT current_user"));
   if (who.rows.size() != 1 || who.get(0, "current_user") != spec_.database.user) {
@@ -1105,8 +1105,10 @@ Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec
                                                             std::chrono::system_clock::now()));
   WriterLogin login;
   login.conninfo =
-      "host=" + pgclient::quote_conninfo_value(state.proxy_endpoint) + " port=" + std::to_string(proxy->port) +
-      " dbname=" + pgclient::quote_conninfo_value(spec.database.name) + " user=" + pgclient::quote_conninfo_value(spec.database.user) +
+      "host=" + pgclient::quote_conninfo_value(state.proxy_endpoint) +
+      " port=" + std::to_string(proxy->port) +
+      " dbname=" + pgclient::quote_conninfo_value(spec.database.name) +
+      " user=" + pgclient::quote_conninfo_value(spec.database.user) +
       " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state.ca_file);
   login.password = SecretString(std::move(token));
   login.netns = state.mode == "netns" ? state.stack_id + "-lambda" : std::string();

@@ -36,7 +36,6 @@ using Outcome = CheckResult::Outcome;
 constexpr int kConnectTimeoutSeconds = 5;
 constexpr auto kProbeTimeout = std::chrono::milliseconds(3000);
 
-
 std::string one_line(std::string text) {
   for (char& c : text)
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -235,14 +234,15 @@ Status Verifier::prepare() {
 }
 
 Result<pgclient::Connection> Verifier::admin_connection(const std::string& application) {
-  const std::string conninfo = "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
-                               " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
-                               " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
-                               " user=" + pgclient::quote_conninfo_value(spec_.database.master_user) +
-                               " password=" + pgclient::quote_conninfo_value(master_password_) +
-                               " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
-                               " connect_timeout=" + std::to_string(kConnectTimeoutSeconds) +
-                               " application_name=" + application;
+  const std::string conninfo =
+      "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
+      " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
+      " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+      " user=" + pgclient::quote_conninfo_value(spec_.database.master_user) +
+      " password=" + pgclient::quote_conninfo_value(master_password_) +
+      " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
+      " connect_timeout=" + std::to_string(kConnectTimeoutSeconds) +
+      " application_name=" + application;
   auto conn = connect_in(aurora_->netns, conninfo);
   if (!conn) return conn.error().with_context("the master user's connection to the database");
   return conn;
@@ -250,9 +250,11 @@ Result<pgclient::Connection> Verifier::admin_connection(const std::string& appli
 
 std::string Verifier::proxy_conninfo(const std::string& user, const std::string& password,
                                      const std::string& sslmode) const {
-  return "host=" + pgclient::quote_conninfo_value(state_.proxy_endpoint) + " hostaddr=" + proxy_->address +
-         " port=" + std::to_string(proxy_->port) + " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
-         " user=" + pgclient::quote_conninfo_value(user) + " password=" + pgclient::quote_conninfo_value(password) + " sslmode=" + sslmode +
+  return "host=" + pgclient::quote_conninfo_value(state_.proxy_endpoint) +
+         " hostaddr=" + proxy_->address + " port=" + std::to_string(proxy_->port) +
+         " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+         " user=" + pgclient::quote_conninfo_value(user) +
+         " password=" + pgclient::quote_conninfo_value(password) + " sslmode=" + sslmode +
          " sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
          " connect_timeout=" + std::to_string(kConnectTimeoutSeconds) +
          " application_name=writegate-verify";
@@ -400,13 +402,14 @@ void Verifier::test5_direct() {
     add(section, name, false, "token: " + tok.error().message());
     return;
   }
-  const std::string conninfo = "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
-                               " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
-                               " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
-                               " user=" + pgclient::quote_conninfo_value(spec_.database.user) +
-                               " password=" + pgclient::quote_conninfo_value(*tok) +
-                               " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
-                               " connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
+  const std::string conninfo =
+      "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
+      " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
+      " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+      " user=" + pgclient::quote_conninfo_value(spec_.database.user) +
+      " password=" + pgclient::quote_conninfo_value(*tok) +
+      " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
+      " connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
   const Attempt a = attempt_login("", conninfo);
   const bool hba =
       a.sqlstate == "28000" && (a.message.find("no pg_hba.conf entry") != std::string::npos ||
