@@ -34,6 +34,9 @@
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
 #endif
+#ifdef WRITEGATE_HAVE_OBSERVE
+#include "observe/logs_service.h"
+#endif
 
 namespace {
 
@@ -134,6 +137,20 @@ int run_serve(const ServeArgs& args) {
     options.threads = std::max(options.threads, args.function_concurrency + 2);
     lambda_note = ", function " + function.name;
     (*router)->add(std::make_shared<writegate::lambda::LambdaService>(std::move(function)));
+  }
+#endif
+#ifdef WRITEGATE_HAVE_OBSERVE
+  {
+    // CloudWatch Logs over the stack's log files, found again per request (Aurora's folder is in
+    // stack.json). The function's log is where this endpoint writes it.
+    auto spec = writegate::spec::load_for_cli(args.spec_path);
+    if (!spec) fail(spec.error());
+    (*router)->add(std::make_shared<writegate::observe::LogsService>(
+        [state = args.state, spec = *spec, function_log = args.function_log] {
+          auto layout = writegate::cli::stack_log_layout(state, spec);
+          if (!function_log.empty()) layout.function_log = function_log;
+          return writegate::observe::stack_log_groups(layout);
+        }));
   }
 #endif
   auto endpoint = awslocal::Endpoint::start(options, std::move(*router));

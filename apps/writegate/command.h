@@ -22,6 +22,9 @@
 
 #include "common/result.h"
 #include "spec/spec.h"
+#ifdef WRITEGATE_HAVE_OBSERVE
+#include "observe/logs.h"
+#endif
 
 namespace writegate::cli {
 
@@ -46,6 +49,12 @@ Result<spec::Spec> effective_spec(const Globals& globals);
 
 // Adds `rotate-writer` to the `secrets` command (cmd_aws.cc owns `secrets`; cmd_rotate.cc).
 void install_rotate_writer(CLI::App& secrets, Globals& globals);
+
+#ifdef WRITEGATE_HAVE_OBSERVE
+// The stack's log files and group names in a state folder (cmd_logs.cc): the spec's names,
+// STATE/logs/{function,proxy}.log and StackState::aurora_dir's postgresql.log.
+observe::StackLogLayout stack_log_layout(const std::string& state_dir, const spec::Spec& spec);
+#endif
 
 // Ends the command with this exit code (thrown as CLI::RuntimeError, caught in main).
 [[noreturn]] void finish(int exit_code);

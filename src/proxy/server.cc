@@ -526,6 +526,17 @@ class Session : public std::enable_shared_from_this<Session> {
                            {"tls", tls_ != nullptr}};
     if (!principal_.empty()) line["principal"] = principal_;
     if (!detail_.empty()) line["detail"] = detail_;
+    // In words, for people and for the architecture document's Logs Insights queries
+    // (`like /new connection/`, `like /authentication failed/`); never holds a token.
+    std::string message = "new connection from " + client_;
+    if (outcome == "ok") {
+      message += " authenticated: user " + user_ + ", database " + database_;
+    } else if (auth_failed_) {
+      message += " refused: IAM authentication failed for user \"" + user_ + "\" (" + reason_ + ")";
+    } else {
+      message += " " + outcome + ": " + reason_;
+    }
+    line["message"] = std::move(message);
     state_->log.write(std::move(line));
   }
 
@@ -645,6 +656,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // Generic to the client; the precise reason is in the proxy's log.
       co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kInvalidPassword,
                           "IAM authentication failed for user \"" + user_ + "\"");
+      auth_failed_ = true;
       log_attempt("refused");
       co_return false;
     }
@@ -1134,6 +1146,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string database_;
   std::string reason_;
   std::string detail_;
+  bool auth_failed_ = false;  // the IAM token was refused (log_attempt says so in words)
   std::string principal_;
 };
 
@@ -1186,7 +1199,9 @@ awaitable<void> ProxyServer::State::accept_loop() {
       log.write({{"event", "connect"},
                  {"client", client},
                  {"outcome", "refused"},
-                 {"reason", ticket.error().subcode()}});
+                 {"reason", ticket.error().subcode()},
+                 {"message", "new connection from " + client +
+                                 " refused: " + std::string(ticket.error().subcode())}});
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
