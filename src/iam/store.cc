@@ -505,6 +505,11 @@ bool IamStore::exists(const std::string& state_dir) {
 }
 
 Result<std::unique_ptr<IamStore>> IamStore::open(const std::string& state_dir) {
+  struct stat st {};
+  if (::stat(file_path(state_dir).c_str(), &st) != 0 && errno != ENOENT) {
+    // There may be a store this process may not reach (a folder it cannot search).
+    return Error::io("cannot reach " + file_path(state_dir) + ": " + errno_text(errno));
+  }
   if (!exists(state_dir)) {
     return Error::not_found("no IAM store in " + state_dir + " (" + file_path(state_dir) +
                             " is missing); create it with `writegate iam seed --state " +
