@@ -55,7 +55,6 @@ namespace writegate::proxy {
 enum class BackendAuth { kPassword, kIam };
 
 struct BackendConfig {
-  BackendAuth auth = BackendAuth::kPassword;
   std::string host = "127.0.0.1";
   int port = 5432;
   std::string ca_file;      // verify-full against this CA
@@ -65,6 +64,7 @@ struct BackendConfig {
   // The local address backend connections come from (the local stack's loopback mode lets the
   // writer log in only from it, in pg_hba); empty: the kernel's choice.
   std::string source_address;
+  BackendAuth auth = BackendAuth::kPassword;
 };
 
 struct ProxyConfig {
