@@ -158,6 +158,15 @@ bool is_proxy_resource_id(std::string_view text) {
   return true;
 }
 
+bool is_cluster_resource_id(std::string_view text) {
+  constexpr std::string_view kPrefix = "cluster-";
+  if (text.size() != kPrefix.size() + 26 || !text.starts_with(kPrefix)) return false;
+  for (char c : text.substr(kPrefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))) return false;
+  }
+  return true;
+}
+
 bool is_account_id(std::string_view text) {
   if (text.size() != 12) return false;
   for (char c : text) {

@@ -43,12 +43,15 @@ std::string account_root_arn(std::string_view account);
 // arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
 std::string assumed_role_arn(std::string_view account, std::string_view role_name,
                              std::string_view session_name);
-// arn:aws:rds-db:REGION:ACCOUNT:dbuser:PROXY_RESOURCE_ID/DB_USER
+// arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/DB_USER (prx-... or cluster-...)
 std::string rds_db_user_arn(std::string_view region, std::string_view account,
                             std::string_view proxy_resource_id, std::string_view db_user);
 
 // `prx-` followed by exactly 17 lowercase hex digits (RDS Proxy resource ids).
 bool is_proxy_resource_id(std::string_view text);
+// `cluster-` followed by exactly 26 upper-case letters and digits (Aurora DB cluster resource ids,
+// the DbClusterResourceId in dbuser ARNs).
+bool is_cluster_resource_id(std::string_view text);
 // 12 decimal digits.
 bool is_account_id(std::string_view text);
 

@@ -76,6 +76,11 @@ Result<std::string> new_proxy_resource_id() {
   return "prx-" + tail;
 }
 
+Result<std::string> new_cluster_resource_id() {
+  WG_ASSIGN_OR_RETURN(auto tail, random_string(26, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+  return "cluster-" + tail;
+}
+
 Result<std::string> new_kms_key_id() {
   unsigned char bytes[16];
   WG_RETURN_IF_ERROR(fill_random(bytes, sizeof bytes));

@@ -26,6 +26,8 @@ Result<std::string> new_session_token();
 Result<std::string> new_unique_id(std::string_view prefix);
 // "prx-" + 17 lowercase hex digits.
 Result<std::string> new_proxy_resource_id();
+// "cluster-" + 26 characters of [A-Z0-9] (an Aurora DbClusterResourceId).
+Result<std::string> new_cluster_resource_id();
 // A KMS key id: a random (version 4) UUID.
 Result<std::string> new_kms_key_id();
 

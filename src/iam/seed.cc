@@ -70,6 +70,14 @@ std::string proxy_secrets_policy(const SeedParams& p) {
                                                                          ".amazonaws.com"}}}}}}}));
 }
 
+std::string proxy_backend_connect_policy(const SeedParams& p) {
+  return document(ordered_json::array({ordered_json{
+      {"Sid", "AllowBackendIamConnect"},
+      {"Effect", "Allow"},
+      {"Action", ordered_json::array({"rds-db:connect"})},
+      {"Resource", rds_db_user_arn(p.region, p.account_id, p.cluster_resource_id, p.db_user)}}}));
+}
+
 Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_dir) {
   if (!spec.proxy.resource_id.empty() && !is_proxy_resource_id(spec.proxy.resource_id)) {
     return Error::invalid_argument("proxy.resource_id " + spec.proxy.resource_id +
@@ -81,6 +89,7 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
   WG_ASSIGN_OR_RETURN(auto store, IamStore::open_or_create(state_dir, initial));
   WG_ASSIGN_OR_RETURN(auto new_proxy_id, new_proxy_resource_id());
   WG_ASSIGN_OR_RETURN(auto new_key_id, new_kms_key_id());
+  WG_ASSIGN_OR_RETURN(auto new_cluster_id, new_cluster_resource_id());
   WG_RETURN_IF_ERROR(store->update_settings([&](StoreSettings& settings) -> Status {
     settings.account_id = spec.account_id;
     settings.region = spec.region;
@@ -90,6 +99,7 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
       settings.proxy_resource_id = new_proxy_id;
     }
     if (settings.kms_key_id.empty()) settings.kms_key_id = new_key_id;
+    if (settings.cluster_resource_id.empty()) settings.cluster_resource_id = new_cluster_id;
     return {};
   }));
   const StoreSettings settings = store->settings();
@@ -98,7 +108,8 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
                     spec.database.user,
                     settings.proxy_resource_id,
                     spec.database.user_secret,
-                    settings.kms_key_id};
+                    settings.kms_key_id,
+                    settings.cluster_resource_id};
 
   const std::string& lambda_role = spec.iam.lambda_role;
   const std::string& proxy_role = spec.iam.proxy_role;
@@ -115,12 +126,24 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
       "RDS Proxy: reads the database secret through Secrets Manager", kMaxSessionDuration, true));
   WG_RETURN_IF_ERROR(
       store->put_role_policy(proxy_role, kProxySecretsPolicyName, proxy_secrets_policy(params)));
+  // End-to-end IAM: the proxy logs in to the database with a token of its own role. In SECRETS
+  // mode the role gets no rds-db:connect (a re-seed after switching back removes it).
+  if (spec.proxy.backend_auth == "IAM_AUTH") {
+    WG_RETURN_IF_ERROR(store->put_role_policy(proxy_role, kProxyBackendConnectPolicyName,
+                                              proxy_backend_connect_policy(params)));
+  } else if (auto role = store->role(proxy_role);
+             role && role->inline_policies.contains(std::string(kProxyBackendConnectPolicyName))) {
+    WG_RETURN_IF_ERROR(store->delete_role_policy(proxy_role, kProxyBackendConnectPolicyName));
+  }
 
   SeedResult result;
   result.lambda_role_arn = role_arn(spec.account_id, lambda_role);
   result.proxy_role_arn = role_arn(spec.account_id, proxy_role);
   result.proxy_resource_id = settings.proxy_resource_id;
   result.kms_key_id = settings.kms_key_id;
+  result.cluster_resource_id = settings.cluster_resource_id;
+  result.cluster_dbuser_arn = rds_db_user_arn(spec.region, spec.account_id,
+                                              settings.cluster_resource_id, spec.database.user);
   result.dbuser_arn =
       rds_db_user_arn(spec.region, spec.account_id, settings.proxy_resource_id, spec.database.user);
   result.secret_arn_pattern = "arn:aws:secretsmanager:" + spec.region + ":" + spec.account_id +

@@ -3,7 +3,9 @@
 // execution policy, AWSLambdaVPCAccessExecutionRole) and the RDS Proxy role (trust
 // rds.amazonaws.com; Secrets Manager read of the secret the proxy logs in to the database with —
 // spec database.user_secret, the writer's own secret, never the master secret — and kms:Decrypt
-// only via Secrets Manager).
+// only via Secrets Manager; with the spec's proxy.backend_auth IAM_AUTH also rds-db:connect on the
+// cluster's dbuser ARN, arn:aws:rds-db:REGION:ACCOUNT:dbuser:cluster-<id>/USER, for end-to-end
+// IAM).
 // This is the only part of writegate_iam that depends on writegate_spec.
 //
 //   auto spec = writegate::spec::load_for_cli(globals.spec_path);
@@ -11,7 +13,9 @@
 //   if (seeded) std::cout << seeded->dbuser_arn << "\n";
 //
 // Seeding is idempotent: running it again rewrites the roles' policies from the spec and keeps
-// the role ids, the proxy resource id and the KMS key id already in the store.
+// the role ids, the proxy resource id, the cluster resource id and the KMS key id already in the
+// store. The store's settings().cluster_resource_id is the one source of the cluster's id: the
+// stack and the database's PAM line (src/pam) read it from there.
 #pragma once
 
 #include <string>
@@ -24,6 +28,8 @@ namespace writegate::iam {
 inline constexpr std::string_view kLambdaRdsConnectPolicyName = "lambda-rds-connect-policy";
 inline constexpr std::string_view kLambdaBasicExecutionPolicyName = "lambda-basic-execution-policy";
 inline constexpr std::string_view kProxySecretsPolicyName = "rds-proxy-secrets-policy";
+inline constexpr std::string_view kProxyBackendConnectPolicyName =
+    "rds-proxy-backend-connect-policy";
 inline constexpr std::string_view kVpcAccessPolicyArn =
     "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
 
@@ -35,19 +41,24 @@ struct SeedParams {
   std::string proxy_resource_id;  // prx-<17 hex>
   std::string backend_secret;     // Secrets Manager secret name the proxy reads
   std::string kms_key_id;
+  std::string cluster_resource_id;  // cluster-<26 of [A-Z0-9]>
 };
 
 std::string service_trust_policy(std::string_view service);  // "lambda.amazonaws.com"
 std::string lambda_rds_connect_policy(const SeedParams& params);
 std::string lambda_basic_execution_policy(const SeedParams& params);
 std::string proxy_secrets_policy(const SeedParams& params);
+// rds-db:connect on the cluster's dbuser ARN (IAM_AUTH only).
+std::string proxy_backend_connect_policy(const SeedParams& params);
 
 struct SeedResult {
   std::string lambda_role_arn;
   std::string proxy_role_arn;
   std::string proxy_resource_id;
   std::string kms_key_id;
-  std::string dbuser_arn;  // arn:aws:rds-db:REGION:ACCOUNT:dbuser:prx-.../USER
+  std::string cluster_resource_id;
+  std::string dbuser_arn;          // arn:aws:rds-db:REGION:ACCOUNT:dbuser:prx-.../USER
+  std::string cluster_dbuser_arn;  // arn:aws:rds-db:REGION:ACCOUNT:dbuser:cluster-.../USER
   std::string secret_arn_pattern;
   std::string kms_key_arn;
 };

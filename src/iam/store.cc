@@ -107,7 +107,15 @@ Status write_file_atomic(const std::string& dir, const std::string& path,
     ::unlink(tmp.c_str());
     return Error::io(what + " " + tmp + ": " + errno_text(err));
   };
-  if (::fchmod(fd.get(), 0600) != 0) return fail("cannot chmod");
+  // A setgid folder (IamStore::share_read_with_group) shares the store with its group: the new
+  // file takes the folder's group and 0640, so every atomic replace stays readable to it.
+  struct stat dir_st {};
+  if (::stat(dir.c_str(), &dir_st) != 0) return fail("cannot stat the folder of");
+  const bool shared = (dir_st.st_mode & S_ISGID) != 0;
+  if (shared && ::fchown(fd.get(), static_cast<uid_t>(-1), dir_st.st_gid) != 0) {
+    return fail("cannot give the folder's group to");
+  }
+  if (::fchmod(fd.get(), shared ? 0640 : 0600) != 0) return fail("cannot chmod");
   size_t written = 0;
   while (written < content.size()) {
     ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
@@ -292,6 +300,7 @@ struct IamStore::Snapshot {
     root["settings"] = {{"account_id", settings.account_id},
                         {"region", settings.region},
                         {"proxy_resource_id", settings.proxy_resource_id},
+                        {"cluster_resource_id", settings.cluster_resource_id},
                         {"kms_key_id", settings.kms_key_id}};
     json& users_json = root["users"] = json::object();
     for (const auto& [name, user] : users) {
@@ -355,6 +364,10 @@ struct IamStore::Snapshot {
       s.settings.region = settings.at("region").get<std::string>();
       s.settings.proxy_resource_id = settings.at("proxy_resource_id").get<std::string>();
       s.settings.kms_key_id = settings.at("kms_key_id").get<std::string>();
+      // Stores written before the cluster resource id existed lack it: seed makes one.
+      if (settings.contains("cluster_resource_id")) {
+        s.settings.cluster_resource_id = settings.at("cluster_resource_id").get<std::string>();
+      }
       for (const auto& [name, u] : root.at("users").items()) {
         User user;
         user.name = name;
@@ -454,12 +467,49 @@ std::string IamStore::file_path(const std::string& state_dir) {
   return state_dir + "/iam/iam.json";
 }
 
+Status IamStore::share_read_with_group(const std::string& state_dir, gid_t group) {
+  const std::string dir = state_dir + "/iam";
+  const std::string file = file_path(state_dir);
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return Error::not_found("no IAM store at " + file + ": " + errno_text(errno));
+  }
+  if (::stat(state_dir.c_str(), &st) != 0) {
+    return Error::io("cannot stat " + state_dir + ": " + errno_text(errno));
+  }
+  // The group needs search (not read) on the state folder to reach iam/.
+  const bool reachable =
+      (st.st_mode & S_IXOTH) != 0 || (st.st_gid == group && (st.st_mode & S_IXGRP) != 0);
+  if (!reachable) {
+    if (::chown(state_dir.c_str(), static_cast<uid_t>(-1), group) != 0 ||
+        ::chmod(state_dir.c_str(), (st.st_mode & 07777) | S_IXGRP) != 0) {
+      return Error::io("cannot let group " + std::to_string(group) + " search " + state_dir + ": " +
+                       errno_text(errno));
+    }
+  }
+  // Under the writers' lock, so no replace races the change of the file's group and mode.
+  WG_ASSIGN_OR_RETURN(auto lock, WriterLock::acquire(dir));
+  if (::chown(dir.c_str(), static_cast<uid_t>(-1), group) != 0 ||
+      ::chmod(dir.c_str(), 02750) != 0 ||
+      ::chown(file.c_str(), static_cast<uid_t>(-1), group) != 0 ||
+      ::chmod(file.c_str(), 0640) != 0) {
+    return Error::io("cannot share " + dir + " with group " + std::to_string(group) + ": " +
+                     errno_text(errno));
+  }
+  return {};
+}
+
 bool IamStore::exists(const std::string& state_dir) {
   struct stat st {};
   return ::stat(file_path(state_dir).c_str(), &st) == 0;
 }
 
 Result<std::unique_ptr<IamStore>> IamStore::open(const std::string& state_dir) {
+  struct stat st {};
+  if (::stat(file_path(state_dir).c_str(), &st) != 0 && errno != ENOENT) {
+    // There may be a store this process may not reach (a folder it cannot search).
+    return Error::io("cannot reach " + file_path(state_dir) + ": " + errno_text(errno));
+  }
   if (!exists(state_dir)) {
     return Error::not_found("no IAM store in " + state_dir + " (" + file_path(state_dir) +
                             " is missing); create it with `writegate iam seed --state " +
@@ -479,7 +529,13 @@ Result<std::unique_ptr<IamStore>> IamStore::open_or_create(const std::string& st
   auto store = std::unique_ptr<IamStore>(new IamStore(state_dir));
   WG_RETURN_IF_ERROR(make_dirs(state_dir));
   WG_RETURN_IF_ERROR(make_private_dir(store->dir_));
-  if (::chmod(store->dir_.c_str(), 0700) != 0) {
+  struct stat dir_st {};
+  if (::stat(store->dir_.c_str(), &dir_st) != 0) {
+    return Error::io("cannot stat " + store->dir_ + ": " + errno_text(errno));
+  }
+  // 0700, or 2750 when the store was shared with a group (share_read_with_group): kept.
+  const mode_t dir_mode = (dir_st.st_mode & S_ISGID) != 0 ? 02750 : 0700;
+  if (::chmod(store->dir_.c_str(), dir_mode) != 0) {
     return Error::io("cannot chmod " + store->dir_ + ": " + errno_text(errno));
   }
   {
@@ -497,11 +553,14 @@ Result<std::unique_ptr<IamStore>> IamStore::open_or_create(const std::string& st
 }
 
 Status IamStore::load() {
-  FileDescriptor fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put in the file's place must not hang a reader (the PAM module runs
+  // inside PostgreSQL's login path); only a regular file is read.
+  FileDescriptor fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return Error::io("cannot open " + file_ + ": " + errno_text(errno));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     return Error::io("cannot stat " + file_ + ": " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return Error::io(file_ + " is not a regular file");
   auto content = read_fd(fd.get());
   if (!content) return std::move(content).error().with_context(file_);
   auto parsed = internal::parse_strict_json(*content, 16);
@@ -734,6 +793,12 @@ Status IamStore::update_settings(const std::function<Status(StoreSettings&)>& ch
       return Error::invalid_argument("proxy resource id " +
                                      double_quoted(s.settings.proxy_resource_id) +
                                      " is not prx- followed by 17 lowercase hex digits");
+    }
+    if (!s.settings.cluster_resource_id.empty() &&
+        !is_cluster_resource_id(s.settings.cluster_resource_id)) {
+      return Error::invalid_argument(
+          "cluster resource id " + double_quoted(s.settings.cluster_resource_id) +
+          " is not cluster- followed by 26 upper-case letters or digits");
     }
     return {};
   });

@@ -1,5 +1,6 @@
 // The local IAM/STS store: users, roles, policies, access keys and STS sessions of the
-// one-machine stack, kept in STATE_DIR/iam/iam.json (folder 0700, file 0600).
+// one-machine stack, kept in STATE_DIR/iam/iam.json (folder 0700, file 0600; or shared with one
+// group, see share_read_with_group).
 //
 // Readers (the proxy, the local AWS endpoint) keep one IamStore open and call
 // reload_if_changed() before handling a new connection or request: it costs one stat() when
@@ -19,6 +20,8 @@
 // The file holds secret keys and session tokens: nothing here logs or prints them, and every
 // error message names keys by id only.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -53,7 +56,10 @@ struct StoreSettings {
   std::string account_id = "000000000000";
   std::string region = "us-east-1";
   std::string proxy_resource_id;  // prx-<17 hex>; stable once made (see seed.h)
-  std::string kms_key_id;         // the local KMS key of the Secrets Manager emulation
+  // cluster-<26 of [A-Z0-9]>: the database's DbClusterResourceId, the resource of the dbuser ARN
+  // the database's own IAM logins (src/pam) check; stable once made (see seed.h).
+  std::string cluster_resource_id;
+  std::string kms_key_id;  // the local KMS key of the Secrets Manager emulation
 };
 
 struct User {
@@ -137,6 +143,14 @@ class IamStore {
   static Result<std::unique_ptr<IamStore>> open_or_create(const std::string& state_dir,
                                                           const StoreSettings& initial);
   static bool exists(const std::string& state_dir);
+  // Opt-in: lets one group (PostgreSQL's account, whose PAM module src/pam verifies tokens with
+  // the store) read the store. STATE_DIR/iam becomes GROUP-owned, mode 2750 (setgid), the file
+  // GROUP 0640, and STATE_DIR searchable (not readable) by the group. Every later write keeps
+  // that: a setgid folder makes writers give the file the folder's group and mode 0640, and
+  // open_or_create keeps 2750 instead of 0700. Undo: chmod 0700 the folder (the next write makes
+  // the file 0600 again). The group can read every secret in the store: give it to one service
+  // account only.
+  static Status share_read_with_group(const std::string& state_dir, gid_t group);
   static std::string file_path(const std::string& state_dir);  // STATE_DIR/iam/iam.json
 
   IamStore(const IamStore&) = delete;

@@ -226,7 +226,16 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     if (const auto b = root["backend"]) {
       WG_RETURN_IF_ERROR(check_keys(f, b, "backend",
                                     {"host", "port", "ca_file", "server_name", "connect_timeout",
-                                     "require_auth", "source_address"}));
+                                     "require_auth", "source_address", "auth"}));
+      std::string auth = "password";
+      WG_RETURN_IF_ERROR(read_str(f, b["auth"], "backend.auth", auth));
+      if (auth != "password" && auth != "iam") {
+        return config_error(f, b["auth"], "backend.auth",
+                            "'" + auth + "' is not allowed; use password or iam");
+      }
+      c.backend.auth = auth == "iam" ? BackendAuth::kIam : BackendAuth::kPassword;
+      // A token goes as a cleartext password (only ever inside the verified TLS link).
+      if (c.backend.auth == BackendAuth::kIam) c.backend.require_auth = {"password"};
       WG_RETURN_IF_ERROR(read_int(f, b["connect_timeout"], "backend.connect_timeout", 1, 600,
                                   c.backend.connect_timeout_seconds));
       if (const auto methods = b["require_auth"]) {
@@ -249,6 +258,12 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                 "'" + name + "' is not allowed; use scram-sha-256, md5, password, none");
           }
           c.backend.require_auth.insert(name);
+        }
+        if (c.backend.auth == BackendAuth::kIam &&
+            c.backend.require_auth != std::set<std::string>{"password"}) {
+          return config_error(f, methods, "backend.require_auth",
+                              "with backend.auth iam the token is sent as a cleartext password: "
+                              "require_auth must be [password]");
         }
       }
       WG_RETURN_IF_ERROR(read_str(f, b["host"], "backend.host", c.backend.host));
@@ -299,10 +314,11 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                                    "database's certificate (verify-full)");
   }
   if (c.backend.server_name.empty()) c.backend.server_name = c.backend.host;
-  if (c.secrets_endpoint.empty() && c.secrets_file.empty()) {
+  if (c.backend.auth == BackendAuth::kPassword && c.secrets_endpoint.empty() &&
+      c.secrets_file.empty()) {
     return Error::invalid_argument(config_file +
                                    ": say where users' secrets come from: secrets.endpoint "
-                                   "(Secrets Manager) or secrets_file");
+                                   "(Secrets Manager) or secrets_file (or use backend.auth iam)");
   }
   if (!c.secrets_endpoint.empty()) {
     WG_RETURN_IF_ERROR(check_secrets_endpoint(config_file, c.secrets_endpoint));

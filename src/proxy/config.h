@@ -16,7 +16,9 @@
 //   backend: {host: 127.0.0.1, port: 5433, ca_file: ca.crt, server_name: localhost,
 //             connect_timeout: 10,             # seconds for the whole backend login
 //             source_address: 127.0.0.3,       # bind backend connections to this address
-//             require_auth: [scram-sha-256]}   # also md5, password, none (as libpq's)
+//             require_auth: [scram-sha-256],   # also md5, password, none (as libpq's)
+//             auth: password}                  # or iam: a fresh token of proxy_role per
+//                                              # connection; then require_auth is [password]
 //   databases: [mydb]               # databases clients may name; default: the spec's only
 //   secrets: {endpoint: https://127.0.0.1:4566, ca_file: ca.crt}   # Secrets Manager; http://
 //                                   # only to a loopback address
@@ -47,6 +49,11 @@
 
 namespace writegate::proxy {
 
+// How the proxy logs in to the database: with the user's secret (password: SCRAM, standard
+// mode) or with an IAM token of its own role sent as a cleartext password inside the verified
+// TLS link (iam: end-to-end IAM, RDS Proxy's DefaultAuthScheme IAM_AUTH).
+enum class BackendAuth { kPassword, kIam };
+
 struct BackendConfig {
   std::string host = "127.0.0.1";
   int port = 5432;
@@ -57,6 +64,7 @@ struct BackendConfig {
   // The local address backend connections come from (the local stack's loopback mode lets the
   // writer log in only from it, in pg_hba); empty: the kernel's choice.
   std::string source_address;
+  BackendAuth auth = BackendAuth::kPassword;
 };
 
 struct ProxyConfig {

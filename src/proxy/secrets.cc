@@ -25,6 +25,7 @@
 #include "iam/evaluator.h"
 #include "iam/store.h"
 #include "proxy/config.h"
+#include "sigv4/rds_token.h"
 
 namespace writegate::proxy {
 namespace {
@@ -312,40 +313,17 @@ class CachingSecretSource : public SecretSource {
 
 using Clock = std::chrono::system_clock;
 
-// Fetches the writer's password from Secrets Manager with a session of the proxy role. Holds no
-// lock across the network: the cache calls it for one user at a time, and the role session has
-// its own single flight.
-class SecretsManagerFetcher {
+// A session of the proxy role as the RDS service would get it (the role's trust policy must allow
+// rds.amazonaws.com): for Secrets Manager in standard mode, for backend tokens with auth iam.
+class ProxyRoleSession {
  public:
-  SecretsManagerFetcher(const ProxyConfig& config, std::unique_ptr<iam::IamStore> store)
-      : config_(config),
-        store_(std::move(store)),
-        client_(awslocal::ClientOptions{.endpoint_url = config.secrets_endpoint,
-                                        .region = config.region,
-                                        .ca_file = config.secrets_ca_file}) {}
+  ProxyRoleSession(const ProxyConfig& config, std::unique_ptr<iam::IamStore> store)
+      : config_(config), store_(std::move(store)) {}
 
-  Result<std::string> fetch(const std::string& user) {
-    WG_ASSIGN_OR_RETURN(sigv4::Credentials credentials, role_session());
-    auto value = client_.get_secret_value(config_.user_secret_name, credentials);
-    if (!value) {
-      return std::move(value).error().with_context("GetSecretValue " + config_.user_secret_name);
-    }
-    if (!value->secret_string) {
-      return Error::invalid_argument("secret " + config_.user_secret_name + " has no SecretString");
-    }
-    WG_ASSIGN_OR_RETURN(awslocal::DatabaseSecret secret,
-                        awslocal::parse_database_secret(value->secret_string->reveal()));
-    if (secret.username != user) {
-      return Error::failed_precondition("secret " + config_.user_secret_name + " is for user " +
-                                        secret.username + ", not " + user);
-    }
-    return std::string(secret.password.reveal());
-  }
-
- private:
+ public:
   // A session of the proxy role, renewed 5 minutes before it expires by one caller while the
   // others keep using the current one.
-  Result<sigv4::Credentials> role_session() {
+  Result<sigv4::Credentials> get() {
     std::unique_lock lock(session_mutex_);
     for (;;) {
       const auto now = Clock::now();
@@ -390,17 +368,82 @@ class SecretsManagerFetcher {
                                   now);
   }
 
+ private:
   static constexpr auto kRenewBefore = std::chrono::minutes(5);
   static constexpr auto kStillUsable = std::chrono::minutes(1);
 
   const ProxyConfig config_;
   const std::unique_ptr<iam::IamStore> store_;
-  const awslocal::SecretsManagerClient client_;
   std::mutex session_mutex_;
   std::condition_variable session_renewed_;
   bool session_renewing_ = false;
   std::optional<sigv4::Credentials> session_;
   Clock::time_point session_expires_;
+};
+
+// Fetches the writer's password from Secrets Manager with a session of the proxy role. Holds no
+// lock across the network: the cache calls it for one user at a time, and the role session has
+// its own single flight.
+class SecretsManagerFetcher {
+ public:
+  SecretsManagerFetcher(const ProxyConfig& config, std::unique_ptr<iam::IamStore> store)
+      : config_(config),
+        session_(config, std::move(store)),
+        client_(awslocal::ClientOptions{.endpoint_url = config.secrets_endpoint,
+                                        .region = config.region,
+                                        .ca_file = config.secrets_ca_file}) {}
+
+  Result<std::string> fetch(const std::string& user) {
+    WG_ASSIGN_OR_RETURN(sigv4::Credentials credentials, session_.get());
+    auto value = client_.get_secret_value(config_.user_secret_name, credentials);
+    if (!value) {
+      return std::move(value).error().with_context("GetSecretValue " + config_.user_secret_name);
+    }
+    if (!value->secret_string) {
+      return Error::invalid_argument("secret " + config_.user_secret_name + " has no SecretString");
+    }
+    WG_ASSIGN_OR_RETURN(awslocal::DatabaseSecret secret,
+                        awslocal::parse_database_secret(value->secret_string->reveal()));
+    if (secret.username != user) {
+      return Error::failed_precondition("secret " + config_.user_secret_name + " is for user " +
+                                        secret.username + ", not " + user);
+    }
+    return std::string(secret.password.reveal());
+  }
+
+ private:
+  const ProxyConfig config_;
+  ProxyRoleSession session_;
+  const awslocal::SecretsManagerClient client_;
+};
+
+// With backend.auth iam: a fresh RDS token per backend connection, signed with the proxy role's
+// session for the backend's name and port and the login user. Nothing is cached but the session
+// (a token lives 15 minutes; each new physical connection gets a new one).
+class IamTokenSource : public SecretSource {
+ public:
+  IamTokenSource(const ProxyConfig& config, std::unique_ptr<iam::IamStore> store)
+      : request_{.hostname = config.backend.server_name,
+                 .port = static_cast<std::uint16_t>(config.backend.port),
+                 .username = {},
+                 .region = config.region},
+        description_("IAM tokens of role " + config.proxy_role + " for " +
+                     config.backend.server_name + ":" + std::to_string(config.backend.port)),
+        session_(config, std::move(store)) {}
+
+  Result<std::string> password_for(const std::string& user) override {
+    WG_ASSIGN_OR_RETURN(sigv4::Credentials credentials, session_.get());
+    sigv4::RdsTokenRequest request = request_;
+    request.username = user;
+    return sigv4::generate_rds_token(request, credentials, Clock::now());
+  }
+
+  std::string describe() const override { return description_; }
+
+ private:
+  const sigv4::RdsTokenRequest request_;
+  const std::string description_;
+  ProxyRoleSession session_;
 };
 
 // The writer's secret only, cached by the policy.
@@ -461,7 +504,13 @@ Result<std::unique_ptr<SecretSource>> make_file_secret_source(const std::string&
   return std::unique_ptr<SecretSource>(std::move(source));
 }
 
+Result<std::unique_ptr<SecretSource>> make_iam_token_source(const ProxyConfig& config) {
+  WG_ASSIGN_OR_RETURN(auto store, iam::IamStore::open(config.state_dir));
+  return std::unique_ptr<SecretSource>(std::make_unique<IamTokenSource>(config, std::move(store)));
+}
+
 Result<std::unique_ptr<SecretSource>> make_secret_source(const ProxyConfig& config) {
+  if (config.backend.auth == BackendAuth::kIam) return make_iam_token_source(config);
   if (!config.secrets_file.empty()) return make_file_secret_source(config.secrets_file);
   return make_secrets_manager_source(config);
 }

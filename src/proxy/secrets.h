@@ -92,7 +92,14 @@ struct ProxyConfig;
 Result<std::unique_ptr<SecretSource>> make_secrets_manager_source(const ProxyConfig& config,
                                                                   SecretCachePolicy policy = {});
 
-// The source a proxy config names: Secrets Manager (secrets.endpoint) or a secrets file.
+// End-to-end IAM (backend.auth iam): each call returns a fresh RDS token for the login user,
+// signed for backend.server_name:backend.port in the region with a session of the proxy role
+// (as in make_secrets_manager_source; the role needs rds-db:connect on the database's dbuser
+// ARN). The database checks it (src/pam locally, Aurora on AWS).
+Result<std::unique_ptr<SecretSource>> make_iam_token_source(const ProxyConfig& config);
+
+// The source a proxy config names: IAM tokens (backend.auth iam), else Secrets Manager
+// (secrets.endpoint) or a secrets file.
 Result<std::unique_ptr<SecretSource>> make_secret_source(const ProxyConfig& config);
 
 }  // namespace writegate::proxy

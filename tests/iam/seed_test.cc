@@ -114,6 +114,54 @@ TEST_F(SeedTest, IdempotentAndStable) {
   EXPECT_EQ((*IamStore::open(root_ + "/state"))->role("rds-proxy-role")->role_id, role_id);
 }
 
+TEST_F(SeedTest, EndToEndIamGivesTheProxyRoleTheClusterDbUserOnly) {
+  auto secrets = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(secrets.ok()) << secrets.error().message();
+  EXPECT_TRUE(is_cluster_resource_id(secrets->cluster_resource_id));
+  EXPECT_EQ(secrets->cluster_dbuser_arn, "arn:aws:rds-db:us-east-1:123456789012:dbuser:" +
+                                             secrets->cluster_resource_id + "/lambda_writer");
+  const std::string proxy = "rds-proxy-role";
+  {
+    auto store = IamStore::open(root_ + "/state");
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ((*store)->settings().cluster_resource_id, secrets->cluster_resource_id);
+    EXPECT_EQ(decide(**store, proxy, "rds-db:connect", secrets->cluster_dbuser_arn),
+              Decision::kImplicitDeny);
+  }
+  spec_.proxy.backend_auth = "IAM_AUTH";
+  auto iam_auth = seed_store(spec_, root_ + "/state");
+  ASSERT_TRUE(iam_auth.ok()) << iam_auth.error().message();
+  EXPECT_EQ(iam_auth->cluster_resource_id, secrets->cluster_resource_id);  // made once, kept
+  {
+    auto store = IamStore::open(root_ + "/state");
+    ASSERT_TRUE(store.ok());
+    auto& s = **store;
+    EXPECT_EQ(decide(s, proxy, "rds-db:connect", iam_auth->cluster_dbuser_arn), Decision::kAllowed);
+    EXPECT_EQ(decide(s, proxy, "rds-db:connect",
+                     "arn:aws:rds-db:us-east-1:123456789012:dbuser:" +
+                         iam_auth->cluster_resource_id + "/postgres"),
+              Decision::kImplicitDeny);
+    // Through the proxy stays the function's: the proxy role cannot log in at the proxy.
+    EXPECT_EQ(decide(s, proxy, "rds-db:connect", iam_auth->dbuser_arn), Decision::kImplicitDeny);
+    EXPECT_EQ(
+        decide(s, "lambda-aurora-writer-role", "rds-db:connect", iam_auth->cluster_dbuser_arn),
+        Decision::kImplicitDeny);
+    // lint_policy flags it (db-resource-id): its rules are written for the function's policy,
+    // which must name the proxy; the proxy role's end-to-end grant names the cluster on purpose.
+    const auto findings =
+        lint_policy(s.role(proxy)->inline_policies.at(std::string(kProxyBackendConnectPolicyName)));
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].check, "db-resource-id");
+  }
+  // Back to SECRETS: the grant goes away.
+  spec_.proxy.backend_auth = "SECRETS";
+  ASSERT_TRUE(seed_store(spec_, root_ + "/state").ok());
+  auto store = IamStore::open(root_ + "/state");
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(decide(**store, proxy, "rds-db:connect", iam_auth->cluster_dbuser_arn),
+            Decision::kImplicitDeny);
+}
+
 TEST_F(SeedTest, SpecValuesWin) {
   spec_.proxy.resource_id = "prx-00000000000000abc";
   spec_.database.user = "app_writer";

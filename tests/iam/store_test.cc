@@ -80,6 +80,60 @@ TEST_F(StoreTest, FilesArePrivate) {
   EXPECT_EQ(files, 2u);
 }
 
+TEST_F(StoreTest, SharingWithAGroupIsOptInAndSurvivesReplaces) {
+  auto store = create();
+  // Root may give any group; anyone else their own.
+  const gid_t group = ::geteuid() == 0 ? 54321 : ::getegid();
+  auto group_of = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_gid;
+  };
+  auto full_mode_of = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  };
+  ASSERT_TRUE(IamStore::share_read_with_group(state_, group).ok());
+  EXPECT_EQ(full_mode_of(state_ + "/iam"), 02750u);
+  EXPECT_EQ(group_of(state_ + "/iam"), group);
+  EXPECT_EQ(mode_of(state_ + "/iam/iam.json"), 0640u);
+  EXPECT_EQ(group_of(state_ + "/iam/iam.json"), group);
+  EXPECT_EQ(mode_of(state_) & 0010, 0010u);  // searchable by the group, not readable
+  EXPECT_EQ(mode_of(state_) & 0047, 0u);
+  // A write replaces the file: the copy keeps the group and 0640; reopening keeps 2750.
+  ASSERT_TRUE(store->create_user("alice").ok());
+  EXPECT_EQ(mode_of(state_ + "/iam/iam.json"), 0640u);
+  EXPECT_EQ(group_of(state_ + "/iam/iam.json"), group);
+  ASSERT_NE(create(), nullptr);
+  EXPECT_EQ(full_mode_of(state_ + "/iam"), 02750u);
+  // Undo: a private folder again makes the next write private.
+  ASSERT_EQ(::chmod((state_ + "/iam").c_str(), 0700), 0);
+  ASSERT_TRUE(store->create_user("bob").ok());
+  EXPECT_EQ(mode_of(state_ + "/iam/iam.json"), 0600u);
+}
+
+TEST_F(StoreTest, ClusterResourceIdIsValidated) {
+  auto store = create();
+  auto bad = store->update_settings([](StoreSettings& s) -> Status {
+    s.cluster_resource_id = "cluster-abc";
+    return {};
+  });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(
+      bad.error().message(),
+      "cluster resource id \"cluster-abc\" is not cluster- followed by 26 upper-case letters or "
+      "digits");
+  ASSERT_TRUE(store
+                  ->update_settings([](StoreSettings& s) -> Status {
+                    s.cluster_resource_id = "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0";
+                    return {};
+                  })
+                  .ok());
+  EXPECT_EQ(IamStore::open(state_).value()->settings().cluster_resource_id,
+            "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0");
+}
+
 TEST_F(StoreTest, RejectsBadAccount) {
   StoreSettings settings;
   settings.account_id = "ACCOUNT_ID";
@@ -344,6 +398,8 @@ TEST_F(StoreTest, CorruptFileIsAnError) {
 TEST(Random, Formats) {
   EXPECT_TRUE(std::regex_match(*new_proxy_resource_id(), std::regex("prx-[0-9a-f]{17}")));
   EXPECT_TRUE(is_proxy_resource_id(*new_proxy_resource_id()));
+  EXPECT_TRUE(std::regex_match(*new_cluster_resource_id(), std::regex("cluster-[A-Z0-9]{26}")));
+  EXPECT_TRUE(is_cluster_resource_id(*new_cluster_resource_id()));
   EXPECT_TRUE(std::regex_match(
       *new_kms_key_id(),
       std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));

@@ -56,6 +56,21 @@ TEST_F(ProxyConfigTest, TheNewKeysAreRead) {
   EXPECT_EQ(c->backend.require_auth, (std::set<std::string>{"md5", "scram-sha-256"}));
 }
 
+TEST_F(ProxyConfigTest, BackendAuthIamSendsTokensAsCleartextPasswordsOnly) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->backend.auth, BackendAuth::kPassword);
+  c = load(
+      "backend: {host: db, port: 5432, ca_file: ca.crt, server_name: db.example.com, "
+      "auth: iam}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->backend.auth, BackendAuth::kIam);
+  EXPECT_EQ(c->backend.require_auth, std::set<std::string>{"password"});
+  c = load("backend: {host: db, port: 5432, ca_file: ca.crt, auth: iam, require_auth: password}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->backend.require_auth, std::set<std::string>{"password"});
+}
+
 TEST_F(ProxyConfigTest, BadValuesAreRefusedWithFileLineAndField) {
   struct Case {
     std::string yaml;
@@ -67,6 +82,12 @@ TEST_F(ProxyConfigTest, BadValuesAreRefusedWithFileLineAndField) {
       {"backend: {host: db, port: 5432, ca_file: ca.crt, connect_timeout: 0}\n",
        "backend.connect_timeout: expected 1..600"},
       {"databases: []\n", "databases: expected a non-empty list"},
+      {"backend: {host: db, port: 5432, ca_file: ca.crt, auth: kerberos}\n",
+       "backend.auth: 'kerberos' is not allowed; use password or iam"},
+      {"backend: {host: db, port: 5432, ca_file: ca.crt, auth: iam,\n"
+       "          require_auth: [scram-sha-256, password]}\n",
+       "backend.require_auth: with backend.auth iam the token is sent as a cleartext password: "
+       "require_auth must be [password]"},
       {"max_unauthenticated_per_source: -1\n",
        "max_unauthenticated_per_source: expected 1..100000"},
       {"secrets: {endpoint: 'http://10.1.2.3:4566', ca_file: ca.crt}\n",
