@@ -23,7 +23,8 @@ const SeedParams kParams{"us-east-1",
                          "lambda_writer",
                          "prx-0123456789abcdef0",
                          "lambda-writer-secret",
-                         "0b5a6c1e-3f2d-4a8b-9c7d-1e2f3a4b5c6d"};
+                         "0b5a6c1e-3f2d-4a8b-9c7d-1e2f3a4b5c6d",
+                         "cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
 const std::string kDbUser =
     "arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-0123456789abcdef0/lambda_writer";
 

@@ -257,6 +257,13 @@ std::string exe_of(pid_t pid) {
 
 // Our process, as recorded: the program we started, or (between fork and exec, when `up` failed
 // at once) a process whose command line names the state folder.
+std::string pam_service_name(const std::string& stack_id) {
+  return "writegate-" + stack_id;
+}
+std::string pam_service_path(const std::string& stack_id) {
+  return "/etc/pam.d/" + pam_service_name(stack_id);
+}
+
 bool is_ours(const ComponentState& c, const std::string& state_dir) {
   if (c.running()) return true;
   if (!pid_alive(c.pid)) return false;
@@ -337,11 +344,15 @@ class Bringup {
   Status network();
   Status aurora();
   Status database();
+  Status write_pam_service(int port);
   Status endpoint();
   Status proxy();
   Status check_writer_login();
 
   bool netns() const { return state_.mode == "netns"; }
+  // End-to-end IAM (proxy.backend_auth IAM_AUTH): rds_iam members log in at the database with
+  // IAM tokens only (pam_writegate.so), and the proxy signs its own.
+  bool iam_backend() const { return spec_.proxy.backend_auth == "IAM_AUTH"; }
   std::string ns_of(Component c) const { return netns() ? plan_.member(c).netns : std::string(); }
   std::string address_of(Component c) const {
     return netns() ? plan_.member(c).address : std::string("127.0.0.1");
@@ -378,10 +389,6 @@ Status Bringup::step(const std::string& name, const StepFn& fn) {
 Status Bringup::identifiers_and_certificates() {
   if (state_.dns_code.empty()) {
     WG_ASSIGN_OR_RETURN(state_.dns_code, random_of(12, kLowerAlnum));
-  }
-  if (state_.cluster_resource_id.empty()) {
-    WG_ASSIGN_OR_RETURN(std::string id, random_of(26, kUpperAlnum));
-    state_.cluster_resource_id = "cluster-" + id;
   }
   state_.region = spec_.region;
   state_.account_id = spec_.account_id;
@@ -441,6 +448,12 @@ Status Bringup::identifiers_and_certificates() {
 Status Bringup::iam_and_secrets() {
   WG_ASSIGN_OR_RETURN(auto seeded, iam::seed_store(spec_, state_.state_dir));
   state_.proxy_resource_id = seeded.proxy_resource_id;
+  state_.cluster_resource_id = seeded.cluster_resource_id;  // the store keeps it
+  if (iam_backend() && postgres_account_) {
+    // The database's PAM module (run by postgres) reads the store to verify tokens.
+    WG_RETURN_IF_ERROR(
+        iam::IamStore::share_read_with_group(state_.state_dir, postgres_account_->gid));
+  }
   WG_ASSIGN_OR_RETURN(auto store, iam::IamStore::open(state_.state_dir));
   if (!store->user(kAdminUser)) {
     WG_RETURN_IF_ERROR(store->create_user(kAdminUser, {{"writegate", "local administrator"}}));
@@ -524,6 +537,13 @@ Status Bringup::aurora() {
     // proxy's source address, and that is pg_hba's doing (any local process could bind it).
     std::ofstream hba(paths_.aurora_data() + "/pg_hba.conf", std::ios::trunc);
     hba << "# written by writegate up (" << state_.mode << " mode)\n";
+    if (iam_backend()) {
+      // As on Aurora: members of rds_iam log in with IAM tokens only, never a password.
+      hba << "hostssl " << (netns() ? "all" : spec_.database.name) << " +rds_iam "
+          << (netns() ? std::string("0.0.0.0/0") : std::string(kLoopbackProxySource) + "/32")
+          << " pam pamservice=" << pam_service_name(state_.stack_id) << "\n";
+      hba << "host all +rds_iam 0.0.0.0/0 reject\n";
+    }
     if (netns()) {
       hba << "hostssl all all 0.0.0.0/0 scram-sha-256\n";
     } else {
@@ -549,6 +569,7 @@ Status Bringup::aurora() {
          << "log_connections = on\n"
          << "log_line_prefix = '%m [%p] %q%u@%d '\n";
   }
+  if (iam_backend()) WG_RETURN_IF_ERROR(write_pam_service(c.port));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/pg_hba.conf", postgres_account_));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/postgresql.auto.conf", postgres_account_));
   std::vector<std::string> pg_ctl = {
@@ -573,6 +594,24 @@ Status Bringup::aurora() {
   std::ifstream pidfile(paths_.aurora_data() + "/postmaster.pid");
   pidfile >> c.pid;
   c.exe = exe_of(c.pid);
+  return save();
+}
+
+// PostgreSQL's PAM service for rds_iam members: pam_writegate.so verifies each token against the
+// IAM store for the cluster endpoint and the cluster's dbuser ARN.
+Status Bringup::write_pam_service(int port) {
+  const std::string module = fs::weakly_canonical(options_.bin_dir + "/../lib/pam_writegate.so");
+  if (!fs::exists(module)) return Error::not_found("the PAM module " + module + " is not built");
+  const std::string args =
+      " state=" + state_.state_dir + " region=" + spec_.region + " account=" + spec_.account_id +
+      " resource=" + state_.cluster_resource_id + " host=" + state_.cluster_endpoint +
+      " port=" + std::to_string(port) + " report_to_conversation";
+  const std::string text = "# written by writegate up for " + state_.state_dir +
+                           "; removed by writegate down\n"
+                           "auth required " +
+                           module + args + "\naccount required " + module + "\n";
+  WG_RETURN_IF_ERROR(pki::write_file(pam_service_path(state_.stack_id), text, 0644));
+  state_.made.push_back("pam");
   return save();
 }
 
@@ -710,10 +749,14 @@ Status Bringup::proxy() {
        << "  ca_file: " << paths_.ca_cert() << "\n"
        << "  server_name: " << state_.cluster_endpoint << "\n";
   if (!netns()) yaml << "  source_address: " << kLoopbackProxySource << "\n";
-  yaml << "secrets: {endpoint: 'https://127.0.0.1:"
-       << (netns() ? kEndpointPort : state_.component("endpoint").port)
-       << "', ca_file: " << paths_.ca_cert() << "}\n"
-       << "log_file: " << paths_.proxy_log() << "\n"
+  if (iam_backend()) {
+    yaml << "  auth: iam\n";  // a fresh token of the proxy role for each backend connection
+  } else {
+    yaml << "secrets: {endpoint: 'https://127.0.0.1:"
+         << (netns() ? kEndpointPort : state_.component("endpoint").port)
+         << "', ca_file: " << paths_.ca_cert() << "}\n";
+  }
+  yaml << "log_file: " << paths_.proxy_log() << "\n"
        << "admin_listen: 127.0.0.1:" << admin_port << "\n"
        << "shutdown_grace: 5\n";
   WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_config(), yaml.str(), 0600));
@@ -861,6 +904,11 @@ Result<StackState> up(const UpOptions& options) {
         "--network netns needs root (network namespaces and nftables); run as root or use "
         "--network loopback");
   }
+  if (options.spec.proxy.backend_auth == "IAM_AUTH" && !root) {
+    return Error::permission_denied(
+        "proxy.backend_auth IAM_AUTH needs root here: the database's PAM service for rds_iam "
+        "members goes in /etc/pam.d; run as root, or set proxy.backend_auth: SECRETS");
+  }
   state.state_dir = dir;
   state.status = "starting";
   state.mode = mode == NetworkMode::kNetns ? "netns" : "loopback";
@@ -975,6 +1023,11 @@ Status down(const DownOptions& options) {
       problems.push_back(left);
     out << "  network namespaces, bridge and nftables rules "
         << (network_leftovers(plan).empty() ? "removed" : "NOT ALL REMOVED") << std::endl;
+  }
+  if (std::error_code ec; fs::exists(pam_service_path(state.stack_id), ec)) {
+    fs::remove(pam_service_path(state.stack_id), ec);
+    if (ec) problems.push_back("cannot remove " + pam_service_path(state.stack_id));
+    out << "  PAM service " << pam_service_path(state.stack_id) << " removed" << std::endl;
   }
   for (auto& [name, c] : state.components) {
     if (c.running())

@@ -430,8 +430,17 @@ void Verifier::iam_checks() {
     for (const auto& role : iam_->roles()) {
       auto lint = [&](const std::string& label, const std::string& document) {
         ++linted;
-        for (const auto& f : iam::lint_policy(document))
+        for (const auto& f : iam::lint_policy(document)) {
+          // End-to-end IAM: the proxy role connects to the cluster itself, so its ARN names the
+          // cluster's resource id; the rule is for the function's policy, which must name the
+          // proxy.
+          if (f.check == "db-resource-id" && role.name == spec_.iam.proxy_role &&
+              spec_.proxy.backend_auth == "IAM_AUTH" &&
+              f.message.find(iam_->settings().cluster_resource_id) != std::string::npos) {
+            continue;
+          }
           problems.push_back(one_line(iam::format_finding(label, f)));
+        }
       };
       for (const auto& [policy, document] : role.inline_policies)
         lint("role " + role.name + " policy " + policy, document);
@@ -487,8 +496,17 @@ void Verifier::iam_checks() {
            writer_secret, false);
   simulate("lambda may not read the master secret", lambda, "secretsmanager:GetSecretValue",
            master_secret, false);
-  simulate("proxy may read its secret", proxy, "secretsmanager:GetSecretValue", writer_secret,
-           true);
+  if (spec_.proxy.backend_auth == "IAM_AUTH") {
+    // End-to-end IAM: the proxy logs in to the cluster with its own token, as the writer only.
+    const std::string cluster = iam_->settings().cluster_resource_id;
+    simulate("proxy may connect to the cluster as " + spec_.database.user, proxy, "rds-db:connect",
+             dbuser_prefix + cluster + "/" + spec_.database.user, true);
+    simulate("proxy may not connect to the cluster as " + spec_.database.master_user, proxy,
+             "rds-db:connect", dbuser_prefix + cluster + "/" + spec_.database.master_user, false);
+  } else {
+    simulate("proxy may read its secret", proxy, "secretsmanager:GetSecretValue", writer_secret,
+             true);
+  }
   simulate("proxy may not read the master secret", proxy, "secretsmanager:GetSecretValue",
            master_secret, false);
   simulate("proxy may not rds-db:connect", proxy, "rds-db:connect",
@@ -511,6 +529,21 @@ void Verifier::database_checks(pgclient::Connection* admin) {
   for (const auto& f : report->findings)
     evidence += "; [" + f.check + "] " + f.object + ": " + one_line(f.message);
   add("database", name, report->findings.empty(), evidence);
+
+  // End-to-end IAM, as on Aurora: rds_iam makes the writer IAM-only, so no password logs it in,
+  // even from the database's own host.
+  if (spec_.proxy.backend_auth != "IAM_AUTH") return;
+  const std::string pw_name = "a password login as " + spec_.database.user + " is refused";
+  const std::string conninfo = "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
+                               " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
+                               " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
+                               " user=" + pgclient::quote_conninfo_value(spec_.database.user) +
+                               " password=not-a-token sslmode=verify-full sslrootcert=" +
+                               pgclient::quote_conninfo_value(state_.ca_file) +
+                               " connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
+  const Attempt a = attempt_login(aurora_->netns, conninfo);
+  add("database", pw_name, !a.connected && (a.sqlstate == "28P01" || a.sqlstate == "28000"),
+      "from the database's host: " + describe(a));
 }
 
 void Verifier::network_checks() {

@@ -250,5 +250,34 @@ TEST_F(StackTest, NetnsUpRunsTheDocumentsCommandsFromTheLambdaSubnet) {
   EXPECT_THAT(tables->output, Not(HasSubstr("writegate")));
 }
 
+TEST_F(StackTest, NetnsEndToEndIamLeavesTheWriterNoPassword) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "network namespaces, nftables and /etc/pam.d need root (CI runs as root)";
+  }
+  const std::string spec = (dir_ / "writegate.yaml").string();
+  std::ofstream(spec) << "proxy:\n  backend_auth: IAM_AUTH\n";
+  auto up = run({"--spec", spec, "up", "--network", "netns"});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const std::string id = status()["stack_id"];
+  EXPECT_TRUE(fs::exists("/etc/pam.d/writegate-" + id));
+  // The proxy logs in to the database with its own token; nothing holds a writer password.
+  auto verify = run({"verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output,
+              HasSubstr("PASS  database  a password login as lambda_writer is refused"));
+  EXPECT_THAT(verify.output, HasSubstr("PAM authentication failed for user \"lambda_writer\""));
+  EXPECT_THAT(verify.output,
+              HasSubstr("PASS  iam  proxy may connect to the cluster as lambda_writer"));
+  auto secrets = run({"secrets", "list"});
+  EXPECT_EQ(secrets.exit_code, 0) << secrets.output;
+  EXPECT_THAT(secrets.output, Not(HasSubstr("lambda-writer-secret")));
+  auto invoke = run({"invoke", "--payload", kDocumentEvent});
+  EXPECT_EQ(invoke.exit_code, 0) << invoke.output;
+  EXPECT_THAT(invoke.output, HasSubstr(R"("statusCode":200)"));
+  auto down = run({"down"});
+  ASSERT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_FALSE(fs::exists("/etc/pam.d/writegate-" + id));
+}
+
 }  // namespace
 }  // namespace writegate

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -88,7 +89,12 @@ TEST_F(ProxyBinaryTest, SigtermDrainsTransactionsInFlightFinishAndIdleClientsHea
   ASSERT_TRUE(busy->exec("INSERT INTO foo.test_table (column1) VALUES ('drain')").ok());
 
   ASSERT_EQ(::kill((*proxy)->pid(), SIGTERM), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Wait until the proxy's FATAL reaches the idle client (its socket turns readable) before
+  // sending on it: a query sent while the proxy closes would race the close (an RST can drop
+  // the FATAL, as with PostgreSQL itself). A fixed 300 ms was too short once under TSan on a
+  // loaded machine.
+  pollfd readable{PQsocket(idle), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, 10'000), 1) << "no word from the draining proxy within 10 s";
   // The idle client was told, as PostgreSQL's fast shutdown tells it (libpq then also says the
   // connection closed, as it does after PostgreSQL's own FATAL and close_notify).
   PGresult* refused = PQexec(idle, "INSERT INTO foo.test_table (column1) VALUES ('late')");
