@@ -193,13 +193,13 @@ std::vector<pid_t> descendants(pid_t root) {
     children[ppid].push_back(std::stoi(name));
   }
   std::vector<pid_t> out;
-  std::vector<pid_t> todo = {root};
-  while (!todo.empty()) {
-    const pid_t p = todo.back();
-    todo.pop_back();
+  std::vector<pid_t> pending = {root};
+  while (!pending.empty()) {
+    const pid_t p = pending.back();
+    pending.pop_back();
     for (pid_t c : children[p]) {
       out.push_back(c);
-      todo.push_back(c);
+      pending.push_back(c);
     }
   }
   return out;

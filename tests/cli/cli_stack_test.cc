@@ -1,88 +1,15 @@
-// The whole stack as a user runs it: `writegate up` → `invoke` → `psql` → `exec` → `down`, in
-// loopback mode and (as root) in network namespaces, with the real aws CLI and psql; a second
-// `up` changes nothing; a failing `up` and every `down` leave no process, namespace, link or
-// rule behind.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <regex>
-
-#include "common/process.h"
+// The whole stack as a user runs it, in loopback mode (no root): `writegate up` → `verify` →
+// `invoke` → `psql` → `exec` → `down`, with the real aws CLI and psql; a second `up` changes
+// nothing; a failing `up` and every `down` leave no process behind. The netns runs are in
+// cli_stack_netns_test (root).
+#include "cli/stack_fixture.h"
 
 namespace writegate {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string writegate_bin() {
-  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
-  return std::string(dir ? dir : "bin") + "/writegate";
-}
-
-constexpr const char* kDocumentEvent =
-    R"({"schema":"foo","table":"test_table","data":{"column1":"value1","column2":"value2"}})";
-
-// Processes whose command line names `text` (the stack's state folder is on the command line of
-// writegate-proxy, the endpoint and postgres).
-std::vector<std::string> processes_mentioning(const std::string& text) {
-  std::vector<std::string> found;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string pid = entry.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (pid == std::to_string(::getpid())) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    for (char& c : cmdline)
-      if (c == '\0') c = ' ';
-    if (cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
-  }
-  return found;
-}
-
-class StackTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("wg-stack-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    state_ = (dir_ / "state").string();
-  }
-  void TearDown() override {
-    // Whatever happened, nothing may be left running.
-    (void)run({"down", "--purge"});
-    EXPECT_THAT(processes_mentioning(state_), ::testing::IsEmpty());
-    fs::remove_all(dir_);
-  }
-
-  ProcessOutput run(const std::vector<std::string>& args, std::vector<std::string> env = {}) {
-    std::vector<std::string> argv = {writegate_bin(), "--state", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions options;
-    // `up` remembers the last stack in $XDG_RUNTIME_DIR/writegate/current: one per test.
-    env.push_back("XDG_RUNTIME_DIR=" + (dir_ / "run").string());
-    options.extra_env = std::move(env);
-    options.timeout = std::chrono::minutes(3);
-    auto out = run_process(argv, options);
-    EXPECT_TRUE(out.ok()) << out.error().message();
-    return out ? *out : ProcessOutput{};
-  }
-  nlohmann::json status() {
-    auto out = run({"status", "--json"});
-    return nlohmann::json::parse(out.output, nullptr, false);
-  }
-
-  fs::path dir_;
-  std::string state_;
-};
+namespace fs = std::filesystem;
 
 TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   auto up = run({"up", "--network", "loopback"});
@@ -191,92 +118,6 @@ TEST_F(StackTest, FailedUpNamesTheStepAndLeavesNothingRunning) {
   EXPECT_THAT(processes_mentioning(state_), ::testing::IsEmpty());
   auto s = status();
   EXPECT_EQ(s["status"], "down") << s.dump();
-}
-
-TEST_F(StackTest, NetnsUpRunsTheDocumentsCommandsFromTheLambdaSubnet) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "network namespaces and nftables need root (CI runs as root)";
-  }
-  auto up = run({"up", "--network", "netns"});
-  ASSERT_EQ(up.exit_code, 0) << up.output;
-  EXPECT_THAT(up.output, HasSubstr("[8/8] a writer login through the proxy ... ok"));
-  const auto s = status();
-  const std::string proxy = s["proxy_endpoint"];
-  const std::string cluster = s["cluster_endpoint"];
-  const std::string id = s["stack_id"];
-
-  auto verify = run({"verify"});
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  EXPECT_THAT(verify.output, HasSubstr(" 0 failed, 0 skipped"));
-
-  // Test 1 through the Invoke API: the function runs in the lambda namespace.
-  auto invoke = run({"invoke", "--payload", kDocumentEvent});
-  ASSERT_EQ(invoke.exit_code, 0) << invoke.output;
-  EXPECT_THAT(invoke.output, HasSubstr(R"("statusCode":200)"));
-
-  // The document's Test 3, as written, from the Lambda's subnet: the token from the aws CLI
-  // with the function role's credentials, psql to the proxy's name.
-  const std::string script =
-      "TOKEN=$(aws rds generate-db-auth-token --hostname " + proxy +
-      " --port 5432 --username lambda_writer --region us-east-1) && PGPASSWORD=$TOKEN psql -h " +
-      proxy +
-      " -U lambda_writer -d mydb -c \"INSERT INTO foo.test_table (column1, column2) "
-      "VALUES ('test', 'data');\"";
-  auto test3 = run({"exec", "lambda", "--", "sh", "-c", script},
-                   {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
-  EXPECT_EQ(test3.exit_code, 0) << test3.output;
-  EXPECT_THAT(test3.output, HasSubstr("INSERT 0 1"));
-
-  // Test 5: straight to the database from the lambda namespace: a timeout, not a refusal.
-  auto test5 = run({"exec", "lambda", "--", "psql",
-                    "host=" + cluster + " dbname=mydb user=lambda_writer connect_timeout=3", "-c",
-                    "SELECT 1"});
-  EXPECT_NE(test5.exit_code, 0);
-  EXPECT_THAT(test5.output, HasSubstr("timeout expired")) << test5.output;
-
-  auto down = run({"down"});
-  ASSERT_EQ(down.exit_code, 0) << down.output;
-  EXPECT_THAT(processes_mentioning(state_), ::testing::IsEmpty());
-  auto netns = run_process({"ip", "netns", "list"});
-  ASSERT_TRUE(netns.ok());
-  EXPECT_THAT(netns->output, Not(HasSubstr(id + "-"))) << netns->output;
-  auto links = run_process({"ip", "-o", "link", "show"});
-  ASSERT_TRUE(links.ok());
-  EXPECT_THAT(links->output, Not(HasSubstr(id + "-"))) << links->output;
-  for (const char* component : {"lambda", "proxy", "aurora"})
-    EXPECT_FALSE(fs::exists("/etc/netns/" + id + "-" + component)) << component;
-  auto tables = run_process({"nft", "list", "tables"});
-  ASSERT_TRUE(tables.ok());
-  EXPECT_THAT(tables->output, Not(HasSubstr("writegate")));
-}
-
-TEST_F(StackTest, NetnsEndToEndIamLeavesTheWriterNoPassword) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "network namespaces, nftables and /etc/pam.d need root (CI runs as root)";
-  }
-  const std::string spec = (dir_ / "writegate.yaml").string();
-  std::ofstream(spec) << "proxy:\n  backend_auth: IAM_AUTH\n";
-  auto up = run({"--spec", spec, "up", "--network", "netns"});
-  ASSERT_EQ(up.exit_code, 0) << up.output;
-  const std::string id = status()["stack_id"];
-  EXPECT_TRUE(fs::exists("/etc/pam.d/writegate-" + id));
-  // The proxy logs in to the database with its own token; nothing holds a writer password.
-  auto verify = run({"verify"});
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  EXPECT_THAT(verify.output,
-              HasSubstr("PASS  database  a password login as lambda_writer is refused"));
-  EXPECT_THAT(verify.output, HasSubstr("PAM authentication failed for user \"lambda_writer\""));
-  EXPECT_THAT(verify.output,
-              HasSubstr("PASS  iam  proxy may connect to the cluster as lambda_writer"));
-  auto secrets = run({"secrets", "list"});
-  EXPECT_EQ(secrets.exit_code, 0) << secrets.output;
-  EXPECT_THAT(secrets.output, Not(HasSubstr("lambda-writer-secret")));
-  auto invoke = run({"invoke", "--payload", kDocumentEvent});
-  EXPECT_EQ(invoke.exit_code, 0) << invoke.output;
-  EXPECT_THAT(invoke.output, HasSubstr(R"("statusCode":200)"));
-  auto down = run({"down"});
-  ASSERT_EQ(down.exit_code, 0) << down.output;
-  EXPECT_FALSE(fs::exists("/etc/pam.d/writegate-" + id));
 }
 
 }  // namespace
