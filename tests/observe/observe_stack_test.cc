@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cli/stack_fixture.h"
 #include "common/process.h"
 
 namespace writegate {
@@ -22,11 +23,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr const char* kAws = "/usr/bin/aws";  // Debian's aws CLI v2
-
-std::string bin(const char* name) {
-  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
-  return std::string(dir ? dir : "bin") + "/" + name;
-}
 
 // The document's three queries, exactly as section 8 has them (without the SQL comments).
 constexpr const char* kFailedAuthentication =
@@ -47,30 +43,12 @@ nlohmann::json json_in(const std::string& output) {
   return nlohmann::json::parse(output.substr(brace), nullptr, false);
 }
 
-class ObserveStackTest : public ::testing::Test {
+// The whole-stack fixture (state folder per test, `run`, nothing left running after).
+class ObserveStackTest : public StackTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(kAws)) << kAws << " (Debian's awscli) is needed: apt-get install awscli";
-    dir_ = fs::temp_directory_path() / ("wg-observe-stack-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    state_ = (dir_ / "state").string();
-  }
-  void TearDown() override {
-    (void)run({"down", "--purge"});
-    fs::remove_all(dir_);
-  }
-
-  ProcessOutput run(const std::vector<std::string>& args, std::vector<std::string> env = {}) {
-    std::vector<std::string> argv = {bin("writegate"), "--state", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions options;
-    env.push_back("XDG_RUNTIME_DIR=" + (dir_ / "run").string());
-    options.extra_env = std::move(env);
-    options.timeout = std::chrono::minutes(3);
-    auto out = run_process(argv, options);
-    EXPECT_TRUE(out.ok()) << out.error().message();
-    return out ? *out : ProcessOutput{};
+    StackTest::SetUp();
   }
 
   // `aws logs ...` as the local administrator (or the given export lines' identity).
@@ -126,8 +104,6 @@ class ObserveStackTest : public ::testing::Test {
     return total;
   }
 
-  fs::path dir_;
-  std::string state_;
   std::string endpoint_url_;
   std::string ca_bundle_;
   std::vector<std::string> aws_env_;
