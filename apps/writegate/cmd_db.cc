@@ -11,6 +11,7 @@
 #include "spec/spec.h"
 #ifdef WRITEGATE_HAVE_AWSLOCAL
 #include "awslocal/writer_secret.h"
+#include "iam/seed.h"
 #include "iam/store.h"
 #endif
 
@@ -107,6 +108,18 @@ int audit(const Globals& globals, const DbOptions& options) {
     fail(Error::failed_precondition("--check-secret needs the local AWS module (awslocal)"));
 #endif
   }
+#ifdef WRITEGATE_HAVE_AWSLOCAL
+  // End-to-end IAM: the proxy role's rds-db:connect on the cluster, simulated over the local IAM
+  // store when there is one.
+  if (spec.proxy.backend_auth == "IAM_AUTH" && writegate::iam::IamStore::open(globals.state_dir)) {
+    audit_options.proxy_may_connect =
+        [&spec, &globals](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
+      WG_ASSIGN_OR_RETURN(auto d,
+                          writegate::iam::proxy_cluster_connect(spec, globals.state_dir, user));
+      return dbadmin::AuditOptions::ConnectAnswer{d.allowed, d.resource + ": " + d.describe};
+    };
+  }
+#endif
   auto report = dbadmin::audit(conn, spec, audit_options);
   if (!report) fail(report.error());
   std::cout << (options.json ? dbadmin::format_json(*report) : dbadmin::format_text(*report));

@@ -104,7 +104,7 @@ int run_simulate(const SimulateArgs& args, const std::string& state) {
   return result.allowed() ? 0 : 1;
 }
 
-int run_lint(const std::vector<std::string>& files) {
+int run_lint(const std::vector<std::string>& files, const iam::LintOptions& options) {
   bool unreadable = false;
   size_t count = 0;
   for (const auto& file : files) {
@@ -114,7 +114,7 @@ int run_lint(const std::vector<std::string>& files) {
       unreadable = true;
       continue;
     }
-    auto findings = iam::lint_policy(*text);
+    auto findings = iam::lint_policy(*text, options);
     for (const auto& finding : findings)
       std::cout << iam::format_finding(file, finding) << "\n";
     if (findings.empty()) std::cout << file << ": clean\n";
@@ -144,8 +144,12 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   static std::vector<std::string> lint_files;
   auto* lint = iam_cmd->add_subcommand(
       "lint", "Check identity policy files against the IAM checklist (exit 1 on findings)");
+  static iam::LintOptions lint_options;
   lint->add_option("files", lint_files, "Policy JSON files")->required();
-  lint->callback([] { finish(run_lint(lint_files)); });
+  lint->add_option("--backend-cluster-id", lint_options.backend_cluster_resource_id,
+                   "The files are an RDS Proxy role's under end-to-end IAM (IAM_AUTH): its "
+                   "rds-db:connect on dbuser:ID/USER (the cluster's resource id) is allowed");
+  lint->callback([] { finish(run_lint(lint_files, lint_options)); });
 
   auto* seed = iam_cmd->add_subcommand(
       "seed", "Create or update the document's Lambda and RDS Proxy roles in the local store");

@@ -103,6 +103,7 @@ class Auditor {
     WG_RETURN_IF_ERROR(check_default_privileges());
     WG_RETURN_IF_ERROR(check_security_definer());
     check_login();
+    check_proxy_connect();
     return std::move(report_);
   }
 
@@ -165,7 +166,7 @@ class Auditor {
 
   Status check_memberships() {
     const std::string object = "role " + spec_.database.user;
-    if (!rds_iam_exists_) {
+    if (iam_backend() && !rds_iam_exists_) {
       add("rds-iam-missing", Severity::kHigh, object,
           "role rds_iam does not exist, so the writer is not IAM-only",
           "CREATE ROLE rds_iam NOLOGIN; GRANT rds_iam TO " + user_ + ";");
@@ -202,12 +203,58 @@ class Auditor {
           "REVOKE " + (direct ? quote_ident(role) : members.get(i, "via")) + " FROM " + user_ +
               ";");
     }
-    if (rds_iam_exists_ && !has_rds_iam) {
+    if (iam_backend() && rds_iam_exists_ && !has_rds_iam) {
       add("rds-iam-missing", Severity::kHigh, object,
-          "is not a member of rds_iam, so it is not IAM-only on Aurora",
+          "is not a member of rds_iam, so it is not IAM-only on Aurora, and proxy.backend_auth "
+          "IAM_AUTH has the proxy log in with a token",
           "GRANT rds_iam TO " + user_ + ";");
     }
+    if (!iam_backend() && has_rds_iam) {
+      add("rds-iam-with-secret", Severity::kHigh, object,
+          "is a member of rds_iam, which on Aurora refuses every password login, but "
+          "proxy.backend_auth SECRETS has the proxy log in with the password of its secret: "
+          "every proxy login would fail (or set proxy.backend_auth: IAM_AUTH, end-to-end IAM)",
+          "REVOKE rds_iam FROM " + user_ + ";");
+    }
     return {};
+  }
+
+  bool iam_backend() const { return spec_.proxy.backend_auth == "IAM_AUTH"; }
+
+  // End-to-end IAM: the proxy logs in to the cluster with a token of its own role, so that role
+  // must be allowed rds-db:connect as the writer, and must not be as the master user.
+  void check_proxy_connect() {
+    if (!iam_backend()) return;
+    if (!options_.proxy_may_connect) {
+      report_.notes.push_back(
+          "proxy role check skipped: no IAM store at hand to simulate the RDS Proxy role's "
+          "rds-db:connect on the cluster (run the audit with the stack's state)");
+      return;
+    }
+    const std::string object = "IAM role " + spec_.iam.proxy_role;
+    const std::string grant =
+        "give the RDS Proxy role rds-db:connect on the cluster's dbuser ARN for " +
+        spec_.database.user + " (`writegate iam seed` renders it)";
+    auto writer = options_.proxy_may_connect(spec_.database.user);
+    if (!writer) {
+      add("proxy-connect-denied", Severity::kHigh, object,
+          "the simulation could not run: " + writer.error().message(), "", grant);
+    } else if (!writer->allowed) {
+      add("proxy-connect-denied", Severity::kHigh, object,
+          "may not rds-db:connect to the cluster as " + spec_.database.user +
+              ", so with proxy.backend_auth IAM_AUTH every proxy login fails: " + writer->evidence,
+          "", grant);
+    }
+    if (spec_.database.master_user.empty()) return;
+    auto master = options_.proxy_may_connect(spec_.database.master_user);
+    if (master && master->allowed) {
+      add("proxy-connect-master", Severity::kCritical, object,
+          "may rds-db:connect to the cluster as the master user " + spec_.database.master_user +
+              ": " + master->evidence,
+          "",
+          "scope the role's rds-db:connect to the writer's dbuser ARN only (no wildcard in the "
+          "user name)");
+    }
   }
 
   // CONNECT, TEMPORARY and CREATE on every database of the cluster: PUBLIC holds CONNECT and
@@ -768,7 +815,8 @@ const std::vector<std::pair<std::string, std::string>>& audit_checks() {
       {"role-cannot-login", "the writer is NOLOGIN"},
       {"role-has-password", "the writer has a password (logins around IAM)"},
       {"role-membership", "member of any role but rds_iam, inherited or not"},
-      {"rds-iam-missing", "not a member of rds_iam (or rds_iam does not exist)"},
+      {"rds-iam-missing", "IAM_AUTH: not a member of rds_iam (or rds_iam does not exist)"},
+      {"rds-iam-with-secret", "SECRETS: a member of rds_iam (Aurora refuses the proxy's password)"},
       {"connect-missing", "no CONNECT on the database"},
       {"database-create", "CREATE on the database, directly or through PUBLIC"},
       {"database-temp", "TEMPORARY on the database, directly or through PUBLIC"},
@@ -793,6 +841,8 @@ const std::vector<std::pair<std::string, std::string>>& audit_checks() {
       {"table-owner-missing", "a role named in database.table_owners does not exist"},
       {"security-definer-function", "a SECURITY DEFINER function the writer can execute"},
       {"secret-login-failed", "--check-secret: the password of the proxy's secret does not log in"},
+      {"proxy-connect-denied", "IAM_AUTH: the proxy role may not rds-db:connect as the writer"},
+      {"proxy-connect-master", "IAM_AUTH: the proxy role may rds-db:connect as the master user"},
   };
   return kChecks;
 }

@@ -11,6 +11,7 @@
 //   return report->findings.empty() ? 0 : 1;
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,16 @@ struct AuditOptions {
   std::string conninfo;                        // the admin's; user and password are replaced
   std::optional<std::string> secret_password;  // nullopt: the secret could not be read
   std::string secret_problem;                  // why not
+
+  // End-to-end IAM (proxy.backend_auth IAM_AUTH): may the RDS Proxy role rds-db:connect to the
+  // cluster as this database user? Answered by the policy evaluator over the local IAM store
+  // (iam::proxy_cluster_connect); `evidence` is the evaluator's reason. Unset: the check is
+  // skipped with a note (the audit has no IAM store at hand).
+  struct ConnectAnswer {
+    bool allowed = false;
+    std::string evidence;
+  };
+  std::function<Result<ConnectAnswer>(const std::string& db_user)> proxy_may_connect;
 };
 
 Result<AuditReport> audit(pgclient::Connection& admin, const spec::Spec& spec,

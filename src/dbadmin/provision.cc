@@ -19,6 +19,9 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
       admin.query("SELECT current_database() AS db, current_user AS me,"
                   " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS user_exists,"
                   " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') AS rds_iam_exists,"
+                  " EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+                  "   JOIN pg_roles u ON u.oid = m.member"
+                  "   WHERE g.rolname = 'rds_iam' AND u.rolname = $1) AS in_rds_iam,"
                   " (SELECT concat_ws(' ', CASE WHEN NOT rolcanlogin THEN 'LOGIN' END,"
                   "   CASE WHEN rolsuper THEN 'NOSUPERUSER' END, CASE WHEN rolcreatedb THEN "
                   "'NOCREATEDB' END,"
@@ -155,7 +158,8 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
 
   auto& s = plan.statements;
   s.push_back("SELECT pg_advisory_xact_lock(hashtext('writegate provision'))");
-  if (facts.get(0, "rds_iam_exists") != "t") {
+  const bool iam_backend = spec.proxy.backend_auth == "IAM_AUTH";
+  if (iam_backend && facts.get(0, "rds_iam_exists") != "t") {
     // Aurora has rds_iam; a plain PostgreSQL gets a stand-in so the grants read the same.
     s.push_back("CREATE ROLE rds_iam NOLOGIN");
   }
@@ -167,9 +171,11 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
   if (const std::string fixes = facts.get(0, "attribute_fixes"); !fixes.empty()) {
     s.push_back("ALTER ROLE " + user + " " + fixes);
   }
-  if (spec.proxy.backend_auth == "IAM_AUTH") {
-    // End-to-end IAM: no password anywhere, logins go through IAM tokens only.
+  if (iam_backend) {
+    // End-to-end IAM: no password anywhere, logins go through IAM tokens only (rds_iam: on
+    // Aurora, and locally through pam_writegate.so, no password can log the writer in).
     s.push_back("ALTER ROLE " + user + " PASSWORD NULL");
+    s.push_back("GRANT rds_iam TO " + user);
   } else {
     // Standard mode: the proxy logs in with the password its secret holds; removing it would
     // break every proxy login. It is set (with the secret) by `writegate secrets rotate-writer`.
@@ -177,8 +183,15 @@ Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Sp
                          "'s password is kept as it is; `writegate secrets rotate-writer` sets a "
                          "new one in the database and in the proxy's secret " +
                          db.user_secret + " together");
+    // rds_iam would make that password login fail on Aurora (IAM-only): the proxy could never
+    // log in. The document grants both; standard mode cannot have rds_iam.
+    if (facts.get(0, "in_rds_iam") == "t") {
+      s.push_back("REVOKE rds_iam FROM " + user);
+      plan.notes.push_back("standard mode (proxy.backend_auth SECRETS): " + db.user +
+                           " leaves rds_iam, which on Aurora refuses every password login, the "
+                           "proxy's too; for IAM-only logins set proxy.backend_auth: IAM_AUTH");
+    }
   }
-  s.push_back("GRANT rds_iam TO " + user);
   for (const auto& row : memberships.rows) {
     s.push_back("REVOKE " + quote_ident(row[0].value_or("")) + " FROM " + user);
   }

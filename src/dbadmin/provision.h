@@ -46,8 +46,10 @@ struct ProvisionPlan {
 // database and harden_public is off (the error lists who loses what, and the GRANTs that keep
 // it). Databases whose owner the admin cannot act for are left alone, with a note.
 //
-// proxy.backend_auth SECRETS (standard mode: the proxy logs in with the writer's password from
-// its secret) keeps the writer's password; IAM_AUTH removes it.
+// proxy.backend_auth IAM_AUTH (end-to-end IAM, the default): the writer is granted rds_iam and
+// its password is removed. SECRETS (standard mode: the proxy logs in with the writer's password
+// from its secret) keeps the password and takes the writer out of rds_iam, which on Aurora would
+// refuse that login.
 Result<ProvisionPlan> plan_provision(pgclient::Connection& admin, const spec::Spec& spec,
                                      const ProvisionOptions& options);
 

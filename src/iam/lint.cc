@@ -90,6 +90,8 @@ bool statement_grants(const Statement& statement, std::string_view action) {
 
 class Linter {
  public:
+  explicit Linter(const LintOptions& options) : options_(options) {}
+
   std::vector<LintFinding> run(std::string_view json_text) {
     auto policy = parse_policy(json_text);
     if (!policy) {
@@ -242,6 +244,9 @@ class Linter {
                 ": RDS Proxy resource ids start with \"prx-\", so this ARN matches nothing",
             "use the id from `aws rds describe-db-proxies --query 'DBProxies[0].DBProxyArn'` "
             "(prx- followed by 17 hex digits)");
+      } else if (!options_.backend_cluster_resource_id.empty() &&
+                 id == options_.backend_cluster_resource_id) {
+        // The proxy role's end-to-end IAM grant: the cluster's own resource id, on purpose.
       } else if (id.starts_with("db-") || id.starts_with("cluster-")) {
         add(s, "db-resource-id", Severity::kError,
             "Resource " + double_quoted(text) + " names " + double_quoted(id) +
@@ -303,6 +308,7 @@ class Linter {
     return out;
   }
 
+  const LintOptions& options_;
   std::vector<LintFinding> findings_;
 };
 
@@ -312,8 +318,8 @@ std::string_view severity_name(Severity severity) {
   return severity == Severity::kError ? "error" : "warning";
 }
 
-std::vector<LintFinding> lint_policy(std::string_view json_text) {
-  return Linter().run(json_text);
+std::vector<LintFinding> lint_policy(std::string_view json_text, const LintOptions& options) {
+  return Linter(options).run(json_text);
 }
 
 std::string format_finding(std::string_view file, const LintFinding& finding) {

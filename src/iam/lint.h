@@ -14,7 +14,9 @@
 //   rds-service        arn:aws:rds:... where rds-db:connect needs arn:aws:rds-db:...
 //   dbuser-format      not arn:aws:rds-db:REGION:ACCOUNT:dbuser:PROXY_ID/USER
 //   prxy-typo          "prxy-" prefix (real proxy resource ids start with "prx-")
-//   db-resource-id     a db-/cluster- resource id where the proxy's prx- id is meant
+//   db-resource-id     a db-/cluster- resource id where the proxy's prx- id is meant (except
+//                      LintOptions::backend_cluster_resource_id: an RDS Proxy role's own
+//                      end-to-end IAM grant, which names the cluster on purpose)
 //   proxy-id-format    the proxy id is not prx- + 17 lowercase hex digits
 //   dbuser-wildcard    a wildcard in the proxy id or the user name
 //   placeholder        ACCOUNT_ID, PROXY_RESOURCE_ID, KMS_KEY_ID, REGION, <...> left in
@@ -43,7 +45,14 @@ struct LintFinding {
   std::string fix;
 };
 
-std::vector<LintFinding> lint_policy(std::string_view json_text);
+struct LintOptions {
+  // The policy is an RDS Proxy role's under end-to-end IAM (DefaultAuthScheme IAM_AUTH): the
+  // proxy logs in to the cluster itself, so rds-db:connect on dbuser:<this id>/USER is its design,
+  // not the function's mistake. Any other db-/cluster- id is still a finding. Empty: none allowed.
+  std::string backend_cluster_resource_id;
+};
+
+std::vector<LintFinding> lint_policy(std::string_view json_text, const LintOptions& options = {});
 
 // "FILE: statement 0 (Sid \"X\"): error [check]: message\n  fix: ..."
 std::string format_finding(std::string_view file, const LintFinding& finding);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iam/arn.h"
+#include "iam/evaluator.h"
 #include "iam/random.h"
 #include "iam/store.h"
 
@@ -151,6 +152,25 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
   result.kms_key_arn =
       "arn:aws:kms:" + spec.region + ":" + spec.account_id + ":key/" + settings.kms_key_id;
   return result;
+}
+
+Result<ConnectDecision> proxy_cluster_connect(const spec::Spec& spec, const std::string& state_dir,
+                                              const std::string& db_user) {
+  WG_ASSIGN_OR_RETURN(auto store, IamStore::open(state_dir));
+  WG_ASSIGN_OR_RETURN(auto found, store->find_principal(spec.iam.proxy_role));
+  const auto& settings = store->settings();
+  if (settings.cluster_resource_id.empty()) {
+    return Error::failed_precondition("the IAM store in " + state_dir +
+                                      " has no cluster resource id: run `writegate iam seed`");
+  }
+  RequestContext request;
+  request.principal = found.principal;
+  request.action = "rds-db:connect";
+  request.resource =
+      rds_db_user_arn(settings.region, settings.account_id, settings.cluster_resource_id, db_user);
+  add_global_keys(request, std::chrono::system_clock::now());
+  const auto result = evaluate(found.policies, request);
+  return ConnectDecision{result.allowed(), request.resource, result.describe()};
 }
 
 }  // namespace writegate::iam

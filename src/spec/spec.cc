@@ -579,7 +579,8 @@ std::string emit(const Spec& s, bool comments) {
   out << "  port: " << s.proxy.port << "\n";
   out << "  require_tls: " << (s.proxy.require_tls ? "true" : "false") << "\n";
   out << "  iam_auth: " << s.proxy.iam_auth << "\n";
-  c("  # SECRETS: the proxy logs in with the user's secret; IAM_AUTH: end-to-end IAM.\n");
+  c("  # IAM_AUTH: end-to-end IAM (the proxy logs in with a token of its role; the writer is in\n"
+    "  # rds_iam, no password anywhere). SECRETS: the proxy logs in with the writer's secret.\n");
   out << "  backend_auth: " << s.proxy.backend_auth << "\n";
   if (!s.proxy.resource_id.empty()) {
     out << "  resource_id: " << s.proxy.resource_id << "\n";

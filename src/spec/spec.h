@@ -61,8 +61,10 @@ struct ProxySpec {
   int port = 5432;
   bool require_tls = true;            // RequireTLS; writegate refuses false
   std::string iam_auth = "REQUIRED";  // IAMAuth; writegate refuses DISABLED
-  // "SECRETS" (standard: backend login with the user's secret) or "IAM_AUTH" (end-to-end IAM).
-  std::string backend_auth = "SECRETS";
+  // "IAM_AUTH" (end-to-end IAM, the default: the proxy logs in to the database with a token of
+  // its own role; the writer is in rds_iam and has no password anywhere) or "SECRETS" (RDS
+  // Proxy's standard mode: the proxy logs in with the password of the writer's secret).
+  std::string backend_auth = "IAM_AUTH";
   std::string resource_id;  // prx-<17 hex>; empty: made by the stack and kept in its state
   std::string security_group = "rds-proxy-sg";  // the group the proxy wears (security_groups)
   PoolSpec pool;

@@ -906,8 +906,10 @@ Result<StackState> up(const UpOptions& options) {
   }
   if (options.spec.proxy.backend_auth == "IAM_AUTH" && !root) {
     return Error::permission_denied(
-        "proxy.backend_auth IAM_AUTH needs root here: the database's PAM service for rds_iam "
-        "members goes in /etc/pam.d; run as root, or set proxy.backend_auth: SECRETS");
+        "end-to-end IAM (proxy.backend_auth: IAM_AUTH, the default) needs root: the database "
+        "checks rds_iam members' tokens through a PAM service, which goes in /etc/pam.d; run "
+        "as root, or choose RDS Proxy's standard mode with proxy.backend_auth: SECRETS in the "
+        "spec (the proxy then logs in with the writer's password from its secret)");
   }
   state.state_dir = dir;
   state.status = "starting";

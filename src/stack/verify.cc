@@ -20,6 +20,7 @@
 #include "dbadmin/audit.h"
 #include "iam/evaluator.h"
 #include "iam/lint.h"
+#include "iam/seed.h"
 #include "iam/store.h"
 #include "pgclient/pgclient.h"
 #include "sigv4/rds_token.h"
@@ -430,15 +431,13 @@ void Verifier::iam_checks() {
     for (const auto& role : iam_->roles()) {
       auto lint = [&](const std::string& label, const std::string& document) {
         ++linted;
-        for (const auto& f : iam::lint_policy(document)) {
-          // End-to-end IAM: the proxy role connects to the cluster itself, so its ARN names the
-          // cluster's resource id; the rule is for the function's policy, which must name the
-          // proxy.
-          if (f.check == "db-resource-id" && role.name == spec_.iam.proxy_role &&
-              spec_.proxy.backend_auth == "IAM_AUTH" &&
-              f.message.find(iam_->settings().cluster_resource_id) != std::string::npos) {
-            continue;
-          }
+        // End-to-end IAM: the proxy role connects to the cluster itself, so its ARN names the
+        // cluster's resource id (the rule is for the function's policy, which must name the
+        // proxy).
+        iam::LintOptions options;
+        if (role.name == spec_.iam.proxy_role && spec_.proxy.backend_auth == "IAM_AUTH")
+          options.backend_cluster_resource_id = iam_->settings().cluster_resource_id;
+        for (const auto& f : iam::lint_policy(document, options)) {
           problems.push_back(one_line(iam::format_finding(label, f)));
         }
       };
@@ -519,7 +518,13 @@ void Verifier::database_checks(pgclient::Connection* admin) {
     add("database", name, false, "no admin connection");
     return;
   }
-  auto report = dbadmin::audit(*admin, spec_);
+  dbadmin::AuditOptions options;
+  options.proxy_may_connect =
+      [this](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
+    WG_ASSIGN_OR_RETURN(auto d, iam::proxy_cluster_connect(spec_, state_.state_dir, user));
+    return dbadmin::AuditOptions::ConnectAnswer{d.allowed, d.resource + ": " + d.describe};
+  };
+  auto report = dbadmin::audit(*admin, spec_, options);
   if (!report) {
     add("database", name, false, "the audit could not run: " + report.error().message());
     return;

@@ -122,7 +122,8 @@ TEST_F(CliTest, RotateWriterThenReprovisionThenAuditTheSecretLogin) {
   const std::string user = "cli_rotated_" + std::to_string(::getpid());
   const std::string state = (dir_ / "state").string();
   const std::string spec = write_spec("database:\n  name: " + db + "\n  user: " + user +
-                                      "\n  user_secret: cli-writer-secret\n");
+                                      "\n  user_secret: cli-writer-secret\n"
+                                      "proxy:\n  backend_auth: SECRETS\n");
   auto admin = must_connect(shared_cluster().admin_dsn(db));
   must_exec(admin, "CREATE SCHEMA foo; CREATE SCHEMA bar");
   const std::string dsn = shared_cluster().admin_dsn(db);
@@ -165,6 +166,73 @@ TEST_F(CliTest, RotateWriterThenReprovisionThenAuditTheSecretLogin) {
   EXPECT_THAT(drifted.output,
               ::testing::HasSubstr("decide: run `writegate secrets rotate-writer`"));
   EXPECT_THAT(drifted.output, ::testing::Not(::testing::HasSubstr(password)));
+}
+
+TEST_F(CliTest, AuditKnowsTheBackendAuthMode) {
+  // The default, end-to-end IAM: rds_iam, no password, and the proxy role's connect to the
+  // cluster simulated over the IAM store. Standard mode: rds_iam is a finding (Aurora would
+  // refuse the proxy's password).
+  const std::string db = fresh_database("cli");
+  const std::string user = "cli_mode_" + std::to_string(::getpid());
+  const std::string state = (dir_ / "state").string();
+  const std::string iam_spec = write_spec("database:\n  name: " + db + "\n  user: " + user + "\n");
+  auto admin = must_connect(shared_cluster().admin_dsn(db));
+  must_exec(admin, "CREATE SCHEMA foo; CREATE SCHEMA bar");
+  const std::string dsn = shared_cluster().admin_dsn(db);
+  ASSERT_EQ(run({"--spec", iam_spec, "provision", "--dsn", dsn, "--harden-public"}).exit_code, 0);
+  const std::string in_rds_iam =
+      "SELECT pg_has_role('" + user + "', 'rds_iam', 'MEMBER')::text AS m";
+  EXPECT_EQ(must_exec(admin, in_rds_iam).get(0, "m"), "true");
+
+  // Without an IAM store the proxy role cannot be simulated: said, not hidden.
+  auto no_store = run({"--spec", iam_spec, "--state", state, "audit", "--dsn", dsn});
+  EXPECT_EQ(no_store.exit_code, 0) << no_store.output;
+  EXPECT_THAT(no_store.output, ::testing::HasSubstr("proxy role check skipped"));
+
+  ASSERT_EQ(run({"--spec", iam_spec, "iam", "seed", "--state", state}).exit_code, 0);
+  auto clean = run({"--spec", iam_spec, "--state", state, "audit", "--dsn", dsn});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_THAT(clean.output, ::testing::HasSubstr("clean: no findings"));
+  EXPECT_THAT(clean.output, ::testing::Not(::testing::HasSubstr("proxy role check skipped")));
+
+  // The proxy role loses its rds-db:connect: every proxy login would fail.
+  auto deleted = run({"--state", state, "iam", "delete-role-policy", "--role-name",
+                      "rds-proxy-role", "--policy-name", "rds-proxy-backend-connect-policy"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  auto denied = run({"--spec", iam_spec, "--state", state, "audit", "--dsn", dsn});
+  EXPECT_EQ(denied.exit_code, 1) << denied.output;
+  EXPECT_THAT(denied.output, ::testing::HasSubstr("proxy-connect-denied"));
+  EXPECT_THAT(denied.output, ::testing::HasSubstr("implicit"));
+
+  // A wildcard user: the proxy could log in as the master user.
+  const std::string wide = (dir_ / "wide.json").string();
+  std::ofstream(wide)
+      << R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
+      << R"("Action":"rds-db:connect","Resource":"arn:aws:rds-db:*:*:dbuser:*/*"}]})";
+  ASSERT_EQ(run({"--state", state, "iam", "put-role-policy", "--role-name", "rds-proxy-role",
+                 "--policy-name", "wide", "--policy-document", "file://" + wide})
+                .exit_code,
+            0);
+  auto master = run({"--spec", iam_spec, "--state", state, "audit", "--dsn", dsn});
+  EXPECT_EQ(master.exit_code, 1) << master.output;
+  EXPECT_THAT(master.output, ::testing::HasSubstr("proxy-connect-master"));
+  EXPECT_THAT(master.output, ::testing::Not(::testing::HasSubstr("proxy-connect-denied")));
+
+  // Standard mode on the same database: provision takes the writer out of rds_iam (and says
+  // why), the audit is clean; put back by hand, rds_iam is a finding whose fix clears it.
+  const std::string secrets_spec = write_spec("database:\n  name: " + db + "\n  user: " + user +
+                                              "\nproxy:\n  backend_auth: SECRETS\n");
+  auto standard = run({"--spec", secrets_spec, "provision", "--dsn", dsn, "--harden-public"});
+  ASSERT_EQ(standard.exit_code, 0) << standard.output;
+  EXPECT_THAT(standard.output, ::testing::HasSubstr("leaves rds_iam"));
+  EXPECT_EQ(must_exec(admin, in_rds_iam).get(0, "m"), "false");
+  auto standard_clean = run({"--spec", secrets_spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(standard_clean.exit_code, 0) << standard_clean.output;
+  must_exec(admin, "GRANT rds_iam TO " + user);
+  auto with_rds_iam = run({"--spec", secrets_spec, "audit", "--dsn", dsn});
+  EXPECT_EQ(with_rds_iam.exit_code, 1) << with_rds_iam.output;
+  EXPECT_THAT(with_rds_iam.output, ::testing::HasSubstr("rds-iam-with-secret"));
+  EXPECT_THAT(with_rds_iam.output, ::testing::HasSubstr("REVOKE rds_iam FROM \"" + user + "\";"));
 }
 
 TEST_F(CliTest, AuditNamesADatabaseMadeAfterProvision) {

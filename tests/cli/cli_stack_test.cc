@@ -12,7 +12,7 @@ using ::testing::Not;
 namespace fs = std::filesystem;
 
 TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
-  auto up = run({"up", "--network", "loopback"});
+  auto up = run({"--spec", standard_mode_spec(), "up", "--network", "loopback"});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_THAT(up.output, HasSubstr("[7/7] a writer login through the proxy ... ok"));
   EXPECT_THAT(up.output, HasSubstr("loopback mode"));  // says which guarantees it loses
@@ -110,7 +110,8 @@ TEST_F(StackTest, FailedUpNamesTheStepAndLeavesNothingRunning) {
   // The proxy starts, but every new database connection fails its InitQuery, so the last step
   // (a writer login through the proxy) fails after Aurora, the endpoint and the proxy started.
   const std::string spec = (dir_ / "writegate.yaml").string();
-  std::ofstream(spec) << "proxy:\n  pool:\n    init_query: SELECT no_such_function()\n";
+  std::ofstream(spec) << "proxy:\n  backend_auth: SECRETS\n"
+                         "  pool:\n    init_query: SELECT no_such_function()\n";
   auto up = run({"--spec", spec, "up", "--network", "loopback"});
   EXPECT_EQ(up.exit_code, 1) << up.output;
   EXPECT_THAT(up.output, HasSubstr("a writer login through the proxy ... FAILED"));
@@ -118,6 +119,28 @@ TEST_F(StackTest, FailedUpNamesTheStepAndLeavesNothingRunning) {
   EXPECT_THAT(processes_mentioning(state_), ::testing::IsEmpty());
   auto s = status();
   EXPECT_EQ(s["status"], "down") << s.dump();
+}
+
+TEST_F(StackTest, NotRootTheDefaultEndToEndIamIsRefusedWithTheWayOut) {
+  // The default spec (end-to-end IAM) needs root for /etc/pam.d. A user without root is told so,
+  // and how to choose standard mode, before anything starts. As root (CI) the run drops to
+  // nobody with setpriv, so the same non-root process is what is tested.
+  fs::permissions(dir_, fs::perms::all);
+  std::vector<std::string> argv = {writegate_bin(), "--state", state_, "up",
+                                   "--network",     "loopback"};
+  if (::geteuid() == 0) {
+    argv.insert(argv.begin(),
+                {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  }
+  ProcessOptions options;
+  options.extra_env = {"XDG_RUNTIME_DIR=" + (dir_ / "run").string()};
+  auto up = run_process(argv, options);
+  ASSERT_TRUE(up.ok()) << up.error().message();
+  EXPECT_EQ(up->exit_code, 1) << up->output;
+  EXPECT_THAT(up->output, HasSubstr("end-to-end IAM (proxy.backend_auth: IAM_AUTH, the default) "
+                                    "needs root"));
+  EXPECT_THAT(up->output, HasSubstr("proxy.backend_auth: SECRETS"));
+  EXPECT_THAT(processes_mentioning(state_), ::testing::IsEmpty());
 }
 
 }  // namespace

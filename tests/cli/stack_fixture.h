@@ -75,6 +75,14 @@ class StackTest : public ::testing::Test {
     EXPECT_TRUE(out.ok()) << out.error().message();
     return out ? *out : ProcessOutput{};
   }
+  // Loopback stacks run in RDS Proxy's standard mode (proxy.backend_auth SECRETS): end-to-end
+  // IAM, the default, needs root for the database's PAM service, and these runs must work
+  // without it. The netns runs (root) use the default.
+  std::string standard_mode_spec() {
+    const std::string path = (dir_ / "standard-mode.yaml").string();
+    std::ofstream(path) << "proxy:\n  backend_auth: SECRETS\n";
+    return path;
+  }
   nlohmann::json status() {
     auto out = run({"status", "--json"});
     return nlohmann::json::parse(out.output, nullptr, false);

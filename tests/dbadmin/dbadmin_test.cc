@@ -284,6 +284,7 @@ TEST_F(DbAdminTest, DollarsInIdentifiersAreQuotedOnTheClient) {
 TEST_F(DbAdminTest, StandardModeKeepsThePasswordEndToEndIamRemovesIt) {
   // proxy.backend_auth SECRETS: the proxy logs in with the writer's password; re-provisioning
   // must not take it away (it did, and every proxy login failed).
+  spec_.proxy.backend_auth = "SECRETS";
   provision();
   must_exec(*admin_, "ALTER ROLE " + spec_.database.user + " PASSWORD 'the-proxys-secret'");
   provision();
@@ -383,7 +384,7 @@ struct Misconfiguration {
   const char* sql;  // $U is the writer, $D the database, $O another database made after provision
   const char* check;
   bool keyed = false;
-  bool end_to_end_iam = false;  // proxy.backend_auth IAM_AUTH instead of SECRETS
+  bool standard_mode = false;   // proxy.backend_auth SECRETS instead of IAM_AUTH (the default)
   bool person_decides = false;  // no SQL can fix it: the finding says what to decide instead
 };
 
@@ -404,7 +405,7 @@ std::string expand(std::string sql, const std::string& user, const std::string& 
 TEST_P(MisconfigurationTest, IsCaught) {
   const auto& m = GetParam();
   if (m.keyed) spec_.database.write_mode = spec::WriteMode::kKeyed;
-  if (m.end_to_end_iam) spec_.proxy.backend_auth = "IAM_AUTH";
+  if (m.standard_mode) spec_.proxy.backend_auth = "SECRETS";
   provision();
   ASSERT_TRUE(run_audit().findings.empty()) << format_text(run_audit());
   // A database made after provision: PUBLIC holds CONNECT and TEMPORARY on it again.
@@ -511,7 +512,9 @@ const Misconfiguration kMisconfigurations[] = {
      "sequence-privilege"},
     {"sequence_usage_revoked", "REVOKE USAGE ON SEQUENCE bar.test_table_id_seq FROM $U",
      "sequence-usage-missing"},
-    {"password_set", "ALTER ROLE $U PASSWORD 'oops'", "role-has-password", false, true},
+    {"password_set", "ALTER ROLE $U PASSWORD 'oops'", "role-has-password"},
+    // Standard mode: Aurora's rds_iam would refuse the proxy's password login.
+    {"rds_iam_with_secret", "GRANT rds_iam TO $U", "rds-iam-with-secret", false, true},
     {"nologin", "ALTER ROLE $U NOLOGIN", "role-cannot-login"},
 };
 
@@ -542,6 +545,7 @@ TEST_F(DbAdminTest, DefaultPrivilegesOfANamedTableOwner) {
 }
 
 TEST_F(DbAdminTest, APasswordIsExpectedInStandardMode) {
+  spec_.proxy.backend_auth = "SECRETS";
   provision();
   must_exec(*admin_, "ALTER ROLE " + spec_.database.user + " PASSWORD 'the-proxys-secret'");
   const auto report = run_audit();  // proxy.backend_auth SECRETS: the proxy's secret holds it
@@ -600,6 +604,11 @@ TEST_F(DbAdminTest, JsonReportCarriesEveryField) {
 
 class RotateTest : public DbAdminTest {
  protected:
+  // Rotation is standard mode's: the proxy logs in with the password of the writer's secret.
+  void SetUp() override {
+    DbAdminTest::SetUp();
+    spec_.proxy.backend_auth = "SECRETS";
+  }
   bool logs_in(const std::string& password) {
     return pgclient::Connection::open(shared_cluster().dsn_for(spec_.database.user, password, db_))
         .ok();
@@ -717,7 +726,8 @@ TEST_F(RotateTest, TheAuditLogsInWithTheSecret) {
   AuditOptions options{.check_login = true,
                        .conninfo = shared_cluster().admin_dsn(db_),
                        .secret_password = secret_,
-                       .secret_problem = {}};
+                       .secret_problem = {},
+                       .proxy_may_connect = {}};
   auto clean = audit(*admin_, spec_, options);
   ASSERT_TRUE(clean.ok());
   EXPECT_TRUE(clean->findings.empty()) << format_text(*clean);

@@ -1,6 +1,7 @@
 // Seeding the store from a spec, then deciding the architecture's requests with it.
 #include "iam/seed.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -98,8 +99,11 @@ TEST_F(SeedTest, SeedsTheDocumentRoles) {
   }
   auto proxy_role = s.role(proxy);
   ASSERT_TRUE(proxy_role.has_value());
+  // End-to-end IAM (the default): the proxy role's connect names the cluster, on purpose.
   for (const auto& [name, document] : proxy_role->inline_policies) {
-    EXPECT_TRUE(lint_policy(document).empty()) << name;
+    EXPECT_TRUE(
+        lint_policy(document, {.backend_cluster_resource_id = seeded->cluster_resource_id}).empty())
+        << name;
   }
 }
 
@@ -115,6 +119,7 @@ TEST_F(SeedTest, IdempotentAndStable) {
 }
 
 TEST_F(SeedTest, EndToEndIamGivesTheProxyRoleTheClusterDbUserOnly) {
+  spec_.proxy.backend_auth = "SECRETS";
   auto secrets = seed_store(spec_, root_ + "/state");
   ASSERT_TRUE(secrets.ok()) << secrets.error().message();
   EXPECT_TRUE(is_cluster_resource_id(secrets->cluster_resource_id));
@@ -146,13 +151,30 @@ TEST_F(SeedTest, EndToEndIamGivesTheProxyRoleTheClusterDbUserOnly) {
     EXPECT_EQ(
         decide(s, "lambda-aurora-writer-role", "rds-db:connect", iam_auth->cluster_dbuser_arn),
         Decision::kImplicitDeny);
-    // lint_policy flags it (db-resource-id): its rules are written for the function's policy,
-    // which must name the proxy; the proxy role's end-to-end grant names the cluster on purpose.
-    const auto findings =
-        lint_policy(s.role(proxy)->inline_policies.at(std::string(kProxyBackendConnectPolicyName)));
+    // Linted as the function's policy it is db-resource-id (that one must name the proxy); linted
+    // as the proxy role's under end-to-end IAM (its cluster's id allowed) it is clean, and the id
+    // of another cluster is still a finding.
+    const std::string document =
+        s.role(proxy)->inline_policies.at(std::string(kProxyBackendConnectPolicyName));
+    const auto findings = lint_policy(document);
     ASSERT_EQ(findings.size(), 1u);
     EXPECT_EQ(findings[0].check, "db-resource-id");
+    EXPECT_TRUE(
+        lint_policy(document, {.backend_cluster_resource_id = iam_auth->cluster_resource_id})
+            .empty());
+    const auto other = lint_policy(document, {.backend_cluster_resource_id = "cluster-OTHER"});
+    ASSERT_EQ(other.size(), 1u);
+    EXPECT_EQ(other[0].check, "db-resource-id");
   }
+  // The audit's question, answered by the evaluator over the store.
+  auto writer = proxy_cluster_connect(spec_, root_ + "/state", "lambda_writer");
+  ASSERT_TRUE(writer.ok()) << writer.error().message();
+  EXPECT_TRUE(writer->allowed) << writer->describe;
+  EXPECT_EQ(writer->resource, iam_auth->cluster_dbuser_arn);
+  auto master = proxy_cluster_connect(spec_, root_ + "/state", "postgres");
+  ASSERT_TRUE(master.ok()) << master.error().message();
+  EXPECT_FALSE(master->allowed);
+  EXPECT_THAT(master->describe, ::testing::HasSubstr("implicitly denied"));
   // Back to SECRETS: the grant goes away.
   spec_.proxy.backend_auth = "SECRETS";
   ASSERT_TRUE(seed_store(spec_, root_ + "/state").ok());

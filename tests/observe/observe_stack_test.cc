@@ -111,7 +111,7 @@ class ObserveStackTest : public StackTest {
 };
 
 TEST_F(ObserveStackTest, TheDocumentsQueriesCountRefusedLoginsAndDeniedSelects) {
-  auto up = run({"up", "--network", "loopback"});
+  auto up = run({"--spec", standard_mode_spec(), "up", "--network", "loopback"});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   auto status = json_in(run({"status", "--json"}).output);
   ASSERT_TRUE(status.is_object());

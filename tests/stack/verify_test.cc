@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -58,7 +59,7 @@ std::map<std::string, std::map<std::string, std::string>> outcomes(const std::st
   return out;
 }
 
-// Every check `verify` makes on a default-spec loopback stack, and the outcome it must have.
+// Every check `verify` makes on a standard-mode loopback stack, and the outcome it must have.
 const std::vector<std::tuple<std::string, std::string, std::string>>& expected_loopback() {
   static const std::vector<std::tuple<std::string, std::string, std::string>> kExpected = [] {
     std::vector<std::tuple<std::string, std::string, std::string>> e = {
@@ -106,13 +107,18 @@ class StackVerifyTest : public ::testing::Test {
                ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                  .string();
     std::filesystem::remove_all(state_);
-    auto up = run({"--state", state_, "up", "--network", "loopback"});
+    // Loopback runs without root: RDS Proxy's standard mode (end-to-end IAM, the default, needs
+    // root for the database's PAM service; cli_stack_netns_test verifies it).
+    spec_file_ = state_ + ".yaml";
+    std::ofstream(spec_file_) << "proxy:\n  backend_auth: SECRETS\n";
+    auto up = run({"--state", state_, "--spec", spec_file_, "up", "--network", "loopback"});
     ASSERT_EQ(up.exit_code, 0) << up.output;
   }
   void TearDown() override {
     auto down = run({"--state", state_, "down", "--purge"});
     EXPECT_EQ(down.exit_code, 0) << down.output;
     EXPECT_FALSE(std::filesystem::exists(state_));
+    std::filesystem::remove(spec_file_);
   }
 
   // The master user's connection to the stack's database (as `writegate verify` makes it).
@@ -138,6 +144,7 @@ class StackVerifyTest : public ::testing::Test {
   }
 
   std::string state_;
+  std::string spec_file_;
 };
 
 TEST_F(StackVerifyTest, EveryCheckPassesThenAGrantedSelectFailsTest2AndTheAudit) {
