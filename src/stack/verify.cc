@@ -374,22 +374,8 @@ void Verifier::tests2_to_4() {
 
 void Verifier::test5_direct() {
   const std::string section = "Test 5", name = "no direct path to the database";
-  if (netns()) {
-    const auto& lambda = plan_.member(Component::kLambda);
-    const auto& aurora = plan_.member(Component::kAurora);
-    auto reach = probe_tcp(lambda.netns, aurora.address, aurora_->port, kProbeTimeout);
-    if (!reach) {
-      add(section, name, false, "probe: " + reach.error().message());
-      return;
-    }
-    add(section, name, *reach == Reach::kTimedOut,
-        "from " + lambda.netns + " to " + state_.cluster_endpoint + " (" + aurora.address + ":" +
-            std::to_string(aurora_->port) + "): " + reach_text(*reach) +
-            (*reach == Reach::kTimedOut ? " after 3 s (security groups drop it)" : ""));
-    return;
-  }
-  // Loopback: no firewall; the database itself must refuse the writer from anywhere but the
-  // proxy's source address, and say so (an answer from the server: pg_hba, not a firewall).
+  // The document's Test 5: a token login as the writer straight at the cluster endpoint, with a
+  // valid token of the function's role, from where the function runs.
   auto session = service_session(state_.state_dir, spec_.iam.lambda_role, std::chrono::minutes(15));
   if (!session) {
     add(section, name, false, "lambda session: " + session.error().message());
@@ -403,14 +389,27 @@ void Verifier::test5_direct() {
     add(section, name, false, "token: " + tok.error().message());
     return;
   }
+  const std::string address = netns() ? plan_.member(Component::kAurora).address : "127.0.0.1";
   const std::string conninfo =
-      "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) +
-      " hostaddr=127.0.0.1 port=" + std::to_string(aurora_->port) +
+      "host=" + pgclient::quote_conninfo_value(state_.cluster_endpoint) + " hostaddr=" + address +
+      " port=" + std::to_string(aurora_->port) +
       " dbname=" + pgclient::quote_conninfo_value(spec_.database.name) +
       " user=" + pgclient::quote_conninfo_value(spec_.database.user) +
       " password=" + pgclient::quote_conninfo_value(*tok) +
       " sslmode=verify-full sslrootcert=" + pgclient::quote_conninfo_value(state_.ca_file) +
       " connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
+  if (netns()) {
+    // The security groups drop it: no answer at all, as on AWS.
+    const auto& lambda = plan_.member(Component::kLambda);
+    const Attempt a = attempt_login(lambda.netns, conninfo);
+    add(section, name, !a.connected && a.timed_out,
+        "token login as " + spec_.database.user + " from " + lambda.netns + " to " +
+            state_.cluster_endpoint + " (" + address + ":" + std::to_string(aurora_->port) +
+            "): " + describe(a) + (a.timed_out ? " (security groups drop it)" : ""));
+    return;
+  }
+  // Loopback: no firewall; the database itself must refuse the writer from anywhere but the
+  // proxy's source address, and say so (an answer from the server: pg_hba, not a firewall).
   const Attempt a = attempt_login("", conninfo);
   const bool hba =
       a.sqlstate == "28000" && (a.message.find("no pg_hba.conf entry") != std::string::npos ||
