@@ -21,7 +21,7 @@ observe::StackLogLayout stack_log_layout(const std::string& state_dir, const spe
   layout.function_name = spec.function.name;
   layout.proxy_name = spec.proxy.name;
   layout.cluster_name = spec.database.cluster;
-  layout.function_log = state_dir + "/logs/function.log";
+  layout.function_log_dir = state_dir + "/logs/function";
   layout.proxy_log = state_dir + "/logs/proxy.log";
   std::string aurora_dir = state_dir + "/aurora";
   if (auto state = stack::StackState::load(state_dir); state) {

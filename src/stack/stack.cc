@@ -312,7 +312,8 @@ struct Paths {
   std::string proxy_log() const { return logs() + "/proxy.log"; }
   std::string proxy_out() const { return logs() + "/proxy.out"; }
   std::string endpoint_out() const { return logs() + "/endpoint.out"; }
-  std::string function_log() const { return logs() + "/function.log"; }
+  // One stream file per execution environment (lambda::FunctionConfig::log_dir).
+  std::string function_logs() const { return logs() + "/function"; }
   std::string spec() const { return root + "/spec.yaml"; }
 };
 
@@ -686,8 +687,8 @@ Status Bringup::endpoint() {
       paths_.endpoint_key(),
       "--function-bootstrap",
       options_.bin_dir + "/bootstrap",
-      "--function-log",
-      paths_.function_log(),
+      "--function-log-dir",
+      paths_.function_logs(),
       "--function-env",
       "PROXY_ENDPOINT=" + state_.proxy_endpoint,
       "--function-env",
