@@ -30,6 +30,7 @@
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
+#include "stack/rds_service.h"
 #include "stack/stack.h"
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
@@ -157,6 +158,12 @@ int run_serve(const ServeArgs& args) {
         }));
   }
 #endif
+  {
+    // RDS's DescribeDBProxies / ModifyDBProxy (debug logging) for the stack's proxy.
+    auto spec = writegate::spec::load_for_cli(args.spec_path);
+    if (!spec) fail(spec.error());
+    (*router)->add(std::make_shared<writegate::stack::RdsProxyService>(args.state, *spec));
+  }
   auto endpoint = awslocal::Endpoint::start(options, std::move(*router));
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
