@@ -83,6 +83,13 @@ Response xml_response(std::string_view operation, const std::string& result,
   return r;
 }
 
+// arn:aws:rds:REGION:ACCOUNT:db-proxy:<resource id, or * for a proxy that is not the stack's>.
+std::string proxy_arn(const ServiceCall& call, const std::string& resource_id) {
+  const auto settings = call.store.settings();
+  return "arn:aws:rds:" + settings.region + ":" + settings.account_id +
+         ":db-proxy:" + (resource_id.empty() ? std::string("*") : resource_id);
+}
+
 std::optional<bool> parse_bool(std::string_view text) {
   if (text == "true") return true;
   if (text == "false") return false;
@@ -141,10 +148,7 @@ ApiResult RdsProxyService::modify(const ServiceCall& call) {
   }
   auto state = StackState::load(state_dir_);
   const bool ours = state && *name == spec_.proxy.name && !state->proxy_resource_id.empty();
-  const std::string region = call.store.settings().region;
-  const std::string account = call.store.settings().account_id;
-  const std::string arn = "arn:aws:rds:" + region + ":" + account +
-                          ":db-proxy:" + (ours ? state->proxy_resource_id : std::string("*"));
+  const std::string arn = proxy_arn(call, ours ? state->proxy_resource_id : "");
   if (auto denied = awslocal::authorize(call, Protocol::kQuery, "rds:ModifyDBProxy", arn)) {
     return *denied;
   }
@@ -175,10 +179,7 @@ ApiResult RdsProxyService::describe(const ServiceCall& call) {
   auto state = StackState::load(state_dir_);
   const bool have = state && !state->proxy_resource_id.empty();
   const bool named_ours = have && name && *name == spec_.proxy.name;
-  const std::string region = call.store.settings().region;
-  const std::string account = call.store.settings().account_id;
-  const std::string arn = "arn:aws:rds:" + region + ":" + account +
-                          ":db-proxy:" + (named_ours ? state->proxy_resource_id : std::string("*"));
+  const std::string arn = proxy_arn(call, named_ours ? state->proxy_resource_id : "");
   if (auto denied = awslocal::authorize(call, Protocol::kQuery, "rds:DescribeDBProxies", arn)) {
     return *denied;
   }
