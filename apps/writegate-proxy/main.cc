@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
   }
   std::cout << std::endl;
   // SIGTERM / SIGINT drain (transactions in flight finish, within shutdown_grace); a second
-  // one stops at once. SIGHUP reopens the log file.
+  // one stops at once. SIGHUP reopens the log file and re-reads the settings file (debug
+  // logging).
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     bool draining = false;
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
       if (sig == SIGHUP) {
         if (auto reopened = (*server)->reopen_log(); !reopened) {
           std::cerr << "writegate-proxy: " << reopened.error().message() << "\n";
+        }
+        if (auto reloaded = (*server)->reload_settings(); !reloaded) {
+          std::cerr << "writegate-proxy: " << reloaded.error().message() << "\n";
         }
         continue;
       }

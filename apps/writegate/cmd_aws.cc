@@ -30,6 +30,7 @@
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
+#include "stack/rds_service.h"
 #include "stack/stack.h"
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
@@ -60,7 +61,8 @@ struct ServeArgs {
   int function_concurrency = 10;
   int function_timeout = 0;  // seconds; 0: the spec's
   std::string function_log;
-  std::string function_netns;  // the function's network namespace; empty: none
+  std::string function_log_dir;  // one stream file per execution environment
+  std::string function_netns;    // the function's network namespace; empty: none
   // NS=HOST:PORT: also serve on a socket opened in that network namespace (repeatable).
   std::vector<std::string> listen_netns;
   std::string spec_path;
@@ -125,6 +127,7 @@ int run_serve(const ServeArgs& args) {
     function.bootstrap = args.function_bootstrap;
     function.max_concurrency = static_cast<std::size_t>(std::max(1, args.function_concurrency));
     function.log_file = args.function_log;
+    function.log_dir = args.function_log_dir;
     function.netns = args.function_netns;
     for (const std::string& kv : args.function_env) {
       const std::size_t eq = kv.find('=');
@@ -146,13 +149,21 @@ int run_serve(const ServeArgs& args) {
     auto spec = writegate::spec::load_for_cli(args.spec_path);
     if (!spec) fail(spec.error());
     (*router)->add(std::make_shared<writegate::observe::LogsService>(
-        [state = args.state, spec = *spec, function_log = args.function_log] {
+        [state = args.state, spec = *spec, function_log = args.function_log,
+         function_log_dir = args.function_log_dir] {
           auto layout = writegate::cli::stack_log_layout(state, spec);
           if (!function_log.empty()) layout.function_log = function_log;
+          if (!function_log_dir.empty()) layout.function_log_dir = function_log_dir;
           return writegate::observe::stack_log_groups(layout);
         }));
   }
 #endif
+  {
+    // RDS's DescribeDBProxies / ModifyDBProxy (debug logging) for the stack's proxy.
+    auto spec = writegate::spec::load_for_cli(args.spec_path);
+    if (!spec) fail(spec.error());
+    (*router)->add(std::make_shared<writegate::stack::RdsProxyService>(args.state, *spec));
+  }
   auto endpoint = awslocal::Endpoint::start(options, std::move(*router));
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
@@ -329,6 +340,9 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
                         "Function timeout in seconds (default: the spec's)");
   serve_cmd->add_option("--function-log", serve.function_log,
                         "File for the function's output and REPORT lines (default stderr)");
+  serve_cmd->add_option("--function-log-dir", serve.function_log_dir,
+                        "Folder with one log stream file per execution environment, as Lambda "
+                        "has one stream per environment (instead of --function-log)");
   serve_cmd->add_option("--function-netns", serve.function_netns,
                         "Run the function in this network namespace (needs root)");
 #endif

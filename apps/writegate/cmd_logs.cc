@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -21,7 +22,7 @@ observe::StackLogLayout stack_log_layout(const std::string& state_dir, const spe
   layout.function_name = spec.function.name;
   layout.proxy_name = spec.proxy.name;
   layout.cluster_name = spec.database.cluster;
-  layout.function_log = state_dir + "/logs/function.log";
+  layout.function_log_dir = state_dir + "/logs/function";
   layout.proxy_log = state_dir + "/logs/proxy.log";
   std::string aurora_dir = state_dir + "/aurora";
   if (auto state = stack::StackState::load(state_dir); state) {
@@ -122,26 +123,29 @@ struct TailArgs {
 };
 
 int run_tail(const Globals& globals, const TailArgs& args) {
-  const auto groups = groups_of(globals);
-  const observe::LogGroupSource& group = pick_group(groups, args.group);
+  const std::string group_name = pick_group(groups_of(globals), args.group).name;
   auto since = parse_since(args.since);
   if (!since) fail(since.error());
   auto pattern = observe::FilterPattern::parse(args.filter);
   if (!pattern) fail(pattern.error());
   const observe::EpochMillis from = now_ms() - *since;
-  std::vector<observe::ReadPosition> positions(group.streams.size());
+  // By stream name: --follow lists the group again each second, so the stream of an execution
+  // environment started since is followed too.
+  std::map<std::string, observe::ReadPosition> positions;
   while (true) {
-    for (std::size_t i = 0; i < group.streams.size(); ++i) {
-      const auto& s = group.streams[i];
+    const auto groups = groups_of(globals);
+    const observe::LogGroupSource* group = observe::find_group(groups, group_name);
+    for (const auto& s : group ? group->streams : std::vector<observe::LogStreamSource>{}) {
+      observe::ReadPosition& position = positions[s.name];
       while (true) {
-        auto chunk = observe::read_events(s, positions[i]);
+        auto chunk = observe::read_events(s, position);
         if (!chunk) fail(chunk.error());
         for (const auto& e : chunk->events) {
           if (e.timestamp < from || !pattern->matches(e.message)) continue;
           std::cout << observe::format_tail_time(e.timestamp) << " " << s.name << " " << e.message
                     << "\n";
         }
-        positions[i] = chunk->next;
+        position = chunk->next;
         if (chunk->end_of_file) break;
       }
     }

@@ -2,7 +2,9 @@
 // crashing, the invariants a pooler relies on: tokens lie inside the input, in order, without
 // overlap, each non-empty and beginning where it says; after an error nothing more comes and the
 // error points inside the input; classify() agrees with the lexer on errors, keeps statement
-// texts inside the input, and gives a reason and a message exactly when it pins.
+// texts inside the input, and gives a reason and a message exactly when it pins. query_digest()
+// (debug logging) is capped, empty after a lexing error, and shows no string literal: no single
+// quote unless a quoted name holds one.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -39,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   SqlToken token;
   std::size_t end = 0;
   std::size_t count = 0;
+  bool quote_in_name = false;
   while (lexer.next(token)) {
     WG_FUZZ_CHECK(!token.text.empty());
     WG_FUZZ_CHECK(token.offset >= end);
@@ -55,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case SqlTokenKind::kQuotedIdentifier:
         WG_FUZZ_CHECK(token.text.size() >= 3 && token.text.back() == '"');
         WG_FUZZ_CHECK(!token.identifier_name().empty());
+        quote_in_name |= token.text.find('\'') != std::string_view::npos;
         break;
       case SqlTokenKind::kDollarString:
         WG_FUZZ_CHECK(token.text.size() >= 4 && token.text.front() == '$' &&
@@ -95,6 +99,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   WG_FUZZ_CHECK(any_scoped == c.transaction_scoped_state);
   if (any_pins) WG_FUZZ_CHECK(c.pins);
+  const std::string digest = query_digest(sql);
+  WG_FUZZ_CHECK(digest.size() <= 203);
+  if (error != SqlLexError::kNone) WG_FUZZ_CHECK(digest.empty());
+  if (!quote_in_name) WG_FUZZ_CHECK(digest.find('\'') == std::string::npos);
   // The same text classifies the same way (no hidden state).
   Classification again = classify(sql);
   WG_FUZZ_CHECK(again.reason == c.reason && again.statements.size() == c.statements.size());

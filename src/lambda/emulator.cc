@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -15,16 +17,19 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "awslocal/api.h"
+#include "common/log_files.h"
 #include "common/netns.h"
 #include "common/time.h"
 #include "iam/arn.h"
 #include "iam/evaluator.h"
+#include "iam/random.h"
 #include "iam/store.h"
 
 namespace writegate::lambda {
@@ -97,11 +102,15 @@ class Environment {
     bool error = false;
   };
 
+  // `log_fd`: the environment's output (owned: closed with the environment).
   static Result<std::shared_ptr<Environment>> start(const FunctionConfig& config,
                                                     const sigv4::Credentials& credentials,
                                                     const std::string& function_arn, int log_fd,
+                                                    bool log_owned, const std::string& log_stream,
                                                     const std::string& region) {
     auto env = std::shared_ptr<Environment>(new Environment());
+    env->log_fd_ = log_fd;
+    env->log_owned_ = log_owned;
     boost::system::error_code ec;
     if (config.netns.empty()) {
       env->acceptor_.open(tcp::v4(), ec);
@@ -131,7 +140,7 @@ class Environment {
         "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(config.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + config.name,
-        "AWS_LAMBDA_LOG_STREAM_NAME=local/[$LATEST]" + std::to_string(::getpid()),
+        "AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream,
         "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
         "AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023",
         "AWS_REGION=" + region,
@@ -224,7 +233,18 @@ class Environment {
     return env;
   }
 
-  ~Environment() { shutdown(); }
+  ~Environment() {
+    shutdown();
+    if (log_owned_ && log_fd_ >= 0) ::close(log_fd_);
+  }
+
+  int log_fd() const { return log_fd_; }
+  // The size of its own stream's file (0 when it writes to a shared log).
+  std::uint64_t log_bytes() const {
+    struct stat st {};
+    if (!log_owned_ || ::fstat(log_fd_, &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.st_size);
+  }
 
   // Still able to take an invocation (its runtime has not exited since the last one).
   bool alive() {
@@ -489,6 +509,8 @@ class Environment {
     cv_.notify_all();
   }
 
+  int log_fd_ = 2;
+  bool log_owned_ = false;
   net::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   int listen_fd_ = -1;
@@ -515,7 +537,11 @@ class Environment {
 // ---- FunctionPool -------------------------------------------------------------------------
 
 FunctionPool::FunctionPool(FunctionConfig config) : config_(std::move(config)) {
-  if (!config_.log_file.empty()) {
+  if (!config_.log_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.log_dir, ec);
+    ::chmod(config_.log_dir.c_str(), 0700);
+  } else if (!config_.log_file.empty()) {
     int fd = ::open(config_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) log_fd_ = fd;
   }
@@ -543,11 +569,60 @@ std::size_t FunctionPool::environments_started() const {
   return started_;
 }
 
-void FunctionPool::log_line(const std::string& line) {
+namespace {
+
+void write_line(int fd, const std::string& line) {
   std::string out = line + "\n";
   // One write per line (O_APPEND): lines of concurrent environments never interleave.
-  ssize_t ignored = ::write(log_fd_, out.data(), out.size());
+  ssize_t ignored = ::write(fd, out.data(), out.size());
   (void)ignored;
+}
+
+// "2026/11/30/[$LATEST]" + 32 random hex digits, as Lambda names an environment's stream.
+std::string new_stream_name() {
+  const std::string day = format_iso8601(std::chrono::system_clock::now()).substr(0, 10);
+  auto hex = iam::random_string(32, "0123456789abcdef");
+  std::string name = day.substr(0, 4) + "/" + day.substr(5, 2) + "/" + day.substr(8, 2) +
+                     "/[$LATEST]" + (hex ? *hex : std::string(32, '0'));
+  return name;
+}
+
+}  // namespace
+
+FunctionPool::EnvironmentLog FunctionPool::new_environment_log() {
+  EnvironmentLog log;
+  log.stream = new_stream_name();
+  if (config_.log_dir.empty()) {
+    log.fd = log_fd_;
+    return log;
+  }
+  namespace fs = std::filesystem;
+  // Retention: the oldest streams beyond log_streams_kept go (a live environment's file too:
+  // it keeps writing to its open descriptor, the stream is gone from the group as on expiry).
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(config_.log_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (lambda_stream_name_of_file(it->path().filename().string()).empty()) continue;
+    std::error_code tec;
+    const auto t = fs::last_write_time(it->path(), tec);
+    if (!tec) files.emplace_back(t, it->path());
+  }
+  if (files.size() + 1 > config_.log_streams_kept) {
+    std::sort(files.begin(), files.end());
+    const std::size_t extra = files.size() + 1 - std::max<std::size_t>(1, config_.log_streams_kept);
+    for (std::size_t i = 0; i < extra && i < files.size(); ++i)
+      fs::remove(files[i].second, ec);
+  }
+  auto fd = open_log_file(config_.log_dir + "/" + lambda_stream_file_name(log.stream), 0600);
+  if (!fd) {
+    // The stream cannot be written: the environment's output goes to the emulator's stderr.
+    write_line(2, "writegate lambda: " + fd.error().message());
+    return log;
+  }
+  log.fd = *fd;
+  log.owned = true;
+  return log;
 }
 
 Result<std::shared_ptr<Environment>> FunctionPool::acquire(
@@ -591,7 +666,9 @@ Result<std::shared_ptr<Environment>> FunctionPool::acquire(
   }
   std::string region = "us-east-1";
   if (auto arn = iam::parse_arn(function_arn)) region = arn->region;
-  auto env = Environment::start(config_, *creds, function_arn, log_fd_, region);
+  const EnvironmentLog log = new_environment_log();
+  auto env =
+      Environment::start(config_, *creds, function_arn, log.fd, log.owned, log.stream, region);
   if (!env) {
     release_slot();
     return std::move(env).error();
@@ -613,11 +690,13 @@ Result<InvokeResult> FunctionPool::invoke(const std::string& request_id, const s
                                           const EnvironmentCredentials& credentials,
                                           const std::string& function_arn) {
   WG_ASSIGN_OR_RETURN(auto env, acquire(credentials, function_arn));
-  log_line("START RequestId: " + request_id + " Version: $LATEST");
+  write_line(env->log_fd(), "START RequestId: " + request_id + " Version: $LATEST");
   bool healthy = false;
   InvokeResult result = env->invoke(request_id, payload, function_arn, config_.timeout, healthy);
-  log_line("END RequestId: " + request_id);
-  log_line(report_line(request_id, result, config_.memory_mb));
+  write_line(env->log_fd(), "END RequestId: " + request_id);
+  write_line(env->log_fd(), report_line(request_id, result, config_.memory_mb));
+  // A stream at its cap: the environment retires, the next invocation starts a new stream.
+  if (healthy && env->log_bytes() > config_.log_stream_max_bytes) healthy = false;
   if (healthy) {
     release(std::move(env));
   } else {

@@ -45,6 +45,15 @@ struct FunctionConfig {
   // How long an invocation waits for a free environment before TooManyRequestsException.
   std::chrono::milliseconds queue_timeout{std::chrono::seconds(30)};
   std::string log_file;  // the function's output and START/END/REPORT lines; empty: stderr
+  // One log stream per execution environment, as on AWS (overrides log_file): each writes its
+  // own file LOG_DIR/YYYY-MM-DD.<32 hex>.log (mode 0600) for the stream
+  // "YYYY/MM/DD/[$LATEST]<32 hex>" (common/log_files.h), also its AWS_LAMBDA_LOG_STREAM_NAME.
+  std::string log_dir;
+  // An environment whose stream grew past this is retired after the invocation (the next one
+  // starts a new environment, so a new stream): a cap on each file.
+  std::uint64_t log_stream_max_bytes = std::uint64_t{16} * 1024 * 1024;
+  // When an environment starts, the oldest stream files beyond this many are removed.
+  std::size_t log_streams_kept = 100;
   // The network namespace the function runs in (/run/netns/<netns>; empty: the emulator's):
   // the Runtime API listens on 127.0.0.1 inside it and the bootstrap starts through
   // `ip netns exec <netns>` (same pid). Needs root.
@@ -87,7 +96,13 @@ class FunctionPool {
   Result<std::shared_ptr<Environment>> acquire(const EnvironmentCredentials& credentials,
                                                const std::string& function_arn);
   void release(std::shared_ptr<Environment> env);
-  void log_line(const std::string& line);
+  // The log of a new environment: its stream's file (log_dir) or the shared log.
+  struct EnvironmentLog {
+    int fd = 2;
+    bool owned = false;  // the environment closes it
+    std::string stream;  // AWS_LAMBDA_LOG_STREAM_NAME
+  };
+  EnvironmentLog new_environment_log();
 
   FunctionConfig config_;
   int log_fd_ = 2;

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/log_files.h"
 #include "common/time.h"
 
 namespace writegate::observe {
@@ -160,20 +162,23 @@ FileFacts file_facts(const std::string& path) {
   return facts;
 }
 
-Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
-                              std::size_t max_bytes) {
+namespace {
+
+// One file of a stream, with offsets of that file.
+Result<ReadChunk> read_file_events(const std::string& path, LogFormat format, ReadPosition from,
+                                   std::size_t max_bytes) {
   ReadChunk chunk;
-  FileHandle fd(::open(source.path.c_str(), O_RDONLY | O_CLOEXEC));
+  FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
       chunk.next = ReadPosition{};
       chunk.end_of_file = true;
       return chunk;
     }
-    return Error::io("cannot read log file " + source.path + ": " + std::strerror(errno));
+    return Error::io("cannot read log file " + path + ": " + std::strerror(errno));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Error::io("cannot stat log file " + source.path);
+  if (::fstat(fd.get(), &st) != 0) return Error::io("cannot stat log file " + path);
   const auto size = static_cast<uint64_t>(st.st_size);
   if (from.offset > size) from = ReadPosition{};  // truncated or replaced: from the start again
   const EpochMillis mtime =
@@ -190,7 +195,7 @@ Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
   while (offset < size && !stopped) {
     const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(kBlock, size - offset));
     const ssize_t got = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
-    if (got < 0) return Error::io("cannot read log file " + source.path);
+    if (got < 0) return Error::io("cannot read log file " + path);
     if (got == 0) break;
     std::string_view block(buffer.data(), static_cast<std::size_t>(got));
     std::size_t pos = 0;
@@ -207,7 +212,7 @@ Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
       pos = nl + 1;
       // A complete line.
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      const std::optional<EpochMillis> own = line_timestamp(source.format, line);
+      const std::optional<EpochMillis> own = line_timestamp(format, line);
       if (own && !previous) {
         // The lines before the file's first time (a START line) take that time.
         for (std::size_t k = untimed_from; k < chunk.events.size(); ++k)
@@ -236,6 +241,46 @@ Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
   return chunk;
 }
 
+// The rotated files' names and starts: what a rotation changes.
+std::vector<std::pair<std::string, uint64_t>> rotation_layout(const std::vector<LogSegment>& s) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i)
+    out.emplace_back(s[i].path, s[i].start);
+  return out;
+}
+
+}  // namespace
+
+Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
+                              std::size_t max_bytes) {
+  // A rotation during the read would give the new file's lines the old file's offsets: the
+  // files are listed again after the read, and a read that saw a rotation is done again.
+  for (int attempt = 0;; ++attempt) {
+    const std::vector<LogSegment> segments = log_segments(source.path);
+    ReadPosition at = from;
+    if (at.offset < segments.front().start) at.offset = segments.front().start;  // expired
+    std::size_t i = 0;
+    while (i + 1 < segments.size() && at.offset >= segments[i + 1].start)
+      ++i;
+    const LogSegment& segment = segments[i];
+    WG_ASSIGN_OR_RETURN(ReadChunk chunk,
+                        read_file_events(segment.path, source.format,
+                                         {at.offset - segment.start, at.previous_time}, max_bytes));
+    if (attempt < 3 && rotation_layout(log_segments(source.path)) != rotation_layout(segments)) {
+      continue;
+    }
+    for (LogEvent& e : chunk.events)
+      e.offset += segment.start;
+    chunk.next.offset += segment.start;
+    if (chunk.end_of_file && i + 1 < segments.size()) {
+      // A rotated file never grows again: the stream goes on in the next one.
+      chunk.next.offset = segments[i + 1].start;
+      chunk.end_of_file = false;
+    }
+    return chunk;
+  }
+}
+
 namespace {
 
 std::string lambda_stream_name(const std::string& path) {
@@ -261,13 +306,32 @@ std::string lambda_stream_name(const std::string& path) {
   return date + "/[$LATEST]" + hex;
 }
 
+// The environments' stream files of a function's log folder, in stream name order.
+std::vector<LogStreamSource> lambda_streams(const std::string& dir) {
+  std::vector<LogStreamSource> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = lambda_stream_name_of_file(it->path().filename().string());
+    if (!name.empty()) out.push_back({std::move(name), it->path().string(), LogFormat::kLambda});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LogStreamSource& a, const LogStreamSource& b) { return a.name < b.name; });
+  return out;
+}
+
 }  // namespace
 
 std::vector<LogGroupSource> stack_log_groups(const StackLogLayout& layout) {
   std::vector<LogGroupSource> groups;
-  groups.push_back(
-      {"/aws/lambda/" + layout.function_name,
-       {{lambda_stream_name(layout.function_log), layout.function_log, LogFormat::kLambda}}});
+  if (!layout.function_log_dir.empty()) {
+    groups.push_back(
+        {"/aws/lambda/" + layout.function_name, lambda_streams(layout.function_log_dir)});
+  } else {
+    groups.push_back(
+        {"/aws/lambda/" + layout.function_name,
+         {{lambda_stream_name(layout.function_log), layout.function_log, LogFormat::kLambda}}});
+  }
   groups.push_back(
       {"/aws/rds/cluster/" + layout.cluster_name + "/postgresql",
        {{layout.cluster_name + "-instance-1", layout.postgres_log, LogFormat::kPostgres}}});

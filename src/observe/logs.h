@@ -105,17 +105,21 @@ struct StackLogLayout {
   std::string function_name = "aurora-writer-lambda";
   std::string proxy_name = "aurora-write-proxy";
   std::string cluster_name = "my-aurora-cluster";
-  std::string function_log;  // STATE/logs/function.log
-  std::string proxy_log;     // STATE/logs/proxy.log
-  std::string postgres_log;  // StackState::aurora_dir + "/postgresql.log"
+  std::string function_log;      // one file for every environment (tests); or
+  std::string function_log_dir;  // STATE/logs/function: a stream file per environment
+  std::string proxy_log;         // STATE/logs/proxy.log
+  std::string postgres_log;      // StackState::aurora_dir + "/postgresql.log"
   // Stream names: the proxy's by its resource id (prx-...), PostgreSQL's by the instance.
   std::string proxy_stream;  // empty: the proxy's name
 };
 
-// The three groups, in the order DescribeLogGroups lists them (by name). The function's one
-// stream is named as Lambda names streams, "YYYY/MM/DD/[$LATEST]<32 hex>", from the date of its
-// file's first line and a hash of the file's identity (stable while the file lives): all
-// execution environments write into one file, so they share one stream here.
+// The three groups, in the order DescribeLogGroups lists them (by name). The function's
+// streams are its execution environments' files in function_log_dir, each named as Lambda
+// names them, "YYYY/MM/DD/[$LATEST]<32 hex>" (common/log_files.h), in name order. With
+// function_log instead, the one file is one stream named that way from the date of its first
+// line and a hash of the file's identity (stable while the file lives).
+// Every stream reads across its rotated files (common/log_files.h): an event's offset is its
+// stream offset, the same before and after a rotation.
 std::vector<LogGroupSource> stack_log_groups(const StackLogLayout& layout);
 
 // The group of this name, or nullptr.

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/log_files.h"
 #include "observe/filter_pattern.h"
 
 namespace writegate::observe {
@@ -140,7 +141,8 @@ std::variant<const LogGroupSource*, ApiError> named_group(const ServiceCall& cal
 uint64_t stored_bytes(const LogGroupSource& g) {
   uint64_t total = 0;
   for (const auto& s : g.streams)
-    total += file_facts(s.path).size;
+    for (const LogSegment& segment : log_segments(s.path))
+      total += segment.size;
   return total;
 }
 

@@ -160,6 +160,9 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                                    "secrets",
                                    "secrets_file",
                                    "log_file",
+                                   "log_max_bytes",
+                                   "log_keep",
+                                   "settings_file",
                                    "auth_timeout",
                                    "max_client_connections",
                                    "max_unauthenticated_connections",
@@ -223,6 +226,16 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
     WG_RETURN_IF_ERROR(read_str(f, root["resource_id"], "resource_id", c.resource_id));
     WG_RETURN_IF_ERROR(read_str(f, root["secrets_file"], "secrets_file", c.secrets_file));
     WG_RETURN_IF_ERROR(read_str(f, root["log_file"], "log_file", c.log_file));
+    WG_RETURN_IF_ERROR(read_str(f, root["settings_file"], "settings_file", c.settings_file));
+    if (const auto n = root["log_max_bytes"]) {
+      int bytes = 0;
+      WG_RETURN_IF_ERROR(read_int(f, n, "log_max_bytes", 0, 1 << 30, bytes));
+      if (bytes != 0 && bytes < 64 * 1024) {
+        return config_error(f, n, "log_max_bytes", "must be 0 (no rotation) or at least 65536");
+      }
+      c.log_max_bytes = bytes;
+    }
+    WG_RETURN_IF_ERROR(read_int(f, root["log_keep"], "log_keep", 1, 1000, c.log_keep));
     if (const auto b = root["backend"]) {
       WG_RETURN_IF_ERROR(check_keys(f, b, "backend",
                                     {"host", "port", "ca_file", "server_name", "connect_timeout",

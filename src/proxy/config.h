@@ -24,6 +24,13 @@
 //                                   # only to a loopback address
 //   secrets_file: passwords.json    # test/dev only: {"user": "password"}, mode 0600
 //   log_file: proxy.log             # JSON lines; default stderr
+//   log_max_bytes: 0                # rotate the log file when a line would take it past this
+//                                   # size (0: never; at least 64 KiB): it becomes
+//                                   # proxy.log.<20-digit stream offset> (common/log_files.h)
+//   log_keep: 5                     # rotated files kept (the oldest go first)
+//   settings_file: settings.json    # what may change without a restart, read at start and on
+//                                   # SIGHUP: {"debug_logging": true|false} (RDS Proxy's
+//                                   # DebugLogging); missing file: the defaults
 //   auth_timeout: 30                # seconds a client has to log in
 //   shutdown_grace: 30              # SIGTERM: seconds transactions in flight may take
 //   max_client_connections: 1000
@@ -82,8 +89,11 @@ struct ProxyConfig {
   std::string secrets_endpoint;
   std::string secrets_ca_file;
   std::string secrets_file;
-  std::string log_file;    // empty: stderr
-  std::string admin_host;  // the admin listener (/metrics, /status); empty: none
+  std::string log_file;            // empty: stderr
+  std::int64_t log_max_bytes = 0;  // 0: no rotation
+  int log_keep = 5;
+  std::string settings_file;  // empty: none (debug logging off)
+  std::string admin_host;     // the admin listener (/metrics, /status); empty: none
   int admin_port = 0;
   int auth_timeout_seconds = 30;
   int shutdown_grace_seconds = 30;  // SIGTERM: how long transactions in flight may take

@@ -582,4 +582,14 @@ Classification classify(std::string_view sql, const PinningOptions& options) {
   return out;
 }
 
+std::string query_digest(std::string_view sql) {
+  std::vector<SqlToken> tokens;
+  SqlLexer lexer(sql);
+  SqlToken token;
+  while (lexer.next(token))
+    tokens.push_back(token);
+  if (lexer.error() != SqlLexError::kNone) return {};
+  return digest(tokens);
+}
+
 }  // namespace writegate::proxy

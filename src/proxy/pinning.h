@@ -127,4 +127,11 @@ struct PinningOptions {
 
 Classification classify(std::string_view sql, const PinningOptions& options = {});
 
+// A whole query string as a digest (debug logging): every literal as $n, comments dropped,
+// unquoted names in lower case, at most ~200 characters, e.g.
+//   query_digest("INSERT INTO foo.t (a) VALUES ('secret') /* x */") ->
+//   "insert into foo.t(a) values($1)"
+// Empty when the text cannot be tokenized (an unterminated quote): nothing of it is shown then.
+std::string query_digest(std::string_view sql);
+
 }  // namespace writegate::proxy

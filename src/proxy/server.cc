@@ -6,18 +6,23 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/log_files.h"
 #include "common/time.h"
 #include "iam/store.h"
 #include "pgwire/encode.h"
@@ -55,26 +60,26 @@ std::string now_iso8601() {
   return format_iso8601_millis(std::chrono::system_clock::now());
 }
 
-// One JSON object per line, to a file or stderr; lines never interleave.
+// One JSON object per line, to a file (mode 0600) or stderr; lines never interleave. With a
+// size cap the file rotates by itself (common/log_files.h): the line that would pass the cap
+// starts a new file, under the same lock as every write, so a rotated file never grows again.
 class JsonLog {
  public:
-  Status open(const std::string& path) {
+  Status open(const std::string& path, std::int64_t max_bytes = 0, int keep = 5) {
     if (path.empty()) return {};
-    file_ = std::fopen(path.c_str(), "a");
-    if (!file_) return Error::io("cannot open log file " + path);
+    std::lock_guard lock(mutex_);
     path_ = path;
-    return {};
+    max_bytes_ = max_bytes;
+    keep_ = keep;
+    return open_locked();
   }
   // After logrotate moved the file away: the next lines go to a new file of the same name. The
-  // old file stays in use when the new one cannot be opened.
+  // old file stays in use when the new one cannot be opened. The new file is made under the
+  // lock, so no line reaches the old one once the new one exists.
   Status reopen() {
     if (path_.empty()) return {};
-    FILE* fresh = std::fopen(path_.c_str(), "a");
-    if (!fresh) return Error::io("cannot reopen log file " + path_);
     std::lock_guard lock(mutex_);
-    std::fclose(file_);
-    file_ = fresh;
-    return {};
+    return open_locked();
   }
   ~JsonLog() {
     if (file_) std::fclose(file_);
@@ -86,9 +91,15 @@ class JsonLog {
     const std::string text =
         line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::lock_guard lock(mutex_);
+    if (file_ && max_bytes_ > 0 && written_ > 0 &&
+        written_ + static_cast<std::int64_t>(text.size()) > max_bytes_) {
+      // A failed rotation keeps writing to the full file rather than losing lines.
+      if (rotate_log_file(path_, keep_).ok()) (void)open_locked();
+    }
     FILE* out = file_ ? file_ : stderr;
     std::fwrite(text.data(), 1, text.size(), out);
     std::fflush(out);
+    written_ += static_cast<std::int64_t>(text.size());
   } catch (...) {
     // Out of memory while formatting: say so without allocating.
     static constexpr std::string_view kLost = "{\"event\":\"log_error\"}\n";
@@ -98,9 +109,27 @@ class JsonLog {
   }
 
  private:
+  Status open_locked() {
+    auto fd = open_log_file(path_, 0600);
+    if (!fd) return fd.error();
+    FILE* fresh = ::fdopen(*fd, "a");
+    if (!fresh) {
+      ::close(*fd);
+      return Error::io("cannot open log file " + path_);
+    }
+    struct stat st {};
+    written_ = ::fstat(*fd, &st) == 0 ? static_cast<std::int64_t>(st.st_size) : 0;
+    if (file_) std::fclose(file_);
+    file_ = fresh;
+    return {};
+  }
+
   std::mutex mutex_;
   FILE* file_ = nullptr;
   std::string path_;
+  std::int64_t max_bytes_ = 0;
+  int keep_ = 5;
+  std::int64_t written_ = 0;  // the file's size
 };
 
 // The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the backend
@@ -169,6 +198,10 @@ struct ProxyServer::Shared {
   CancelRegistry cancels;
   AdmissionControl admission;
   JsonLog log;
+  // RDS Proxy's DebugLogging (settings_file, re-read on SIGHUP): per-borrow, per-query and
+  // per-release lines, never a value (queries appear as digests, literals as $n).
+  std::atomic<bool> debug_logging{false};
+  std::mutex settings_mutex;  // one reload at a time
   Metrics metrics;
   // The cap on database connections holds across the workers' pools.
   std::shared_ptr<PoolBudget> budget = std::make_shared<PoolBudget>();
@@ -803,6 +836,7 @@ class Session : public std::enable_shared_from_this<Session> {
           continue;
         }
       }
+      if (frame.type == 'Q' || frame.type == 'P') debug_statement(frame);
       protocol_->on_client_frame(frame, attached_->statements, to_backend);
       if (auto pin = protocol_->take_new_pin()) on_pinned(*pin);
       // A cap on what one read may queue for the backend.
@@ -823,8 +857,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // client has been told why (an ERROR after a borrow timeout, the session goes on; a FATAL
   // otherwise, fatal_ set).
   awaitable<bool> attach() {
-    auto borrowed = co_await state_->pool->borrow(
-        key_, std::chrono::steady_clock::now() + borrow_timeout(), true);
+    const auto asked = std::chrono::steady_clock::now();
+    auto borrowed = co_await state_->pool->borrow(key_, asked + borrow_timeout(), true);
     if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
       state_->log.write({{"event", "borrow"},
                          {"client", client_},
@@ -846,6 +880,12 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
     attached_ = std::get<BackendHandle>(std::move(borrowed));
+    debug_line({{"event", "borrow"},
+                {"outcome", "ok"},
+                {"backend_pid", attached_->key.process_id},
+                {"wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - asked)
+                                .count()}});
     protocol_->on_attach();
     cancel_target_->set(attached_->key);
     asio::co_spawn(socket_.get_executor(), relay_backend(shared_from_this(), attached_),
@@ -868,6 +908,31 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
     co_return true;
+  }
+
+  // Debug logging (settings_file): a line about this session, never a value.
+  void debug_line(nlohmann::json line) {
+    if (!state_->shared->debug_logging.load(std::memory_order_relaxed)) return;
+    line["client"] = client_;
+    line["user"] = user_;
+    state_->log.write(std::move(line));
+  }
+
+  // A Query or Parse as a digest (every literal as $n, comments dropped): the statement's
+  // shape without its data. Bind values never reach the log.
+  void debug_statement(const pgwire::Frame& frame) {
+    if (!state_->shared->debug_logging.load(std::memory_order_relaxed)) return;
+    std::string sql;
+    if (frame.type == 'Q') {
+      auto q = pgwire::parse_query(frame.body);
+      if (q) sql = std::move(q->sql);
+    } else {
+      auto p = pgwire::parse_parse(frame.body);
+      if (p) sql = std::move(p->query);
+    }
+    debug_line({{"event", frame.type == 'Q' ? "query" : "parse"},
+                {"bytes", sql.size()},
+                {"digest", query_digest(sql)}});
   }
 
   void on_pinned(const PinEvent& pin) {
@@ -1012,6 +1077,9 @@ class Session : public std::enable_shared_from_this<Session> {
     cleanup_timer_.cancel();
     BackendHandle handle = std::move(attached_);
     attached_.reset();
+    debug_line({{"event", "release"},
+                {"backend_pid", handle->key.process_id},
+                {"outcome", reuse && !protocol_->pinned() ? "reused" : "closed"}});
     if (reuse && !protocol_->pinned()) {
       state_->pool->give_back(std::move(handle));
     } else {
@@ -1383,7 +1451,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   auto state = std::make_shared<Shared>(std::move(config));
   ProxyConfig& c = state->config;
   state->secrets = std::move(secrets);
-  WG_RETURN_IF_ERROR(state->log.open(c.log_file));
+  WG_RETURN_IF_ERROR(state->log.open(c.log_file, c.log_max_bytes, c.log_keep));
 
   WG_ASSIGN_OR_RETURN(state->store, iam::IamStore::open(c.state_dir));
   if (c.resource_id.empty()) c.resource_id = state->store->settings().proxy_resource_id;
@@ -1498,7 +1566,9 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
                     {"listen", c.listen_host + ":" + std::to_string(state->bound_port)},
                     {"resource_id", c.resource_id},
                     {"secrets", state->secrets->describe()}});
-  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state), std::move(workers)));
+  auto server = std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state), std::move(workers)));
+  WG_RETURN_IF_ERROR(server->reload_settings());
+  return server;
 }
 
 int ProxyServer::port() const {
@@ -1547,6 +1617,42 @@ void ProxyServer::run() {
   run_worker(workers_[0]);
   for (auto& thread : threads)
     thread.join();
+}
+
+Status ProxyServer::reload_settings() {
+  const std::string& path = shared_->config.settings_file;
+  if (path.empty()) return {};
+  std::lock_guard lock(shared_->settings_mutex);
+  bool debug = false;
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    constexpr std::size_t kMaxSettings = 4096;
+    std::string text(kMaxSettings + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    const auto doc =
+        text.size() > kMaxSettings ? nlohmann::json() : nlohmann::json::parse(text, nullptr, false);
+    const bool valid =
+        doc.is_object() && std::all_of(doc.items().begin(), doc.items().end(), [](const auto& kv) {
+          return kv.key() == "debug_logging" && kv.value().is_boolean();
+        });
+    if (!valid) {
+      shared_->log.write({{"event", "settings_error"}, {"file", path}});
+      return Error::invalid_argument(
+          "settings file " + path +
+          " is not a JSON object {\"debug_logging\": true|false} of at most 4 KiB; the "
+          "settings stay as they were");
+    }
+    debug = doc.value("debug_logging", false);
+  }
+  if (shared_->debug_logging.exchange(debug) != debug) {
+    shared_->log.write({{"event", "debug_logging"}, {"enabled", debug}});
+  }
+  return {};
+}
+
+bool ProxyServer::debug_logging() const {
+  return shared_->debug_logging.load();
 }
 
 Status ProxyServer::reopen_log() {

@@ -49,6 +49,11 @@ class ProxyServer {
   void shutdown(std::chrono::milliseconds grace);
   // Reopens the log file by name (SIGHUP, after log rotation); thread-safe.
   Status reopen_log();
+  // Re-reads config().settings_file (SIGHUP; create() reads it once): debug logging on or off,
+  // logged as {"event":"debug_logging","enabled":...} when it changes. A bad file changes
+  // nothing. Thread-safe.
+  Status reload_settings();
+  bool debug_logging() const;
 
   struct Shared;  // what the workers share: config, TLS contexts, verifier, caps, log, metrics
   struct State;   // one worker: event loop, listener, sessions, pool (server.cc)

@@ -22,6 +22,7 @@
 
 #include "awslocal/secret_store.h"
 #include "awslocal/writer_secret.h"
+#include "common/log_files.h"
 #include "common/netns.h"
 #include "common/process.h"
 #include "common/time.h"
@@ -308,11 +309,13 @@ struct Paths {
   std::string aurora_log() const { return aurora() + "/postgresql.log"; }
   std::string proxy_dir() const { return root + "/proxy"; }
   std::string proxy_config() const { return proxy_dir() + "/proxy.yaml"; }
+  std::string proxy_settings() const { return proxy_settings_file(root); }
   std::string logs() const { return root + "/logs"; }
   std::string proxy_log() const { return logs() + "/proxy.log"; }
   std::string proxy_out() const { return logs() + "/proxy.out"; }
   std::string endpoint_out() const { return logs() + "/endpoint.out"; }
-  std::string function_log() const { return logs() + "/function.log"; }
+  // One stream file per execution environment (lambda::FunctionConfig::log_dir).
+  std::string function_logs() const { return logs() + "/function"; }
   std::string spec() const { return root + "/spec.yaml"; }
 };
 
@@ -572,6 +575,12 @@ Status Bringup::aurora() {
   if (iam_backend()) WG_RETURN_IF_ERROR(write_pam_service(c.port));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/pg_hba.conf", postgres_account_));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/postgresql.auto.conf", postgres_account_));
+  {
+    // The server's log: 0600, the server account's (pg_ctl appends to it).
+    WG_ASSIGN_OR_RETURN(const int fd, open_log_file(paths_.aurora_log(), 0600));
+    ::close(fd);
+    WG_RETURN_IF_ERROR(chown_to(paths_.aurora_log(), postgres_account_));
+  }
   std::vector<std::string> pg_ctl = {
       bin + "/pg_ctl", "-D", paths_.aurora_data(), "-l", paths_.aurora_log(), "-w", "-t", "60",
       "start"};
@@ -686,8 +695,8 @@ Status Bringup::endpoint() {
       paths_.endpoint_key(),
       "--function-bootstrap",
       options_.bin_dir + "/bootstrap",
-      "--function-log",
-      paths_.function_log(),
+      "--function-log-dir",
+      paths_.function_logs(),
       "--function-env",
       "PROXY_ENDPOINT=" + state_.proxy_endpoint,
       "--function-env",
@@ -756,7 +765,14 @@ Status Bringup::proxy() {
          << (netns() ? kEndpointPort : state_.component("endpoint").port)
          << "', ca_file: " << paths_.ca_cert() << "}\n";
   }
+  // Debug logging starts off, as RDS Proxy's does; `aws rds modify-db-proxy` changes it.
+  state_.proxy_debug_logging = false;
+  state_.proxy_updated.clear();
+  WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_settings(), proxy_settings_json(false), 0600));
   yaml << "log_file: " << paths_.proxy_log() << "\n"
+       << "log_max_bytes: " << kProxyLogMaxBytes << "\n"
+       << "log_keep: " << kProxyLogKeep << "\n"
+       << "settings_file: " << paths_.proxy_settings() << "\n"
        << "admin_listen: 127.0.0.1:" << admin_port << "\n"
        << "shutdown_grace: 5\n";
   WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_config(), yaml.str(), 0600));
@@ -1077,6 +1093,8 @@ std::string status_text(const StackState& state) {
   out << "  proxy endpoint     " << state.proxy_endpoint << "\n"
       << "  cluster endpoint   " << state.cluster_endpoint << "\n"
       << "  proxy resource id  " << state.proxy_resource_id << "\n"
+      << "  proxy debug log    " << (state.proxy_debug_logging ? "on" : "off")
+      << "   (aws rds modify-db-proxy --[no-]debug-logging)\n"
       << "  CA bundle          " << state.ca_file << "\n"
       << "  AWS endpoint       " << state.endpoint_url << "   (aws --endpoint-url "
       << state.endpoint_url << " --ca-bundle " << state.ca_file << ")\n"
@@ -1094,6 +1112,7 @@ std::string status_json(const StackState& state) {
             {"proxy_endpoint", state.proxy_endpoint},
             {"cluster_endpoint", state.cluster_endpoint},
             {"proxy_resource_id", state.proxy_resource_id},
+            {"proxy_debug_logging", state.proxy_debug_logging},
             {"cluster_resource_id", state.cluster_resource_id},
             {"ca_bundle", state.ca_file},
             {"endpoint_url", state.endpoint_url}};

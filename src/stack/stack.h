@@ -83,6 +83,21 @@ struct WriterLogin {
 };
 Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec);
 
+// The proxy's log file rotates at this size, keeping this many rotated files
+// (STATE/logs/proxy.log.<stream offset>, common/log_files.h).
+inline constexpr int kProxyLogMaxBytes = 16 * 1024 * 1024;
+inline constexpr int kProxyLogKeep = 5;
+
+// What the proxy may change without a restart (its settings_file): STATE/proxy/settings.json.
+std::string proxy_settings_file(const std::string& state_dir);
+std::string proxy_settings_json(bool debug_logging);  // {"debug_logging": true}
+
+// Turns the running proxy's debug logging on or off without a restart: writes the settings
+// file (0600), sends the proxy SIGHUP (only to the pid the state recorded, and only while it
+// is still writegate-proxy) and records the setting in stack.json, so `status` shows it.
+// kFailedPrecondition when the stack is not up or the proxy is not running.
+Result<StackState> set_proxy_debug_logging(const std::string& state_dir, bool on);
+
 // The command line that runs argv inside a component's namespace ("lambda", "proxy",
 // "aurora"): `ip netns exec NS ...` in netns mode; argv unchanged in loopback mode.
 Result<std::vector<std::string>> in_component(const StackState& state, const std::string& component,

@@ -70,6 +70,8 @@ Result<StackState> StackState::load(const std::string& state_dir) {
     s.ca_file = j.value("ca_file", "");
     s.aurora_dir = j.value("aurora_dir", "");
     s.endpoint_url = j.value("endpoint_url", "");
+    s.proxy_debug_logging = j.value("proxy_debug_logging", false);
+    s.proxy_updated = j.value("proxy_updated", "");
     s.made = j.value("made", std::vector<std::string>{});
     const json empty = json::object();
     const json& components = j.contains("components") ? j.at("components") : empty;
@@ -109,6 +111,8 @@ Status StackState::save() const {
   j["ca_file"] = ca_file;
   j["aurora_dir"] = aurora_dir;
   j["endpoint_url"] = endpoint_url;
+  j["proxy_debug_logging"] = proxy_debug_logging;
+  j["proxy_updated"] = proxy_updated;
   j["made"] = made;
   json components = json::object();
   for (const auto& [name, c] : this->components) {

@@ -55,6 +55,10 @@ struct StackState {
   // when the postgres account cannot reach the state folder (a state folder under /root).
   std::string aurora_dir;
   std::string endpoint_url;  // the local AWS endpoint for the host (aws --endpoint-url)
+  // RDS Proxy's DebugLogging as `aws rds modify-db-proxy` last set it (the proxy reads
+  // STATE/proxy/settings.json on SIGHUP), and when (ISO 8601; empty: never changed).
+  bool proxy_debug_logging = false;
+  std::string proxy_updated;
   std::map<std::string, ComponentState> components;
   // What `up` made, in order, so `down` undoes exactly that (e.g. "network").
   std::vector<std::string> made;

@@ -13,6 +13,7 @@
 
 #include "common/netns.h"
 #include "common/process.h"
+#include "lambda/bash_runtime.h"
 #include "lambda/emulator.h"
 #include "support/root_only.h"
 
@@ -20,33 +21,10 @@ namespace writegate::lambda {
 namespace {
 
 // Answers every event with {"netns":"net:[INODE]","hosts":"<its /etc/hosts>"}.
-constexpr const char* kRuntimeScript = R"(#!/bin/bash
-api=$AWS_LAMBDA_RUNTIME_API
-exec 3<>"/dev/tcp/${api%:*}/${api#*:}"
-while true; do
-  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n' >&3
-  id=""
-  length=0
-  while IFS= read -r line <&3; do
-    line=${line%$'\r'}
-    [ -z "$line" ] && break
-    case "${line,,}" in
-      lambda-runtime-aws-request-id:*) id=${line#*: } ;;
-      content-length:*) length=${line#*: } ;;
-    esac
-  done
-  [ "$length" -gt 0 ] && head -c "$length" <&3 >/dev/null
+const std::string kRuntimeScript = bash_runtime(R"(
   hosts=$(tr '\n\t' '  ' </etc/hosts)
   body="{\"netns\":\"$(readlink /proc/self/ns/net)\",\"hosts\":\"$hosts\"}"
-  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s' "$id" "${#body}" "$body" >&3
-  while IFS= read -r line <&3; do
-    line=${line%$'\r'}
-    case "${line,,}" in content-length:*) length=${line#*: } ;; esac
-    [ -z "$line" ] && break
-  done
-  [ "${length:-0}" -gt 0 ] && head -c "$length" <&3 >/dev/null
-done
-)";
+)");
 
 std::string ip_program() {
   return ip_netns_exec_prefix("x")[0];

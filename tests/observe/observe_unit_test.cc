@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "common/log_files.h"
 #include "observe/filter_pattern.h"
 #include "observe/insights.h"
 #include "observe/logs.h"
@@ -126,6 +128,85 @@ TEST_F(LogFileTest, ReadsIncrementallyWithinTheCap) {
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->events.size(), 1u);
   EXPECT_EQ(again->events[0].message, "2026-11-30 21:00:00.000 UTC [1] new");
+}
+
+// A stream read on across rotations (common/log_files.h): every line once, in order, with the
+// offsets it had before its file was rotated; expired files are skipped, not an error.
+TEST(RotatedStream, ReadsOnAcrossRotationsWithoutLossOrDoubles) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("wg-observe-rot-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "proxy.log").string();
+  int written = 0;
+  auto write_lines = [&](int n) {
+    std::ofstream out(path, std::ios::app);
+    for (int i = 0; i < n; ++i, ++written)
+      out << R"({"event":"connect","n":)" << written << R"(,"time":"2026-11-30T21:00:00.000Z"})"
+          << "\n";
+  };
+  const LogStreamSource source{"prx-1", path, LogFormat::kJsonTime};
+  // Reads from `at` to the end (small reads, so a read stops inside a file too).
+  auto read_all = [&](ReadPosition at, std::vector<LogEvent>& out) {
+    for (int guard = 0; guard < 1000; ++guard) {
+      auto chunk = read_events(source, at, 100);
+      EXPECT_TRUE(chunk.ok());
+      if (!chunk.ok()) return at;
+      out.insert(out.end(), chunk->events.begin(), chunk->events.end());
+      at = chunk->next;
+      if (chunk->end_of_file) return at;
+    }
+    ADD_FAILURE() << "no end";
+    return at;
+  };
+  auto numbers = [](const std::vector<LogEvent>& events) {
+    std::vector<int> n;
+    for (const auto& e : events)
+      n.push_back(nlohmann::json::parse(e.message)["n"].get<int>());
+    return n;
+  };
+  auto sequence = [](int from, int to) {
+    std::vector<int> v;
+    for (int i = from; i < to; ++i)
+      v.push_back(i);
+    return v;
+  };
+
+  write_lines(10);
+  std::vector<LogEvent> first;
+  const ReadPosition after_first = read_all({}, first);
+  EXPECT_EQ(numbers(first), sequence(0, 10));
+  write_lines(5);
+  ASSERT_TRUE(rotate_log_file(path, 5).ok());
+  write_lines(5);
+  ASSERT_TRUE(rotate_log_file(path, 5).ok());
+  write_lines(5);
+  // On from where the first read stopped: the 15 new lines, once each.
+  std::vector<LogEvent> rest;
+  read_all(after_first, rest);
+  EXPECT_EQ(numbers(rest), sequence(10, 25));
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().offset, after_first.offset);
+  // From the start: all 25, and the first 10 keep their offsets (event ids) after rotation.
+  std::vector<LogEvent> all;
+  read_all({}, all);
+  EXPECT_EQ(numbers(all), sequence(0, 25));
+  ASSERT_EQ(all.size(), 25u);
+  for (std::size_t i = 0; i < first.size(); ++i)
+    EXPECT_EQ(all[i].offset, first[i].offset) << i;
+  for (std::size_t i = 1; i < all.size(); ++i)
+    EXPECT_GT(all[i].offset, all[i - 1].offset) << i;
+  // Keep 1: the older files go; a read from 0 starts at the oldest file left.
+  ASSERT_TRUE(rotate_log_file(path, 1).ok());
+  write_lines(1);
+  const auto segments = log_segments(path);
+  ASSERT_EQ(segments.size(), 2u);  // one rotated file and the current one
+  EXPECT_EQ(segments[1].start, segments[0].start + segments[0].size);
+  std::vector<LogEvent> kept;
+  read_all({}, kept);
+  EXPECT_EQ(numbers(kept), sequence(20, 26));
+  EXPECT_EQ(kept.front().offset, all[20].offset);
+  fs::remove_all(dir);
 }
 
 TEST_F(LogFileTest, MissingFileIsEmptyAndGroupsAreNamedAsOnAws) {

@@ -56,6 +56,26 @@ TEST_F(ProxyConfigTest, TheNewKeysAreRead) {
   EXPECT_EQ(c->backend.require_auth, (std::set<std::string>{"md5", "scram-sha-256"}));
 }
 
+TEST_F(ProxyConfigTest, LogRotationAndTheSettingsFile) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->log_max_bytes, 0);
+  EXPECT_EQ(c->log_keep, 5);
+  EXPECT_EQ(c->settings_file, "");
+  c = load("log_max_bytes: 1048576\nlog_keep: 3\nsettings_file: /run/s.json\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->log_max_bytes, 1048576);
+  EXPECT_EQ(c->log_keep, 3);
+  EXPECT_EQ(c->settings_file, "/run/s.json");
+  c = load("log_max_bytes: 1000\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message(),
+              HasSubstr("log_max_bytes: must be 0 (no rotation) or at least 65536"));
+  c = load("log_keep: 0\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message(), HasSubstr("log_keep: expected 1..1000"));
+}
+
 TEST_F(ProxyConfigTest, BackendAuthIamSendsTokensAsCleartextPasswordsOnly) {
   auto c = load("");
   ASSERT_TRUE(c.ok()) << c.error().message();

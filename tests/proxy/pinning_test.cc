@@ -174,5 +174,17 @@ TEST(Pinning, StatementsBeforeALexingError) {
   EXPECT_EQ(c.reason, PinReason::kUnlexable);
 }
 
+// Debug logging's statement digests: no literal, no comment, unterminated text shows nothing.
+TEST(QueryDigest, LiteralsBecomeParametersAndCommentsGo) {
+  EXPECT_EQ(query_digest("INSERT INTO foo.t (a, b) VALUES ('s3cret', 42) /* pw: x */ -- y"),
+            "insert into foo.t(a,b) values($1,$2)");
+  EXPECT_EQ(query_digest("INSERT INTO \"foo\".\"t\" (\"a\") VALUES ($1)"),
+            "insert into \"foo\".\"t\"(\"a\") values($1)");
+  EXPECT_EQ(query_digest("ALTER ROLE w PASSWORD 'hunter2'"), "alter role w password $1");
+  EXPECT_EQ(query_digest("SET password_encryption = scram"), "set password_encryption = $1");
+  EXPECT_EQ(query_digest("SELECT $$dollar secret$$, E'esc\\'aped'"), "select $1,$2");
+  EXPECT_EQ(query_digest("SELECT 'unterminated"), "");
+}
+
 }  // namespace
 }  // namespace writegate::proxy

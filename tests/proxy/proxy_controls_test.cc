@@ -11,12 +11,18 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "awslocal/secret_store.h"
+#include "common/log_files.h"
 #include "pgclient/pgclient.h"
 #include "pgwire/frame_decoder.h"
 #include "pgwire/parse.h"
@@ -596,6 +602,83 @@ TEST_F(ProxyControlsTest, ACancelReachesOnlyItsOwnSessionAndAWrongKeyNothing) {
   EXPECT_EQ(sqlstate_of(b), "ok");  // B slept its three seconds out
   PQfinish(a);
   PQfinish(b);
+}
+
+// ---- debug logging and the log's rotation ----
+
+// The JSON lines of every file of a rotating log (common/log_files.h), oldest first.
+std::vector<nlohmann::json> rotating_log_lines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  for (const LogSegment& segment : log_segments(path)) {
+    std::ifstream in(segment.path);
+    for (std::string line; std::getline(in, line);)
+      out.push_back(nlohmann::json::parse(line, nullptr, false));
+  }
+  return out;
+}
+
+std::size_t count_event(const std::vector<nlohmann::json>& lines, const std::string& event) {
+  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
+    return l.is_object() && l.value("event", "") == event;
+  }));
+}
+
+// settings_file turns debug logging on (at start, and again on reload_settings(), SIGHUP's
+// work): a borrow, a query digest (no literal) and a release per transaction. The log rotates
+// at log_max_bytes into files that never pass it, mode 0600, and across them every query line
+// is there exactly once.
+TEST_F(ProxyControlsTest, DebugLinesFollowTheSettingsFileAndTheLogRotatesWithoutLosingALine) {
+  const std::string settings = stack_->dir() + "/debug-settings.json";
+  std::ofstream(settings) << R"({"debug_logging": true})";
+  auto extra = stack_->start_proxy([&](proxy::ProxyConfig& c) {
+    c.settings_file = settings;
+    c.log_max_bytes = 64 * 1024;
+    c.log_keep = 100;
+  });
+  ASSERT_NE(extra, nullptr);
+  EXPECT_TRUE(extra->server().debug_logging());
+  auto conn = login_at(extra->port());
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  constexpr int kQueries = 400;
+  for (int i = 0; i < kQueries; ++i) {
+    auto r = conn->exec("SELECT 'l1t3ral-" + std::to_string(i) + "' AS v /* a comment */");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+  }
+  // Off (the file again, then what SIGHUP does): no more query lines.
+  std::ofstream(settings, std::ios::trunc) << R"({"debug_logging": false})";
+  ASSERT_TRUE(extra->server().reload_settings().ok());
+  EXPECT_FALSE(extra->server().debug_logging());
+  ASSERT_TRUE(conn->exec("SELECT 'after'").ok());
+  // A damaged file changes nothing and says so.
+  std::ofstream(settings, std::ios::trunc) << R"({"debug_logging": "yes"})";
+  EXPECT_FALSE(extra->server().reload_settings().ok());
+  EXPECT_FALSE(extra->server().debug_logging());
+  conn = Error::internal("closed");  // the session ends: its lines are written
+
+  const auto segments = log_segments(extra->log_file());
+  EXPECT_GE(segments.size(), 3u) << "the log did not rotate";
+  for (const LogSegment& segment : segments) {
+    struct stat st {};
+    ASSERT_EQ(::stat(segment.path.c_str(), &st), 0) << segment.path;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << segment.path;
+    EXPECT_LE(segment.size, 64u * 1024) << segment.path;
+  }
+  const auto lines = rotating_log_lines(extra->log_file());
+  for (const auto& l : lines)
+    ASSERT_TRUE(l.is_object()) << "a broken line at a rotation";
+  EXPECT_EQ(count_event(lines, "query"), static_cast<std::size_t>(kQueries));
+  EXPECT_EQ(count_event(lines, "borrow"), static_cast<std::size_t>(kQueries));
+  EXPECT_EQ(count_event(lines, "release"), static_cast<std::size_t>(kQueries));
+  EXPECT_EQ(count_event(lines, "settings_error"), 1u);
+  std::set<std::string> digests;
+  for (const auto& l : lines) {
+    if (l.value("event", "") != "query") continue;
+    digests.insert(l.value("digest", ""));
+    EXPECT_EQ(l.value("user", ""), "lambda_writer");
+  }
+  EXPECT_EQ(digests, std::set<std::string>{"select $1 as v"});
+  for (const auto& l : lines)
+    EXPECT_EQ(l.dump().find("l1t3ral"), std::string::npos) << l.dump();
 }
 
 }  // namespace
