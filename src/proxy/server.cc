@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/time.h"
 #include "iam/store.h"
@@ -49,6 +50,8 @@ constexpr std::size_t kClientReadChunk = 8 * 1024;
 constexpr std::size_t kMaxPendingToBackend = 256 * 1024;
 // How long a backend left by a vanished client may take to roll back before it is closed.
 constexpr std::chrono::seconds kCleanupTimeout{10};
+// How long the database may take to take a forwarded CancelRequest (connect, send, its close).
+constexpr std::chrono::seconds kCancelTimeout{5};
 constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
 
 std::string now_iso8601() {
@@ -103,25 +106,14 @@ class JsonLog {
   std::string path_;
 };
 
-// The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the backend
-// that serves that client at that moment, with the backend's key (RDS Proxy cannot do this; we
-// can). Between transactions a client has no backend and a cancel has nothing to do.
-struct CancelTarget {
-  std::atomic<std::uint64_t> backend{0};  // pid << 32 | secret; 0: none now
-  void set(const pgwire::BackendKeyData& key) {
-    backend = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(key.process_id)) << 32) |
-              static_cast<std::uint32_t>(key.secret_key);
-  }
-  void clear() { backend = 0; }
-};
-
+// The proxy hands clients keys of its own; a CancelRequest with one is handed to the session
+// of that client, on its own worker, which forwards it to the backend it holds at that moment
+// with the backend's key (RDS Proxy cannot do this; we can). Between transactions a client has
+// no backend and a cancel has nothing to do.
 class CancelRegistry {
  public:
-  struct Target {
-    std::int32_t backend_pid;
-    std::int32_t backend_secret;
-  };
-  pgwire::BackendKeyData add(std::shared_ptr<CancelTarget> target) {
+  // `cancel` posts the request to the session's worker; it may be called from any thread.
+  pgwire::BackendKeyData add(std::function<void()> cancel) {
     std::lock_guard lock(mutex_);
     for (;;) {
       pgwire::BackendKeyData key;
@@ -129,26 +121,24 @@ class CancelRegistry {
       RAND_bytes(reinterpret_cast<unsigned char*>(&key.secret_key), sizeof key.secret_key);
       key.process_id &= 0x7fffffff;
       if (key.process_id == 0) continue;
-      if (entries_.emplace(std::pair{key.process_id, key.secret_key}, target).second) return key;
+      if (entries_.emplace(std::pair{key.process_id, key.secret_key}, cancel).second) return key;
     }
   }
   void remove(const pgwire::BackendKeyData& key) {
     std::lock_guard lock(mutex_);
     entries_.erase({key.process_id, key.secret_key});
   }
-  std::optional<Target> find(std::int32_t pid, std::int32_t secret) {
+  // What cancels that client's request; empty for an unknown key.
+  std::function<void()> find(std::int32_t pid, std::int32_t secret) {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find({pid, secret});
-    if (it == entries_.end()) return std::nullopt;
-    const std::uint64_t backend = it->second->backend.load();
-    if (backend == 0) return std::nullopt;
-    return Target{static_cast<std::int32_t>(backend >> 32),
-                  static_cast<std::int32_t>(backend & 0xffffffffu)};
+    if (it == entries_.end()) return {};
+    return it->second;
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<CancelTarget>> entries_;
+  std::map<std::pair<std::int32_t, std::int32_t>, std::function<void()>> entries_;
 };
 
 }  // namespace
@@ -277,7 +267,14 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   awaitable<void> serve_admin(tcp::socket socket);
   // The pool's view, and (worker 0, for /status) everyone's, each read on its own thread.
   awaitable<std::string> status_json();
-  awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
+  // A client's CancelRequest: handed to the session that owns the key (dropped when none does).
+  void forward_cancel(std::int32_t pid, std::int32_t secret);
+  // Sends a CancelRequest for this backend to the database and waits until the database has
+  // taken it (PostgreSQL closes the connection once it has signalled the backend), within
+  // kCancelTimeout. true: taken.
+  awaitable<bool> deliver_cancel(pgwire::BackendKeyData backend);
+  // Cancel connections in flight, closed by stop_now(). Loop thread only.
+  std::set<tcp::socket*> cancel_sockets;
   // Closes the listeners, the pool and every session at once.
   void stop_now() {
     stopping = true;
@@ -286,6 +283,8 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
     error_code ignored;
     acceptor.close(ignored);
     admin_acceptor.close(ignored);
+    for (tcp::socket* socket : cancel_sockets)
+      socket->close(ignored);
     auto all = closers;  // a closer may end its session and erase itself
     for (auto& [id, close] : all)
       close();
@@ -394,7 +393,35 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // A CancelRequest with this client's key, on this session's worker: the backend held now (if
+  // any) is cancelled. The release of a backend and this look-up run on the same thread, and a
+  // backend with a cancel in flight stays out of the pool until the database has taken the
+  // cancel, so a cancel can never reach the next client's query on that backend. A cancel
+  // between transactions is dropped.
+  void cancel_request() {
+    if (!attached_) {
+      state_->log.write({{"event", "cancel"}, {"client", client_}, {"outcome", "no_query"}});
+      return;
+    }
+    ++attached_->cancels_in_flight;
+    asio::co_spawn(socket_.get_executor(), send_cancel(shared_from_this(), attached_),
+                   asio::detached);
+  }
+
  private:
+  static awaitable<void> send_cancel(std::shared_ptr<Session> self, BackendHandle backend) {
+    const bool taken = co_await self->state_->deliver_cancel(backend->key);
+    self->state_->log.write({{"event", "cancel"},
+                             {"client", self->client_},
+                             {"outcome", taken ? "forwarded" : "error"}});
+    // In doubt whether (or when) the database takes it: nobody else may get this backend.
+    if (!taken) backend->broken = true;
+    if (--backend->cancels_in_flight == 0 && backend->release_after_cancels) {
+      backend->release_after_cancels = false;
+      self->state_->pool->give_back(std::move(backend));
+    }
+  }
+
   // Coroutines are free functions taking their arguments by value: GCC 12 mishandles the
   // captures of coroutine lambdas.
   static awaitable<AuthOutcome> authenticate_on_pool(std::shared_ptr<ProxyServer::State> state,
@@ -581,9 +608,7 @@ class Session : public std::enable_shared_from_this<Session> {
           break;
         case pgwire::FrameKind::kCancelRequest: {
           auto cancel = pgwire::parse_cancel_request(frame->body);
-          if (cancel) {
-            co_await state_->forward_cancel(cancel->process_id, cancel->secret_key);
-          }
+          if (cancel) state_->forward_cancel(cancel->process_id, cancel->secret_key);
           co_return false;
         }
         case pgwire::FrameKind::kStartupMessage: {
@@ -730,7 +755,14 @@ class Session : public std::enable_shared_from_this<Session> {
         std::move(*baseline),
         PooledSessionOptions{.pinning = {},
                              .exclude_variable_sets = state_->config.exclude_variable_sets});
-    client_key_ = state_->cancels.add(cancel_target_);
+    client_key_ = state_->cancels.add(
+        [worker = std::weak_ptr<ProxyServer::State>(state_), weak = weak_from_this()] {
+          auto alive = worker.lock();
+          if (!alive) return;
+          asio::post(alive->io, [weak] {
+            if (auto self = weak.lock()) self->cancel_request();
+          });
+        });
     registered_ = true;
     std::string out = *pgwire::encode(pgwire::Authentication::ok());
     out += *greeting;
@@ -847,7 +879,6 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     attached_ = std::get<BackendHandle>(std::move(borrowed));
     protocol_->on_attach();
-    cancel_target_->set(attached_->key);
     asio::co_spawn(socket_.get_executor(), relay_backend(shared_from_this(), attached_),
                    asio::detached);
     co_return true;
@@ -1004,7 +1035,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // The session lets go of its backend: back to the pool (`reuse`) or closed.
   void detach(const BackendHandle& backend, bool reuse) {
     if (attached_ != backend) return;
-    cancel_target_->clear();
     if (pinned_counted_) {
       --state_->metrics.database_connections_currently_session_pinned;
       pinned_counted_ = false;
@@ -1013,7 +1043,11 @@ class Session : public std::enable_shared_from_this<Session> {
     BackendHandle handle = std::move(attached_);
     attached_.reset();
     if (reuse && !protocol_->pinned()) {
-      state_->pool->give_back(std::move(handle));
+      if (handle->cancels_in_flight > 0) {
+        handle->release_after_cancels = true;  // given back when the database took them
+      } else {
+        state_->pool->give_back(std::move(handle));
+      }
     } else {
       state_->pool->discard(std::move(handle));
     }
@@ -1114,7 +1148,6 @@ class Session : public std::enable_shared_from_this<Session> {
   PoolKey key_;
   std::optional<PooledSession> protocol_;
   BackendHandle attached_;
-  std::shared_ptr<CancelTarget> cancel_target_ = std::make_shared<CancelTarget>();
   asio::steady_timer cleanup_timer_{socket_.get_executor()};
   std::optional<std::chrono::steady_clock::time_point> request_sent_at_;
   std::chrono::steady_clock::time_point login_started_;
@@ -1211,24 +1244,50 @@ awaitable<void> ProxyServer::State::accept_loop() {
   }
 }
 
-awaitable<void> ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_t secret) {
-  const auto target = cancels.find(pid, secret);
-  if (!target) co_return;  // unknown keys are ignored, as PostgreSQL does
+void ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_t secret) {
+  const auto cancel = cancels.find(pid, secret);
+  if (!cancel) return;  // unknown keys are ignored, as PostgreSQL does
+  cancel();
+}
+
+awaitable<bool> ProxyServer::State::deliver_cancel(pgwire::BackendKeyData backend) {
+  auto self = shared_from_this();
+  auto held = std::make_shared<tcp::socket>(io);
+  tcp::socket& socket = *held;
+  cancel_sockets.insert(held.get());
+  asio::steady_timer limit(io);
+  limit.expires_after(kCancelTimeout);
+  limit.async_wait([weak = std::weak_ptr<tcp::socket>(held)](error_code ec) {
+    if (ec) return;
+    if (auto alive = weak.lock()) {
+      error_code ignored;
+      alive->close(ignored);
+    }
+  });
   error_code ec;
+  bool taken = false;
   tcp::resolver resolver(io);
   const auto endpoints =
       co_await resolver.async_resolve(config.backend.host, std::to_string(config.backend.port),
                                       asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return;
-  tcp::socket socket(io);
-  co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return;
-  auto bytes = pgwire::encode(pgwire::CancelRequest{target->backend_pid, target->backend_secret});
-  if (bytes) {
+  if (!ec && !stopping) {
+    co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
+  }
+  auto bytes = pgwire::encode(pgwire::CancelRequest{backend.process_id, backend.secret_key});
+  if (!ec && bytes && socket.is_open()) {
     co_await asio::async_write(socket, asio::buffer(*bytes),
                                asio::redirect_error(use_awaitable, ec));
+    if (!ec) {
+      // PostgreSQL answers nothing: it signals the backend, then closes.
+      char byte = 0;
+      co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                      asio::redirect_error(use_awaitable, ec));
+      taken = ec == asio::error::eof;
+    }
   }
-  log.write({{"event", "cancel"}, {"outcome", ec ? "error" : "forwarded"}});
+  limit.cancel();
+  cancel_sockets.erase(held.get());
+  co_return taken;
 }
 
 // The admin listener: GET /metrics (Prometheus text) and GET /status (JSON), one request per
