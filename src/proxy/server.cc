@@ -28,6 +28,7 @@
 #include "proxy/admission.h"
 #include "proxy/authenticator.h"
 #include "proxy/backend_connector.h"
+#include "proxy/client_login.h"
 #include "proxy/pool.h"
 #include "proxy/pooled_session.h"
 
@@ -52,7 +53,6 @@ constexpr std::size_t kMaxPendingToBackend = 256 * 1024;
 constexpr std::chrono::seconds kCleanupTimeout{10};
 // How long the database may take to take a forwarded CancelRequest (connect, send, its close).
 constexpr std::chrono::seconds kCancelTimeout{5};
-constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
 
 std::string now_iso8601() {
   return format_iso8601_millis(std::chrono::system_clock::now());
@@ -333,6 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
         ticket_(std::move(ticket)),
         deadline_(socket_.get_executor()),
         decoder_(pgwire::FrameDecoder::frontend(decoder_options())),
+        login_(ClientLoginSettings{.databases = state_->config.databases}),
         client_(std::move(client)) {}
 
   ~Session() {
@@ -517,26 +518,19 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
-  // The next complete client frame; nullopt when the client left or sent garbage (answered).
-  awaitable<std::optional<pgwire::Frame>> next_client_frame() {
+  // The login's next step for what the client sends next: its next frame, its garbage, or its
+  // leaving (or being closed: the login's deadline, an eviction).
+  awaitable<LoginStep> next_login_step() {
     for (;;) {
       auto decoded = decoder_.next();
-      if (!decoded) {
-        // While relaying, the server side may be writing to the client: no second writer, the
-        // connection just closes.
-        if (!relaying_) {
-          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                              "invalid message from client: " + decoded.error().message());
-        }
-        reason_ = "protocol_violation";
-        co_return std::nullopt;
+      if (!decoded) co_return login_.on_decode_error(decoded.error());
+      if (decoded->ready()) {
+        co_return login_.on_client_frame(decoded->frame, decoder_.buffered_bytes());
       }
-      if (decoded->ready()) co_return decoded->frame;
       if (!co_await read_client()) {
-        reason_ = timed_out_ ? "auth_timeout"
-                  : evicted_ ? "evicted_unauthenticated"
-                             : "client_closed";
-        co_return std::nullopt;
+        co_return login_.on_client_gone(timed_out_ ? "auth_timeout"
+                                        : evicted_ ? "evicted_unauthenticated"
+                                                   : "client_closed");
       }
     }
   }
@@ -567,157 +561,96 @@ class Session : public std::enable_shared_from_this<Session> {
     state_->log.write(std::move(line));
   }
 
-  // ---- login: startup, TLS, IAM token, backend ----
+  // ---- login: the decisions are ClientLogin's; here the I/O they ask for ----
   awaitable<bool> login() {
-    std::optional<pgwire::StartupMessage> startup;
-    while (!startup) {
-      auto frame = co_await next_client_frame();
-      if (!frame) {
-        if (reason_ != "client_closed") log_attempt("refused");
-        co_return false;
-      }
-      switch (frame->kind) {
-        case pgwire::FrameKind::kSslRequest: {
-          if (!co_await write_client(pgwire::encryption_response(true))) co_return false;
-          if (decoder_.buffered_bytes() != 0) {
-            // Bytes sent in plaintext before the handshake must not pass as encrypted
-            // (CVE-2021-23214); said as PostgreSQL says it, in plaintext, after the 'S'.
-            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                                "received unencrypted data after SSL request");
-            reason_ = "plaintext_after_sslrequest";
-            log_attempt("refused");
-            co_return false;
-          }
-          tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), state_->front_tls);
-          error_code ec;
-          co_await tls_->async_handshake(ssl::stream_base::server,
-                                         asio::redirect_error(use_awaitable, ec));
-          if (ec) {
-            reason_ = timed_out_ ? "auth_timeout"
-                      : evicted_ ? "evicted_unauthenticated"
-                                 : "tls_handshake_failed";
-            detail_ = ec.message();
+    LoginStep step = co_await next_login_step();
+    for (;;) {
+      if (!step.reason.empty()) reason_ = step.reason;
+      if (!step.detail.empty()) detail_ = step.detail;
+      user_ = login_.user();
+      database_ = login_.database();
+      // (No co_await inside a conditional expression: GCC 12 mishandles those.)
+      bool written = true;
+      if (!step.to_client.empty()) written = co_await write_client(step.to_client);
+      switch (step.action) {
+        case LoginAction::kRead:
+          if (!written) co_return false;
+          step = co_await next_login_step();
+          break;
+        case LoginAction::kStartTls: {
+          if (!written) co_return false;
+          if (!co_await start_tls()) {
             log_attempt("refused");
             co_return false;
           }
           ++state_->metrics.client_connections_tls;
+          login_.on_tls_established();
+          step = co_await next_login_step();
           break;
         }
-        case pgwire::FrameKind::kGssEncRequest:
-          if (!co_await write_client(pgwire::encryption_response(false))) co_return false;
-          break;
-        case pgwire::FrameKind::kCancelRequest: {
-          auto cancel = pgwire::parse_cancel_request(frame->body);
-          if (cancel) state_->forward_cancel(cancel->process_id, cancel->secret_key);
+        case LoginAction::kCancel:
+          state_->forward_cancel(step.cancel->process_id, step.cancel->secret_key);
           co_return false;
-        }
-        case pgwire::FrameKind::kStartupMessage: {
-          auto parsed = pgwire::parse_startup_message(frame->body);
-          if (!parsed) {
-            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                                parsed.error().message());
-            reason_ = "bad_startup";
-            log_attempt("refused");
+        case LoginAction::kVerifyToken:
+          step = co_await verify_token();
+          break;
+        case LoginAction::kFindPool:
+          step = co_await find_pool();
+          break;
+        case LoginAction::kDone:
+          if (!written) {
+            reason_ = "client_closed";
+            log_attempt("error");
             co_return false;
           }
-          startup = std::move(*parsed);
-          break;
-        }
-        default:
-          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                              "unexpected message before startup");
-          reason_ = "protocol_violation";
-          log_attempt("refused");
+          ++state_->metrics.client_connections_setup_succeeded;
+          log_attempt("ok");
+          co_return true;
+        case LoginAction::kClose:
+          if (step.failed_auth) ++state_->metrics.client_connections_setup_failed_auth;
+          auth_failed_ = login_.token_refused();
+          if (reason_ == "borrow_timeout") ++state_->metrics.database_connections_borrow_timeouts;
+          if (!step.outcome.empty()) log_attempt(step.outcome);
           co_return false;
       }
     }
-    user_ = std::string(startup->user());
-    database_ = std::string(startup->parameter("database").value_or(user_));
-    if (!tls_) {
-      co_await send_error(pgwire::Severity::kFatal,
-                          pgwire::sqlstate::kInvalidAuthorizationSpecification,
-                          std::string(kTlsRequired));
-      reason_ = "tls_required";
-      ++state_->metrics.client_connections_setup_failed_auth;
-      log_attempt("refused");
-      co_return false;
-    }
-    if (startup->parameter("replication")) {
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kFeatureNotSupported,
-                          "replication connections are not supported by this proxy");
-      reason_ = "replication_refused";
-      log_attempt("refused");
-      co_return false;
-    }
+  }
 
-    // IAM only: ask for the token as a cleartext password, inside TLS.
-    auto ask = pgwire::encode(pgwire::Authentication::cleartext_password());
-    if (!ask || !co_await write_client(*ask)) co_return false;
-    auto frame = co_await next_client_frame();
-    if (!frame) {
-      log_attempt("refused");
-      co_return false;
-    }
-    if (frame->kind != pgwire::FrameKind::kMessage || frame->type != 'p') {
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                          "expected a password message");
-      reason_ = "protocol_violation";
-      log_attempt("refused");
-      co_return false;
-    }
-    auto password = pgwire::parse_password_message(frame->body);
-    const std::string token = password ? password->password : std::string();
+  // The server side of the TLS handshake; false: failed (reason_ and detail_ say why).
+  awaitable<bool> start_tls() {
+    tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), state_->front_tls);
+    error_code ec;
+    co_await tls_->async_handshake(ssl::stream_base::server,
+                                   asio::redirect_error(use_awaitable, ec));
+    if (!ec) co_return true;
+    reason_ = timed_out_ ? "auth_timeout"
+              : evicted_ ? "evicted_unauthenticated"
+                         : "tls_handshake_failed";
+    detail_ = ec.message();
+    co_return false;
+  }
 
-    // Verification and the secret look-up run on the pool: the event loop never waits on them.
+  // The token is checked on the verify pool: the event loop never waits on it.
+  awaitable<LoginStep> verify_token() {
     auto state = state_;
-    const std::string user = user_;
     const AuthOutcome outcome = co_await asio::co_spawn(
-        state->verify_pool, authenticate_on_pool(state, token, user), use_awaitable);
+        state->verify_pool, authenticate_on_pool(state, login_.token(), login_.user()),
+        use_awaitable);
     principal_ = outcome.principal_arn;
-    detail_ = outcome.detail;
-    if (!outcome.ok) {
-      reason_ = outcome.reason;
-      ++state_->metrics.client_connections_setup_failed_auth;
-      // Generic to the client; the precise reason is in the proxy's log.
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kInvalidPassword,
-                          "IAM authentication failed for user \"" + user_ + "\"");
-      auth_failed_ = true;
-      log_attempt("refused");
-      co_return false;
+    bool admitted = true;
+    if (outcome.ok) {
+      state_->shared->forget_unauthenticated(arrival_);
+      admitted = ticket_.authenticated();
     }
-    state_->shared->forget_unauthenticated(arrival_);
-    if (!ticket_.authenticated()) {
-      // Evicted (its places given to a newer connection) a moment before its token checked out.
-      reason_ = "evicted_unauthenticated";
-      log_attempt("refused");
-      co_return false;
-    }
-    // Only the databases the config names (the spec's one by default): PUBLIC's CONNECT and
-    // TEMPORARY on `postgres` or `template1` must not become a way around "no DDL". Said as
-    // PostgreSQL says a missing CONNECT privilege.
-    const auto& allowed = state_->config.databases;
-    if (std::find(allowed.begin(), allowed.end(), database_) == allowed.end()) {
-      reason_ = "database_not_allowed";
-      std::string names;
-      for (const auto& name : allowed)
-        names += (names.empty() ? "" : ", ") + name;
-      auto bytes = pgwire::error_response_bytes(
-          pgwire::Severity::kFatal, pgwire::sqlstate::kInsufficientPrivilege,
-          "permission denied for database \"" + database_ + "\"",
-          "This proxy serves only the database(s): " + names + ".");
-      if (bytes) co_await write_client(*bytes);
-      log_attempt("refused");
-      co_return false;
-    }
+    co_return login_.on_token_verified(outcome, admitted);
+  }
 
-    // The pool this client's transactions will use; its first client waits for one backend
-    // login (which tells the pool what a backend of it reports), the others log in at once.
-    key_.user = user_;
-    key_.database = database_;
-    for (const auto& [name, value] : startup->parameters) {
-      if (name != "user" && name != "database") key_.parameters.emplace_back(name, value);
-    }
-    std::sort(key_.parameters.begin(), key_.parameters.end());
+  // The pool this client's transactions will use; its first client waits for one backend
+  // login (which tells the pool what a backend of it reports), the others log in at once.
+  awaitable<LoginStep> find_pool() {
+    key_.user = login_.user();
+    key_.database = login_.database();
+    key_.parameters = login_.pool_parameters();
     const std::string pool_id = key_.id();
     if (!state_->pool->baseline(pool_id)) {
       // Within what is left of the login's own deadline, and without waiting out a database
@@ -728,28 +661,18 @@ class Session : public std::enable_shared_from_this<Session> {
                        std::chrono::milliseconds(500));
       auto borrowed = co_await state_->pool->borrow(key_, until, false);
       if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
-        reason_ = failed->reason;
-        detail_ = failed->detail;
-        if (failed->reason == "borrow_timeout")
-          ++state_->metrics.database_connections_borrow_timeouts;
-        if (!failed->forward.empty()) {
-          co_await write_client(failed->forward);
-        } else {
-          co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
-        }
-        log_attempt("error");
-        co_return false;
+        co_return login_.on_pool_failed(*failed);
       }
       state_->pool->give_back(std::get<BackendHandle>(std::move(borrowed)));
     }
     auto baseline = state_->pool->baseline(pool_id);
     auto greeting = state_->pool->greeting(pool_id);
     if (!baseline || !greeting) {
-      reason_ = "pool_unavailable";
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kCannotConnectNow,
-                          "the proxy cannot reach the database");
-      log_attempt("error");
-      co_return false;
+      BackendLoginError unavailable;
+      unavailable.reason = "pool_unavailable";
+      unavailable.sqlstate = pgwire::sqlstate::kCannotConnectNow;
+      unavailable.client_message = "the proxy cannot reach the database";
+      co_return login_.on_pool_failed(unavailable);
     }
     protocol_.emplace(
         std::move(*baseline),
@@ -764,19 +687,7 @@ class Session : public std::enable_shared_from_this<Session> {
           });
         });
     registered_ = true;
-    std::string out = *pgwire::encode(pgwire::Authentication::ok());
-    out += *greeting;
-    (void)pgwire::encode_to(client_key_, out);
-    (void)pgwire::encode_to(pgwire::ReadyForQuery{pgwire::TransactionStatus::kIdle}, out);
-    if (!co_await write_client(out)) {
-      reason_ = "client_closed";
-      log_attempt("error");
-      co_return false;
-    }
-    reason_ = "ok";
-    ++state_->metrics.client_connections_setup_succeeded;
-    log_attempt("ok");
-    co_return true;
+    co_return login_.on_pool_ready(*greeting, client_key_);
   }
 
   // ---- transaction pooling ----
@@ -1166,6 +1077,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_on_database_ = false;
   bool idle_closed_ = false;
   pgwire::FrameDecoder decoder_;
+  ClientLogin login_;
   std::vector<char> read_buffer_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
