@@ -1375,6 +1375,10 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   state->front_tls.use_private_key_file(c.tls_key_file, ssl::context::pem, ec);
   if (ec) return Error::invalid_argument("proxy TLS key " + c.tls_key_file + ": " + ec.message());
   SSL_CTX_set_min_proto_version(state->front_tls.native_handle(), TLS1_2_VERSION);
+  // No session tickets and no session cache, as PostgreSQL's server does: libpq never resumes a
+  // session, so a ticket sent after each handshake and each cached session would be unused.
+  SSL_CTX_set_options(state->front_tls.native_handle(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(state->front_tls.native_handle(), SSL_SESS_CACHE_OFF);
 
   state->back_tls.set_verify_mode(ssl::verify_peer);
   state->back_tls.load_verify_file(c.backend.ca_file, ec);
