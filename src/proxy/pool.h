@@ -71,6 +71,11 @@ struct PooledBackend {
   std::chrono::steady_clock::time_point opened;
   std::chrono::steady_clock::time_point idle_since;
   bool broken = false;  // set by whoever saw it fail; give_back() then closes it
+  // CancelRequests sent to the database for this backend and not yet taken (the relay's): a
+  // backend with one in flight does not go back to the pool, or the cancel could land on the
+  // next client's query; the last one to finish gives it back (release_after_cancels).
+  int cancels_in_flight = 0;
+  bool release_after_cancels = false;
 
   // Nothing arrived or hung up while it sat idle (one poll(2), no waiting).
   bool healthy() const;

@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/log_files.h"
 #include "common/time.h"
@@ -32,6 +33,7 @@
 #include "proxy/admission.h"
 #include "proxy/authenticator.h"
 #include "proxy/backend_connector.h"
+#include "proxy/client_login.h"
 #include "proxy/pool.h"
 #include "proxy/pooled_session.h"
 
@@ -54,7 +56,8 @@ constexpr std::size_t kClientReadChunk = 8 * 1024;
 constexpr std::size_t kMaxPendingToBackend = 256 * 1024;
 // How long a backend left by a vanished client may take to roll back before it is closed.
 constexpr std::chrono::seconds kCleanupTimeout{10};
-constexpr std::string_view kTlsRequired = "This RDS Proxy requires TLS connections.";
+// How long the database may take to take a forwarded CancelRequest (connect, send, its close).
+constexpr std::chrono::seconds kCancelTimeout{5};
 
 std::string now_iso8601() {
   return format_iso8601_millis(std::chrono::system_clock::now());
@@ -132,25 +135,14 @@ class JsonLog {
   std::int64_t written_ = 0;  // the file's size
 };
 
-// The proxy hands clients keys of its own; a CancelRequest with one is forwarded to the backend
-// that serves that client at that moment, with the backend's key (RDS Proxy cannot do this; we
-// can). Between transactions a client has no backend and a cancel has nothing to do.
-struct CancelTarget {
-  std::atomic<std::uint64_t> backend{0};  // pid << 32 | secret; 0: none now
-  void set(const pgwire::BackendKeyData& key) {
-    backend = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(key.process_id)) << 32) |
-              static_cast<std::uint32_t>(key.secret_key);
-  }
-  void clear() { backend = 0; }
-};
-
+// The proxy hands clients keys of its own; a CancelRequest with one is handed to the session
+// of that client, on its own worker, which forwards it to the backend it holds at that moment
+// with the backend's key (RDS Proxy cannot do this; we can). Between transactions a client has
+// no backend and a cancel has nothing to do.
 class CancelRegistry {
  public:
-  struct Target {
-    std::int32_t backend_pid;
-    std::int32_t backend_secret;
-  };
-  pgwire::BackendKeyData add(std::shared_ptr<CancelTarget> target) {
+  // `cancel` posts the request to the session's worker; it may be called from any thread.
+  pgwire::BackendKeyData add(std::function<void()> cancel) {
     std::lock_guard lock(mutex_);
     for (;;) {
       pgwire::BackendKeyData key;
@@ -158,26 +150,24 @@ class CancelRegistry {
       RAND_bytes(reinterpret_cast<unsigned char*>(&key.secret_key), sizeof key.secret_key);
       key.process_id &= 0x7fffffff;
       if (key.process_id == 0) continue;
-      if (entries_.emplace(std::pair{key.process_id, key.secret_key}, target).second) return key;
+      if (entries_.emplace(std::pair{key.process_id, key.secret_key}, cancel).second) return key;
     }
   }
   void remove(const pgwire::BackendKeyData& key) {
     std::lock_guard lock(mutex_);
     entries_.erase({key.process_id, key.secret_key});
   }
-  std::optional<Target> find(std::int32_t pid, std::int32_t secret) {
+  // What cancels that client's request; empty for an unknown key.
+  std::function<void()> find(std::int32_t pid, std::int32_t secret) {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find({pid, secret});
-    if (it == entries_.end()) return std::nullopt;
-    const std::uint64_t backend = it->second->backend.load();
-    if (backend == 0) return std::nullopt;
-    return Target{static_cast<std::int32_t>(backend >> 32),
-                  static_cast<std::int32_t>(backend & 0xffffffffu)};
+    if (it == entries_.end()) return {};
+    return it->second;
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::pair<std::int32_t, std::int32_t>, std::shared_ptr<CancelTarget>> entries_;
+  std::map<std::pair<std::int32_t, std::int32_t>, std::function<void()>> entries_;
 };
 
 }  // namespace
@@ -310,7 +300,14 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   awaitable<void> serve_admin(tcp::socket socket);
   // The pool's view, and (worker 0, for /status) everyone's, each read on its own thread.
   awaitable<std::string> status_json();
-  awaitable<void> forward_cancel(std::int32_t pid, std::int32_t secret);
+  // A client's CancelRequest: handed to the session that owns the key (dropped when none does).
+  void forward_cancel(std::int32_t pid, std::int32_t secret);
+  // Sends a CancelRequest for this backend to the database and waits until the database has
+  // taken it (PostgreSQL closes the connection once it has signalled the backend), within
+  // kCancelTimeout. true: taken.
+  awaitable<bool> deliver_cancel(pgwire::BackendKeyData backend);
+  // Cancel connections in flight, closed by stop_now(). Loop thread only.
+  std::set<tcp::socket*> cancel_sockets;
   // Closes the listeners, the pool and every session at once.
   void stop_now() {
     stopping = true;
@@ -319,6 +316,8 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
     error_code ignored;
     acceptor.close(ignored);
     admin_acceptor.close(ignored);
+    for (tcp::socket* socket : cancel_sockets)
+      socket->close(ignored);
     auto all = closers;  // a closer may end its session and erase itself
     for (auto& [id, close] : all)
       close();
@@ -367,6 +366,7 @@ class Session : public std::enable_shared_from_this<Session> {
         ticket_(std::move(ticket)),
         deadline_(socket_.get_executor()),
         decoder_(pgwire::FrameDecoder::frontend(decoder_options())),
+        login_(ClientLoginSettings{.databases = state_->config.databases}),
         client_(std::move(client)) {}
 
   ~Session() {
@@ -427,7 +427,35 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // A CancelRequest with this client's key, on this session's worker: the backend held now (if
+  // any) is cancelled. The release of a backend and this look-up run on the same thread, and a
+  // backend with a cancel in flight stays out of the pool until the database has taken the
+  // cancel, so a cancel can never reach the next client's query on that backend. A cancel
+  // between transactions is dropped.
+  void cancel_request() {
+    if (!attached_) {
+      state_->log.write({{"event", "cancel"}, {"client", client_}, {"outcome", "no_query"}});
+      return;
+    }
+    ++attached_->cancels_in_flight;
+    asio::co_spawn(socket_.get_executor(), send_cancel(shared_from_this(), attached_),
+                   asio::detached);
+  }
+
  private:
+  static awaitable<void> send_cancel(std::shared_ptr<Session> self, BackendHandle backend) {
+    const bool taken = co_await self->state_->deliver_cancel(backend->key);
+    self->state_->log.write({{"event", "cancel"},
+                             {"client", self->client_},
+                             {"outcome", taken ? "forwarded" : "error"}});
+    // In doubt whether (or when) the database takes it: nobody else may get this backend.
+    if (!taken) backend->broken = true;
+    if (--backend->cancels_in_flight == 0 && backend->release_after_cancels) {
+      backend->release_after_cancels = false;
+      self->state_->pool->give_back(std::move(backend));
+    }
+  }
+
   // Coroutines are free functions taking their arguments by value: GCC 12 mishandles the
   // captures of coroutine lambdas.
   static awaitable<AuthOutcome> authenticate_on_pool(std::shared_ptr<ProxyServer::State> state,
@@ -523,26 +551,19 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
-  // The next complete client frame; nullopt when the client left or sent garbage (answered).
-  awaitable<std::optional<pgwire::Frame>> next_client_frame() {
+  // The login's next step for what the client sends next: its next frame, its garbage, or its
+  // leaving (or being closed: the login's deadline, an eviction).
+  awaitable<LoginStep> next_login_step() {
     for (;;) {
       auto decoded = decoder_.next();
-      if (!decoded) {
-        // While relaying, the server side may be writing to the client: no second writer, the
-        // connection just closes.
-        if (!relaying_) {
-          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                              "invalid message from client: " + decoded.error().message());
-        }
-        reason_ = "protocol_violation";
-        co_return std::nullopt;
+      if (!decoded) co_return login_.on_decode_error(decoded.error());
+      if (decoded->ready()) {
+        co_return login_.on_client_frame(decoded->frame, decoder_.buffered_bytes());
       }
-      if (decoded->ready()) co_return decoded->frame;
       if (!co_await read_client()) {
-        reason_ = timed_out_ ? "auth_timeout"
-                  : evicted_ ? "evicted_unauthenticated"
-                             : "client_closed";
-        co_return std::nullopt;
+        co_return login_.on_client_gone(timed_out_ ? "auth_timeout"
+                                        : evicted_ ? "evicted_unauthenticated"
+                                                   : "client_closed");
       }
     }
   }
@@ -573,159 +594,96 @@ class Session : public std::enable_shared_from_this<Session> {
     state_->log.write(std::move(line));
   }
 
-  // ---- login: startup, TLS, IAM token, backend ----
+  // ---- login: the decisions are ClientLogin's; here the I/O they ask for ----
   awaitable<bool> login() {
-    std::optional<pgwire::StartupMessage> startup;
-    while (!startup) {
-      auto frame = co_await next_client_frame();
-      if (!frame) {
-        if (reason_ != "client_closed") log_attempt("refused");
-        co_return false;
-      }
-      switch (frame->kind) {
-        case pgwire::FrameKind::kSslRequest: {
-          if (!co_await write_client(pgwire::encryption_response(true))) co_return false;
-          if (decoder_.buffered_bytes() != 0) {
-            // Bytes sent in plaintext before the handshake must not pass as encrypted
-            // (CVE-2021-23214); said as PostgreSQL says it, in plaintext, after the 'S'.
-            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                                "received unencrypted data after SSL request");
-            reason_ = "plaintext_after_sslrequest";
-            log_attempt("refused");
-            co_return false;
-          }
-          tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), state_->front_tls);
-          error_code ec;
-          co_await tls_->async_handshake(ssl::stream_base::server,
-                                         asio::redirect_error(use_awaitable, ec));
-          if (ec) {
-            reason_ = timed_out_ ? "auth_timeout"
-                      : evicted_ ? "evicted_unauthenticated"
-                                 : "tls_handshake_failed";
-            detail_ = ec.message();
+    LoginStep step = co_await next_login_step();
+    for (;;) {
+      if (!step.reason.empty()) reason_ = step.reason;
+      if (!step.detail.empty()) detail_ = step.detail;
+      user_ = login_.user();
+      database_ = login_.database();
+      // (No co_await inside a conditional expression: GCC 12 mishandles those.)
+      bool written = true;
+      if (!step.to_client.empty()) written = co_await write_client(step.to_client);
+      switch (step.action) {
+        case LoginAction::kRead:
+          if (!written) co_return false;
+          step = co_await next_login_step();
+          break;
+        case LoginAction::kStartTls: {
+          if (!written) co_return false;
+          if (!co_await start_tls()) {
             log_attempt("refused");
             co_return false;
           }
           ++state_->metrics.client_connections_tls;
+          login_.on_tls_established();
+          step = co_await next_login_step();
           break;
         }
-        case pgwire::FrameKind::kGssEncRequest:
-          if (!co_await write_client(pgwire::encryption_response(false))) co_return false;
-          break;
-        case pgwire::FrameKind::kCancelRequest: {
-          auto cancel = pgwire::parse_cancel_request(frame->body);
-          if (cancel) {
-            co_await state_->forward_cancel(cancel->process_id, cancel->secret_key);
-          }
+        case LoginAction::kCancel:
+          state_->forward_cancel(step.cancel->process_id, step.cancel->secret_key);
           co_return false;
-        }
-        case pgwire::FrameKind::kStartupMessage: {
-          auto parsed = pgwire::parse_startup_message(frame->body);
-          if (!parsed) {
-            co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                                parsed.error().message());
-            reason_ = "bad_startup";
-            log_attempt("refused");
+        case LoginAction::kVerifyToken:
+          step = co_await verify_token();
+          break;
+        case LoginAction::kFindPool:
+          step = co_await find_pool();
+          break;
+        case LoginAction::kDone:
+          if (!written) {
+            reason_ = "client_closed";
+            log_attempt("error");
             co_return false;
           }
-          startup = std::move(*parsed);
-          break;
-        }
-        default:
-          co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                              "unexpected message before startup");
-          reason_ = "protocol_violation";
-          log_attempt("refused");
+          ++state_->metrics.client_connections_setup_succeeded;
+          log_attempt("ok");
+          co_return true;
+        case LoginAction::kClose:
+          if (step.failed_auth) ++state_->metrics.client_connections_setup_failed_auth;
+          auth_failed_ = login_.token_refused();
+          if (reason_ == "borrow_timeout") ++state_->metrics.database_connections_borrow_timeouts;
+          if (!step.outcome.empty()) log_attempt(step.outcome);
           co_return false;
       }
     }
-    user_ = std::string(startup->user());
-    database_ = std::string(startup->parameter("database").value_or(user_));
-    if (!tls_) {
-      co_await send_error(pgwire::Severity::kFatal,
-                          pgwire::sqlstate::kInvalidAuthorizationSpecification,
-                          std::string(kTlsRequired));
-      reason_ = "tls_required";
-      ++state_->metrics.client_connections_setup_failed_auth;
-      log_attempt("refused");
-      co_return false;
-    }
-    if (startup->parameter("replication")) {
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kFeatureNotSupported,
-                          "replication connections are not supported by this proxy");
-      reason_ = "replication_refused";
-      log_attempt("refused");
-      co_return false;
-    }
+  }
 
-    // IAM only: ask for the token as a cleartext password, inside TLS.
-    auto ask = pgwire::encode(pgwire::Authentication::cleartext_password());
-    if (!ask || !co_await write_client(*ask)) co_return false;
-    auto frame = co_await next_client_frame();
-    if (!frame) {
-      log_attempt("refused");
-      co_return false;
-    }
-    if (frame->kind != pgwire::FrameKind::kMessage || frame->type != 'p') {
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kProtocolViolation,
-                          "expected a password message");
-      reason_ = "protocol_violation";
-      log_attempt("refused");
-      co_return false;
-    }
-    auto password = pgwire::parse_password_message(frame->body);
-    const std::string token = password ? password->password : std::string();
+  // The server side of the TLS handshake; false: failed (reason_ and detail_ say why).
+  awaitable<bool> start_tls() {
+    tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket_), state_->front_tls);
+    error_code ec;
+    co_await tls_->async_handshake(ssl::stream_base::server,
+                                   asio::redirect_error(use_awaitable, ec));
+    if (!ec) co_return true;
+    reason_ = timed_out_ ? "auth_timeout"
+              : evicted_ ? "evicted_unauthenticated"
+                         : "tls_handshake_failed";
+    detail_ = ec.message();
+    co_return false;
+  }
 
-    // Verification and the secret look-up run on the pool: the event loop never waits on them.
+  // The token is checked on the verify pool: the event loop never waits on it.
+  awaitable<LoginStep> verify_token() {
     auto state = state_;
-    const std::string user = user_;
     const AuthOutcome outcome = co_await asio::co_spawn(
-        state->verify_pool, authenticate_on_pool(state, token, user), use_awaitable);
+        state->verify_pool, authenticate_on_pool(state, login_.token(), login_.user()),
+        use_awaitable);
     principal_ = outcome.principal_arn;
-    detail_ = outcome.detail;
-    if (!outcome.ok) {
-      reason_ = outcome.reason;
-      ++state_->metrics.client_connections_setup_failed_auth;
-      // Generic to the client; the precise reason is in the proxy's log.
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kInvalidPassword,
-                          "IAM authentication failed for user \"" + user_ + "\"");
-      auth_failed_ = true;
-      log_attempt("refused");
-      co_return false;
+    bool admitted = true;
+    if (outcome.ok) {
+      state_->shared->forget_unauthenticated(arrival_);
+      admitted = ticket_.authenticated();
     }
-    state_->shared->forget_unauthenticated(arrival_);
-    if (!ticket_.authenticated()) {
-      // Evicted (its places given to a newer connection) a moment before its token checked out.
-      reason_ = "evicted_unauthenticated";
-      log_attempt("refused");
-      co_return false;
-    }
-    // Only the databases the config names (the spec's one by default): PUBLIC's CONNECT and
-    // TEMPORARY on `postgres` or `template1` must not become a way around "no DDL". Said as
-    // PostgreSQL says a missing CONNECT privilege.
-    const auto& allowed = state_->config.databases;
-    if (std::find(allowed.begin(), allowed.end(), database_) == allowed.end()) {
-      reason_ = "database_not_allowed";
-      std::string names;
-      for (const auto& name : allowed)
-        names += (names.empty() ? "" : ", ") + name;
-      auto bytes = pgwire::error_response_bytes(
-          pgwire::Severity::kFatal, pgwire::sqlstate::kInsufficientPrivilege,
-          "permission denied for database \"" + database_ + "\"",
-          "This proxy serves only the database(s): " + names + ".");
-      if (bytes) co_await write_client(*bytes);
-      log_attempt("refused");
-      co_return false;
-    }
+    co_return login_.on_token_verified(outcome, admitted);
+  }
 
-    // The pool this client's transactions will use; its first client waits for one backend
-    // login (which tells the pool what a backend of it reports), the others log in at once.
-    key_.user = user_;
-    key_.database = database_;
-    for (const auto& [name, value] : startup->parameters) {
-      if (name != "user" && name != "database") key_.parameters.emplace_back(name, value);
-    }
-    std::sort(key_.parameters.begin(), key_.parameters.end());
+  // The pool this client's transactions will use; its first client waits for one backend
+  // login (which tells the pool what a backend of it reports), the others log in at once.
+  awaitable<LoginStep> find_pool() {
+    key_.user = login_.user();
+    key_.database = login_.database();
+    key_.parameters = login_.pool_parameters();
     const std::string pool_id = key_.id();
     if (!state_->pool->baseline(pool_id)) {
       // Within what is left of the login's own deadline, and without waiting out a database
@@ -736,48 +694,33 @@ class Session : public std::enable_shared_from_this<Session> {
                        std::chrono::milliseconds(500));
       auto borrowed = co_await state_->pool->borrow(key_, until, false);
       if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
-        reason_ = failed->reason;
-        detail_ = failed->detail;
-        if (failed->reason == "borrow_timeout")
-          ++state_->metrics.database_connections_borrow_timeouts;
-        if (!failed->forward.empty()) {
-          co_await write_client(failed->forward);
-        } else {
-          co_await send_error(pgwire::Severity::kFatal, failed->sqlstate, failed->client_message);
-        }
-        log_attempt("error");
-        co_return false;
+        co_return login_.on_pool_failed(*failed);
       }
       state_->pool->give_back(std::get<BackendHandle>(std::move(borrowed)));
     }
     auto baseline = state_->pool->baseline(pool_id);
     auto greeting = state_->pool->greeting(pool_id);
     if (!baseline || !greeting) {
-      reason_ = "pool_unavailable";
-      co_await send_error(pgwire::Severity::kFatal, pgwire::sqlstate::kCannotConnectNow,
-                          "the proxy cannot reach the database");
-      log_attempt("error");
-      co_return false;
+      BackendLoginError unavailable;
+      unavailable.reason = "pool_unavailable";
+      unavailable.sqlstate = pgwire::sqlstate::kCannotConnectNow;
+      unavailable.client_message = "the proxy cannot reach the database";
+      co_return login_.on_pool_failed(unavailable);
     }
     protocol_.emplace(
         std::move(*baseline),
         PooledSessionOptions{.pinning = {},
                              .exclude_variable_sets = state_->config.exclude_variable_sets});
-    client_key_ = state_->cancels.add(cancel_target_);
+    client_key_ = state_->cancels.add(
+        [worker = std::weak_ptr<ProxyServer::State>(state_), weak = weak_from_this()] {
+          auto alive = worker.lock();
+          if (!alive) return;
+          asio::post(alive->io, [weak] {
+            if (auto self = weak.lock()) self->cancel_request();
+          });
+        });
     registered_ = true;
-    std::string out = *pgwire::encode(pgwire::Authentication::ok());
-    out += *greeting;
-    (void)pgwire::encode_to(client_key_, out);
-    (void)pgwire::encode_to(pgwire::ReadyForQuery{pgwire::TransactionStatus::kIdle}, out);
-    if (!co_await write_client(out)) {
-      reason_ = "client_closed";
-      log_attempt("error");
-      co_return false;
-    }
-    reason_ = "ok";
-    ++state_->metrics.client_connections_setup_succeeded;
-    log_attempt("ok");
-    co_return true;
+    co_return login_.on_pool_ready(*greeting, client_key_);
   }
 
   // ---- transaction pooling ----
@@ -887,7 +830,6 @@ class Session : public std::enable_shared_from_this<Session> {
                                 std::chrono::steady_clock::now() - asked)
                                 .count()}});
     protocol_->on_attach();
-    cancel_target_->set(attached_->key);
     asio::co_spawn(socket_.get_executor(), relay_backend(shared_from_this(), attached_),
                    asio::detached);
     co_return true;
@@ -1069,7 +1011,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // The session lets go of its backend: back to the pool (`reuse`) or closed.
   void detach(const BackendHandle& backend, bool reuse) {
     if (attached_ != backend) return;
-    cancel_target_->clear();
     if (pinned_counted_) {
       --state_->metrics.database_connections_currently_session_pinned;
       pinned_counted_ = false;
@@ -1081,7 +1022,11 @@ class Session : public std::enable_shared_from_this<Session> {
                 {"backend_pid", handle->key.process_id},
                 {"outcome", reuse && !protocol_->pinned() ? "reused" : "closed"}});
     if (reuse && !protocol_->pinned()) {
-      state_->pool->give_back(std::move(handle));
+      if (handle->cancels_in_flight > 0) {
+        handle->release_after_cancels = true;  // given back when the database took them
+      } else {
+        state_->pool->give_back(std::move(handle));
+      }
     } else {
       state_->pool->discard(std::move(handle));
     }
@@ -1182,7 +1127,6 @@ class Session : public std::enable_shared_from_this<Session> {
   PoolKey key_;
   std::optional<PooledSession> protocol_;
   BackendHandle attached_;
-  std::shared_ptr<CancelTarget> cancel_target_ = std::make_shared<CancelTarget>();
   asio::steady_timer cleanup_timer_{socket_.get_executor()};
   std::optional<std::chrono::steady_clock::time_point> request_sent_at_;
   std::chrono::steady_clock::time_point login_started_;
@@ -1201,6 +1145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_on_database_ = false;
   bool idle_closed_ = false;
   pgwire::FrameDecoder decoder_;
+  ClientLogin login_;
   std::vector<char> read_buffer_;
   pgwire::BackendKeyData client_key_;
   bool registered_ = false;
@@ -1279,24 +1224,50 @@ awaitable<void> ProxyServer::State::accept_loop() {
   }
 }
 
-awaitable<void> ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_t secret) {
-  const auto target = cancels.find(pid, secret);
-  if (!target) co_return;  // unknown keys are ignored, as PostgreSQL does
+void ProxyServer::State::forward_cancel(std::int32_t pid, std::int32_t secret) {
+  const auto cancel = cancels.find(pid, secret);
+  if (!cancel) return;  // unknown keys are ignored, as PostgreSQL does
+  cancel();
+}
+
+awaitable<bool> ProxyServer::State::deliver_cancel(pgwire::BackendKeyData backend) {
+  auto self = shared_from_this();
+  auto held = std::make_shared<tcp::socket>(io);
+  tcp::socket& socket = *held;
+  cancel_sockets.insert(held.get());
+  asio::steady_timer limit(io);
+  limit.expires_after(kCancelTimeout);
+  limit.async_wait([weak = std::weak_ptr<tcp::socket>(held)](error_code ec) {
+    if (ec) return;
+    if (auto alive = weak.lock()) {
+      error_code ignored;
+      alive->close(ignored);
+    }
+  });
   error_code ec;
+  bool taken = false;
   tcp::resolver resolver(io);
   const auto endpoints =
       co_await resolver.async_resolve(config.backend.host, std::to_string(config.backend.port),
                                       asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return;
-  tcp::socket socket(io);
-  co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return;
-  auto bytes = pgwire::encode(pgwire::CancelRequest{target->backend_pid, target->backend_secret});
-  if (bytes) {
+  if (!ec && !stopping) {
+    co_await asio::async_connect(socket, endpoints, asio::redirect_error(use_awaitable, ec));
+  }
+  auto bytes = pgwire::encode(pgwire::CancelRequest{backend.process_id, backend.secret_key});
+  if (!ec && bytes && socket.is_open()) {
     co_await asio::async_write(socket, asio::buffer(*bytes),
                                asio::redirect_error(use_awaitable, ec));
+    if (!ec) {
+      // PostgreSQL answers nothing: it signals the backend, then closes.
+      char byte = 0;
+      co_await socket.async_read_some(asio::buffer(&byte, 1),
+                                      asio::redirect_error(use_awaitable, ec));
+      taken = ec == asio::error::eof;
+    }
   }
-  log.write({{"event", "cancel"}, {"outcome", ec ? "error" : "forwarded"}});
+  limit.cancel();
+  cancel_sockets.erase(held.get());
+  co_return taken;
 }
 
 // The admin listener: GET /metrics (Prometheus text) and GET /status (JSON), one request per
@@ -1472,6 +1443,10 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   state->front_tls.use_private_key_file(c.tls_key_file, ssl::context::pem, ec);
   if (ec) return Error::invalid_argument("proxy TLS key " + c.tls_key_file + ": " + ec.message());
   SSL_CTX_set_min_proto_version(state->front_tls.native_handle(), TLS1_2_VERSION);
+  // No session tickets and no session cache, as PostgreSQL's server does: libpq never resumes a
+  // session, so a ticket sent after each handshake and each cached session would be unused.
+  SSL_CTX_set_options(state->front_tls.native_handle(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(state->front_tls.native_handle(), SSL_SESS_CACHE_OFF);
 
   state->back_tls.set_verify_mode(ssl::verify_peer);
   state->back_tls.load_verify_file(c.backend.ca_file, ec);

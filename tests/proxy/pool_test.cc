@@ -3,16 +3,21 @@
 // many clients share few backends, every transaction lands, no client sees another's state,
 // and failures (a killed backend, a restart, a vanished client, a full pool) hurt only whom
 // they must.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <barrier>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +30,99 @@ namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
+
+// A TCP forwarder between a proxy and PostgreSQL (loopback) that can hold new connections back
+// before passing them on: a CancelRequest (a connection of its own) then reaches the database
+// late, as over a slow network, while the backends connected before go on at full speed.
+class DelayingForwarder {
+ public:
+  explicit DelayingForwarder(int upstream_port) : upstream_port_(upstream_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_, 64) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~DelayingForwarder() {
+    stop_ = true;
+    if (listener_ >= 0) ::shutdown(listener_, SHUT_RDWR);  // wakes accept()
+    if (acceptor_.joinable()) acceptor_.join();
+    for (auto& pump : pumps_)
+      pump.join();
+    if (listener_ >= 0) ::close(listener_);
+  }
+  int port() const { return port_; }  // 0: could not listen
+  // Each connection accepted from now on is passed on only after `hold`.
+  void hold_new_connections(std::chrono::milliseconds hold) { hold_ms_ = hold.count(); }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        if (errno == EINTR && !stop_) continue;
+        return;
+      }
+      std::lock_guard lock(mutex_);
+      pumps_.emplace_back([this, client] { pump(client); });
+    }
+  }
+  // Copies both ways until both sides have finished (or the forwarder stops).
+  void pump(int client) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(hold_ms_);
+    while (!stop_ && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(10ms);
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(upstream_port_));
+    if (server < 0 ||
+        ::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ::close(client);
+      if (server >= 0) ::close(server);
+      return;
+    }
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    const int peers[2] = {server, client};
+    char buffer[16 * 1024];
+    while (!stop_ && (fds[0].fd >= 0 || fds[1].fd >= 0)) {
+      if (::poll(fds, 2, 100) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+        bool failed = n <= 0;
+        for (ssize_t done = 0; !failed && done < n;) {
+          const ssize_t w = ::write(peers[i], buffer + done, static_cast<std::size_t>(n - done));
+          failed = w <= 0;
+          done += failed ? 0 : w;
+        }
+        if (failed) {
+          ::shutdown(peers[i], SHUT_WR);  // the end of one direction, passed on
+          fds[i].fd = -1;
+        }
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  int upstream_port_ = 0;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> hold_ms_{0};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> pumps_;
+};
 
 class PoolTest : public ::testing::Test {
  protected:
@@ -377,6 +475,47 @@ TEST_F(PoolTest, ABorrowThatTimesOutSaysSoAndTheSessionCarriesOn) {
   ASSERT_EQ(run(a, "COMMIT"), "");
   EXPECT_EQ(run(b, "INSERT INTO foo.test_table (column1) VALUES ('b')"), "");
   EXPECT_EQ(rows("column1 = 'b'"), 2);
+  PQfinish(a);
+  PQfinish(b);
+}
+
+TEST_F(PoolTest, ACancelThatReachesTheDatabaseLateNeverCancelsTheNextClientsQuery) {
+  // One backend, reached through a forwarder that will delay new connections: A's cancel is
+  // sent while A's query runs but reaches PostgreSQL only after that query has ended. The
+  // backend must not serve B before the database has taken the cancel.
+  DelayingForwarder forwarder(stack_->pg().port());
+  ASSERT_NE(forwarder.port(), 0);
+  auto proxy = proxy_with(1, 120'000, [&](proxy::ProxyConfig& c) {
+    c.workers = 1;
+    c.backend.port = forwarder.port();
+  });
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  PGconn* a = open(proxy->port(), token);
+  PGconn* b = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "SELECT 1"), "");  // the pool's one backend is open
+  forwarder.hold_new_connections(1500ms);
+  ASSERT_EQ(PQsendQuery(a, "SELECT pg_sleep(0.5)"), 1);
+  std::this_thread::sleep_for(150ms);
+  PGcancel* cancel = PQgetCancel(a);
+  char errbuf[256];
+  ASSERT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;
+  PQfreeCancel(cancel);
+  // A's query ends on its own: the cancel is still on its way.
+  PGresult* r = PQgetResult(a);
+  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  while ((r = PQgetResult(a)) != nullptr)
+    PQclear(r);
+  // B's query right after, on the same backend, runs while the late cancel arrives.
+  EXPECT_EQ(run(b, "SELECT pg_sleep(1.5)"), "");
+  EXPECT_THAT(proxy->wait_log(0, "cancel"), HasSubstr("\"outcome\":\"forwarded\""));
+  // And a cancel between transactions (no backend held) has nothing to do.
+  cancel = PQgetCancel(b);
+  ASSERT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;
+  PQfreeCancel(cancel);
+  EXPECT_THAT(proxy->wait_log(1, "cancel"), HasSubstr("\"outcome\":\"no_query\""));
+  EXPECT_EQ(run(b, "SELECT 1"), "");
   PQfinish(a);
   PQfinish(b);
 }
