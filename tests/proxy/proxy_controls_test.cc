@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -643,6 +644,14 @@ TEST_F(ProxyControlsTest, DebugLinesFollowTheSettingsFileAndTheLogRotatesWithout
   for (int i = 0; i < kQueries; ++i) {
     auto r = conn->exec("SELECT 'l1t3ral-" + std::to_string(i) + "' AS v /* a comment */");
     ASSERT_TRUE(r.ok()) << r.error().message();
+  }
+  // The backend goes back to the pool (and its release line is written) just after the client
+  // has the last ReadyForQuery: wait for it (5 s at most) before turning debug logging off.
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       count_event(rotating_log_lines(extra->log_file()), "release") <
+           static_cast<std::size_t>(kQueries) &&
+       std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // Off (the file again, then what SIGHUP does): no more query lines.
   std::ofstream(settings, std::ios::trunc) << R"({"debug_logging": false})";
