@@ -18,6 +18,8 @@ using awslocal::Protocol;
 using awslocal::Response;
 using awslocal::ServiceCall;
 using awslocal::xml_escape;
+using awslocal::xml_response;
+using awslocal::xml_response_metadata;
 
 constexpr std::size_t kMaxDimensions = 30;
 constexpr std::size_t kMaxQueries = 500;
@@ -135,20 +137,6 @@ std::string format_time(EpochMs ms) {
 
 std::string format_value(double v) {
   return fmt::format("{}", v);
-}
-
-Response xml_response(std::string body, std::string_view request_id) {
-  Response r;
-  r.status = 200;
-  r.headers.push_back({"x-amzn-RequestId", std::string(request_id)});
-  r.headers.push_back({"Content-Type", "text/xml"});
-  r.body = std::move(body);
-  return r;
-}
-
-std::string metadata(std::string_view request_id) {
-  return "  <ResponseMetadata>\n    <RequestId>" + xml_escape(request_id) +
-         "</RequestId>\n  </ResponseMetadata>\n";
 }
 
 }  // namespace
@@ -332,7 +320,7 @@ ApiResult CloudWatchService::get_metric_statistics(const ServiceCall& call) {
     body += "        <Unit>" + xml_escape(unit) + "</Unit>\n      </member>\n";
   }
   body += "    </Datapoints>\n    <Label>" + xml_escape(req.metric.name) +
-          "</Label>\n  </GetMetricStatisticsResult>\n" + metadata(call.request_id) +
+          "</Label>\n  </GetMetricStatisticsResult>\n" + xml_response_metadata(call.request_id) +
           "</GetMetricStatisticsResponse>\n";
   return xml_response(std::move(body), call.request_id);
 }
@@ -369,7 +357,7 @@ ApiResult CloudWatchService::get_metric_data(const ServiceCall& call) {
             "        </Values>\n        <StatusCode>Complete</StatusCode>\n      </member>\n";
   }
   body += "    </MetricDataResults>\n    <Messages/>\n  </GetMetricDataResult>\n" +
-          metadata(call.request_id) + "</GetMetricDataResponse>\n";
+          xml_response_metadata(call.request_id) + "</GetMetricDataResponse>\n";
   return xml_response(std::move(body), call.request_id);
 }
 

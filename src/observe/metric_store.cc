@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/prometheus.h"
+
 namespace writegate::observe {
 
 MetricId MetricId::normalized() const {
@@ -108,19 +110,6 @@ std::string prometheus_name(std::string_view text, bool lower) {
   return out;
 }
 
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  for (const char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string MetricStore::render_prometheus() const {
@@ -138,7 +127,7 @@ std::string MetricStore::render_prometheus() const {
     std::string labels;
     for (const auto& d : id.dimensions) {
       if (!labels.empty()) labels += ',';
-      labels += prometheus_name(d.name, false) + "=\"" + escape_label_value(d.value) + "\"";
+      labels += prometheus_name(d.name, false) + "=\"" + prometheus_label_value(d.value) + "\"";
     }
     const MetricSample& newest = s.samples.back();
     out += fmt::format("{}{{{}}} {} {}\n", name, labels, newest.value, newest.time);

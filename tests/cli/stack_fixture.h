@@ -46,6 +46,13 @@ inline std::vector<std::string> processes_mentioning(const std::string& text) {
   return found;
 }
 
+// The JSON object in a command's output (the first '{' on), or a discarded value.
+inline nlohmann::json json_in(const std::string& output) {
+  const auto brace = output.find('{');
+  if (brace == std::string::npos) return nlohmann::json();
+  return nlohmann::json::parse(output.substr(brace), nullptr, false);
+}
+
 class StackTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,6 +81,22 @@ class StackTest : public ::testing::Test {
     auto out = run_process(argv, options);
     EXPECT_TRUE(out.ok()) << out.error().message();
     return out ? *out : ProcessOutput{};
+  }
+  // The environment of the identity `writegate credentials ARGS...` prints (its export lines),
+  // for the aws CLI; no config or credentials file of this machine's is read.
+  std::vector<std::string> credentials_env(const std::vector<std::string>& args) {
+    auto creds = run(args);
+    EXPECT_EQ(creds.exit_code, 0) << creds.output;
+    std::vector<std::string> env = {"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null",
+                                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null"};
+    static const std::regex kExport(R"(export (AWS_[A-Z_]+)=(\S+))");
+    for (std::sregex_iterator it(creds.output.begin(), creds.output.end(), kExport), end; it != end;
+         ++it) {
+      std::string value = (*it)[2].str();
+      if (value.size() >= 2 && value.front() == '\'') value = value.substr(1, value.size() - 2);
+      env.push_back((*it)[1].str() + "=" + value);
+    }
+    return env;
   }
   nlohmann::json status() {
     auto out = run({"status", "--json"});
