@@ -98,6 +98,17 @@ class StackTest : public ::testing::Test {
     }
     return env;
   }
+  // `writegate up --network loopback`, then `status --json` (null after a failure, which is
+  // also the test's). `up_output` gets what up printed.
+  nlohmann::json up_loopback(std::string* up_output = nullptr) {
+    auto up = run({"up", "--network", "loopback"});
+    EXPECT_EQ(up.exit_code, 0) << up.output;
+    if (up_output) *up_output = up.output;
+    if (up.exit_code != 0) return nlohmann::json();
+    auto json = json_in(run({"status", "--json"}).output);
+    EXPECT_TRUE(json.is_object());
+    return json.is_object() ? json : nlohmann::json();
+  }
   nlohmann::json status() {
     auto out = run({"status", "--json"});
     return nlohmann::json::parse(out.output, nullptr, false);

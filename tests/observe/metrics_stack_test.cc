@@ -223,14 +223,13 @@ std::string format_utc(std::chrono::system_clock::time_point t) {
 }
 
 TEST_F(MetricsStackTest, PgbenchThroughTheProxyMovesTheMetricsTheAwsCliReads) {
-  auto up = run({"up", "--network", "loopback"});
-  ASSERT_EQ(up.exit_code, 0) << up.output;
-  auto status = json_in(run({"status", "--json"}).output);
+  std::string up_output;
+  auto status = up_loopback(&up_output);
   ASSERT_TRUE(status.is_object());
   endpoint_url_ = status["endpoint_url"].get<std::string>();
   ca_bundle_ = status["ca_bundle"].get<std::string>();
   EXPECT_EQ(status["prometheus_url"], endpoint_url_ + "/metrics");
-  EXPECT_THAT(up.output, HasSubstr("Prometheus         " + endpoint_url_ + "/metrics"));
+  EXPECT_THAT(up_output, HasSubstr("Prometheus         " + endpoint_url_ + "/metrics"));
   const std::string proxy_endpoint = status["proxy_endpoint"].get<std::string>();
   const int proxy_port = status["components"]["proxy"]["port"].get<int>();
   const auto now = std::chrono::system_clock::now();

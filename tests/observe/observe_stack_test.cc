@@ -90,9 +90,7 @@ class ObserveStackTest : public StackTest {
 };
 
 TEST_F(ObserveStackTest, TheDocumentsQueriesCountRefusedLoginsAndDeniedSelects) {
-  auto up = run({"up", "--network", "loopback"});
-  ASSERT_EQ(up.exit_code, 0) << up.output;
-  auto status = json_in(run({"status", "--json"}).output);
+  auto status = up_loopback();
   ASSERT_TRUE(status.is_object());
   endpoint_url_ = status["endpoint_url"].get<std::string>();
   ca_bundle_ = status["ca_bundle"].get<std::string>();
