@@ -36,7 +36,11 @@
 #include "lambda/emulator.h"
 #endif
 #ifdef WRITEGATE_HAVE_OBSERVE
+#include "observe/cloudwatch_service.h"
+#include "observe/dashboard.h"
 #include "observe/logs_service.h"
+#include "observe/metrics_sampler.h"
+#include "stack/metrics_sources.h"
 #endif
 
 namespace {
@@ -66,6 +70,7 @@ struct ServeArgs {
   // NS=HOST:PORT: also serve on a socket opened in that network namespace (repeatable).
   std::vector<std::string> listen_netns;
   std::string spec_path;
+  int metrics_interval = 5;  // seconds between samples of the stack's metrics
 };
 
 // "wg3fa2-proxy=127.0.0.1:4566" -> {netns, host, port}.
@@ -114,6 +119,12 @@ int run_serve(const ServeArgs& args) {
   auto router = awslocal::make_default_router(options.state_dir, options.router);
   if (!router) fail(router.error());
   std::string lambda_note;
+#ifdef WRITEGATE_HAVE_OBSERVE
+  namespace observe = writegate::observe;
+  // The stack's metrics: one bounded store, fed by the sampler (proxy, database) and by the
+  // local Lambda's invocations, read by CloudWatch and the Prometheus page.
+  auto metrics = std::make_shared<observe::MetricStore>();
+#endif
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
   if (!args.function_bootstrap.empty()) {
     auto spec = writegate::spec::load_for_cli(args.spec_path);
@@ -138,6 +149,19 @@ int run_serve(const ServeArgs& args) {
     }
     // Every running invocation holds an endpoint thread while it waits for its environment.
     options.threads = std::max(options.threads, args.function_concurrency + 2);
+#ifdef WRITEGATE_HAVE_OBSERVE
+    function.observer = [metrics,
+                         name = function.name](const writegate::lambda::InvocationEvent& e) {
+      const std::vector<observe::Dimension> dims = {{"FunctionName", name}};
+      const observe::EpochMs now = observe::epoch_ms_now();
+      metrics->record({"AWS/Lambda", "ConcurrentExecutions", dims}, now,
+                      static_cast<double>(e.concurrent), "Count");
+      if (!e.finished) return;
+      metrics->record({"AWS/Lambda", "Invocations", dims}, now, 1, "Count");
+      metrics->record({"AWS/Lambda", "Errors", dims}, now, e.error ? 1 : 0, "Count");
+      metrics->record({"AWS/Lambda", "Duration", dims}, now, e.duration_ms, "Milliseconds");
+    };
+#endif
     lambda_note = ", function " + function.name;
     (*router)->add(std::make_shared<writegate::lambda::LambdaService>(std::move(function)));
   }
@@ -164,6 +188,47 @@ int run_serve(const ServeArgs& args) {
     if (!spec) fail(spec.error());
     (*router)->add(std::make_shared<writegate::stack::RdsProxyService>(args.state, *spec));
   }
+#ifdef WRITEGATE_HAVE_OBSERVE
+  std::unique_ptr<observe::MetricsSampler> sampler;
+  {
+    (*router)->add(std::make_shared<observe::CloudWatchService>(metrics));
+    (*router)->add_public_get(
+        writegate::stack::kPrometheusPath, [metrics](const awslocal::Request&) {
+          awslocal::Response r;
+          r.headers.push_back({"Content-Type", "text/plain; version=0.0.4; charset=utf-8"});
+          r.body = metrics->render_prometheus();
+          return r;
+        });
+    auto spec = writegate::spec::load_for_cli(args.spec_path);
+    if (!spec) fail(spec.error());
+    // The dashboard: the page, its script and style, and its data (the charts' series and the
+    // last refused logins of the proxy's log group).
+    (*router)->add_public_get("/dashboard",
+                              [](const awslocal::Request&) { return observe::dashboard_page(); });
+    (*router)->add_public_get("/dashboard/app.js",
+                              [](const awslocal::Request&) { return observe::dashboard_script(); });
+    (*router)->add_public_get("/dashboard/app.css",
+                              [](const awslocal::Request&) { return observe::dashboard_style(); });
+    (*router)->add_public_get("/dashboard/data", [metrics, state = args.state,
+                                                  spec = *spec](const awslocal::Request&) {
+      const auto layout = writegate::cli::stack_log_layout(state, spec);
+      const auto groups = observe::stack_log_groups(layout);
+      std::vector<observe::RefusedLogin> refused;
+      if (const auto* proxy = observe::find_group(groups, "/aws/rds/proxy/" + spec.proxy.name)) {
+        refused = observe::refused_logins(*proxy, 10);
+      }
+      return observe::dashboard_json(observe::dashboard_data(*metrics,
+                                                             {.proxy = spec.proxy.name,
+                                                              .cluster = spec.database.cluster,
+                                                              .function = spec.function.name},
+                                                             observe::epoch_ms_now(), refused));
+    });
+    sampler = std::make_unique<observe::MetricsSampler>(
+        metrics, std::chrono::seconds(std::clamp(args.metrics_interval, 1, 3600)),
+        writegate::stack::stack_metric_sources(args.state, *spec));
+    sampler->start();
+  }
+#endif
   auto endpoint = awslocal::Endpoint::start(options, std::move(*router));
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
@@ -176,6 +241,9 @@ int run_serve(const ServeArgs& args) {
   }
   int received = 0;
   sigwait(&signals, &received);
+#ifdef WRITEGATE_HAVE_OBSERVE
+  sampler->stop();
+#endif
   (*endpoint)->stop();
   std::cout << "writegate endpoint stopped (" << (received == SIGINT ? "SIGINT" : "SIGTERM") << ")"
             << std::endl;
@@ -327,6 +395,10 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   serve_cmd->add_option("--listen-netns", serve.listen_netns,
                         "NAMESPACE=HOST:PORT: also serve on a socket in that network namespace "
                         "(repeatable; needs root)");
+  serve_cmd
+      ->add_option("--metrics-interval", serve.metrics_interval,
+                   "Seconds between samples of the stack's metrics (1..3600)")
+      ->default_str("5");
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
   serve_cmd->add_option("--function-bootstrap", serve.function_bootstrap,
                         "Serve Lambda Invoke for the spec's function with this bootstrap");

@@ -115,6 +115,20 @@ ApiError service_error(int http_status, std::string code, std::string message) {
   return make_error(http_status, std::move(code), std::move(message));
 }
 
+Response xml_response(std::string body, std::string_view request_id) {
+  Response r;
+  r.status = 200;
+  r.headers.push_back({"x-amzn-RequestId", std::string(request_id)});
+  r.headers.push_back({"Content-Type", "text/xml"});
+  r.body = std::move(body);
+  return r;
+}
+
+std::string xml_response_metadata(std::string_view request_id) {
+  return "  <ResponseMetadata>\n    <RequestId>" + xml_escape(request_id) +
+         "</RequestId>\n  </ResponseMetadata>\n";
+}
+
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());

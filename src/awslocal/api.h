@@ -86,6 +86,11 @@ inline constexpr std::string_view kStsXmlNamespace = "https://sts.amazonaws.com/
 Response render_error(Protocol protocol, const ApiError& error, std::string_view request_id,
                       std::string_view xml_namespace = kStsXmlNamespace);
 
+// A query-API answer: 200, text/xml, x-amzn-RequestId, `body` as given.
+Response xml_response(std::string body, std::string_view request_id);
+// The "  <ResponseMetadata><RequestId>ID</RequestId></ResponseMetadata>" block that ends it.
+std::string xml_response_metadata(std::string_view request_id);
+
 // XML text escaping (&, <, >, ", ').
 std::string xml_escape(std::string_view text);
 

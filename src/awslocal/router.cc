@@ -144,6 +144,10 @@ void Router::add(std::shared_ptr<Service> service) {
   services_.push_back(std::move(service));
 }
 
+void Router::add_public_get(std::string path, PublicPage page) {
+  public_pages_.emplace_back(std::move(path), std::move(page));
+}
+
 Response Router::handle(const Request& request) {
   const std::string request_id = new_request_id();
   AccessLogEntry log;
@@ -188,6 +192,16 @@ Response Router::handle_inner(const Request& request, const std::string& request
   }
   http.headers = request.headers;
   http.body = request.body;
+
+  if (http.method == "GET") {
+    for (const auto& [path, page] : public_pages_) {
+      if (http.path == path) {
+        log.service = "public";
+        log.operation = "GET " + path;
+        return page(request);
+      }
+    }
+  }
 
   // ---- which service and operation --------------------------------------------------------
   Match match;

@@ -128,6 +128,12 @@ class Router {
   // Registers a service (before serving; not thread-safe with handle()).
   void add(std::shared_ptr<Service> service);
 
+  // A plain GET page of the endpoint for clients that do not sign (the Prometheus scrape of
+  // /metrics): a GET of exactly `path` (any query) is answered by `page` before any SigV4 check.
+  // Register before serving. The page must not show anything secret.
+  using PublicPage = std::function<Response(const Request&)>;
+  void add_public_get(std::string path, PublicPage page);
+
   // Handles one request. Thread-safe; never throws on any input.
   Response handle(const Request& request);
 
@@ -140,6 +146,7 @@ class Router {
   std::shared_ptr<iam::IamStore> store_;
   RouterOptions options_;
   std::vector<std::shared_ptr<Service>> services_;
+  std::vector<std::pair<std::string, PublicPage>> public_pages_;
   sigv4::SigningKeyCache signing_keys_{1024};
 };
 

@@ -10,20 +10,6 @@ namespace writegate::awslocal {
 
 namespace {
 
-Response xml_response(std::string body, std::string_view request_id) {
-  Response r;
-  r.status = 200;
-  r.headers.push_back({"x-amzn-RequestId", std::string(request_id)});
-  r.headers.push_back({"Content-Type", "text/xml"});
-  r.body = std::move(body);
-  return r;
-}
-
-std::string metadata(std::string_view request_id) {
-  return "  <ResponseMetadata>\n    <RequestId>" + xml_escape(request_id) +
-         "</RequestId>\n  </ResponseMetadata>\n";
-}
-
 ApiError validation_error(std::string message) {
   return make_error(400, "ValidationError", std::move(message));
 }
@@ -62,7 +48,7 @@ ApiResult StsService::get_caller_identity(const ServiceCall& call) {
                      "\">\n  <GetCallerIdentityResult>\n    <Arn>" + xml_escape(p.arn) +
                      "</Arn>\n    <UserId>" + xml_escape(p.user_id) + "</UserId>\n    <Account>" +
                      xml_escape(p.account) + "</Account>\n  </GetCallerIdentityResult>\n" +
-                     metadata(call.request_id) + "</GetCallerIdentityResponse>\n";
+                     xml_response_metadata(call.request_id) + "</GetCallerIdentityResponse>\n";
   return xml_response(std::move(body), call.request_id);
 }
 
@@ -156,8 +142,8 @@ ApiResult StsService::assume_role(const ServiceCall& call) {
       xml_escape(session->secret_access_key.reveal()) + "</SecretAccessKey>\n      <SessionToken>" +
       xml_escape(session->session_token.reveal()) + "</SessionToken>\n      <Expiration>" +
       format_iso8601(session->expiration) +
-      "</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n" + metadata(call.request_id) +
-      "</AssumeRoleResponse>\n";
+      "</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n" +
+      xml_response_metadata(call.request_id) + "</AssumeRoleResponse>\n";
   return xml_response(std::move(body), call.request_id);
 }
 

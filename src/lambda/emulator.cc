@@ -831,7 +831,21 @@ awslocal::ApiResult LambdaService::handle(const awslocal::ServiceCall& call) {
     return sigv4::Credentials{session->access_key_id, session->secret_access_key,
                               session->session_token};
   };
+  const auto& observer = pool_.config().observer;
+  const std::size_t concurrent = ++running_;
+  if (observer) observer({.finished = false, .concurrent = concurrent});
+  const auto invoke_started = std::chrono::steady_clock::now();
   auto result = pool_.invoke(std::string(call.request_id), call.request.body, credentials, arn);
+  --running_;
+  if (observer && (result || result.error().subcode() == "Runtime.InitError")) {
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - invoke_started)
+            .count();
+    observer({.finished = true,
+              .concurrent = concurrent,
+              .duration_ms = result ? result->duration_ms : elapsed_ms,
+              .error = !result || !result->function_error.empty()});
+  }
   if (!result && result.error().subcode() == "Runtime.InitError") {
     // As on AWS: a failed init is the invocation's function error.
     awslocal::Response r;

@@ -17,6 +17,7 @@
 //                                // lambda:InvokeFunction), also .../functions/function/...
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,6 +33,16 @@
 #include "sigv4/sigv4.h"
 
 namespace writegate::lambda {
+
+// What the local CloudWatch learns of each invocation (AWS/Lambda Invocations, Errors, Duration,
+// ConcurrentExecutions). Throttled requests (TooManyRequestsException) are not invocations, as
+// on AWS.
+struct InvocationEvent {
+  bool finished = false;       // false: it is starting
+  std::size_t concurrent = 0;  // invocations running at that moment, this one included
+  double duration_ms = 0;      // finished only
+  bool error = false;          // finished only: a function error or a failed init
+};
 
 struct FunctionConfig {
   std::string name = "aurora-writer-lambda";
@@ -58,6 +69,8 @@ struct FunctionConfig {
   // the Runtime API listens on 127.0.0.1 inside it and the bootstrap starts through
   // `ip netns exec <netns>` (same pid). Needs root.
   std::string netns;
+  // Told of every invocation's start and end (from the invoking thread); may be empty.
+  std::function<void(const InvocationEvent&)> observer;
 };
 
 struct InvokeResult {
@@ -126,6 +139,7 @@ class LambdaService : public awslocal::Service {
  private:
   awslocal::ServiceRoute route_;
   FunctionPool pool_;
+  std::atomic<std::size_t> running_{0};
 };
 
 // The function name in an Invoke path "/2015-03-31/functions/{name}/invocations" (decoded:

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/prometheus.h"
+
 namespace writegate::proxy {
 
 void LatencyHistogram::observe(std::chrono::microseconds latency) {
@@ -29,26 +31,8 @@ LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
   return out;
 }
 
-namespace {
-
-// Label values escape backslash, double quote and newline.
-std::string escape_label(const std::string& value) {
-  std::string out;
-  for (const char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string render_prometheus(const Metrics& m, const PrometheusLabels& labels) {
-  const std::string label = "ProxyName=\"" + escape_label(labels.proxy) + "\"";
+  const std::string label = "ProxyName=\"" + prometheus_label_value(labels.proxy) + "\"";
   std::string out;
   auto scalar = [&](std::string_view name, std::string_view type, std::string_view help,
                     std::int64_t value) {

@@ -37,6 +37,7 @@
 #include "pki/pki.h"
 #include "sigv4/crypto.h"
 #include "sigv4/rds_token.h"
+#include "stack/metrics_sources.h"
 #include "stack/network.h"
 
 namespace writegate::stack {
@@ -570,7 +571,12 @@ Status Bringup::aurora() {
          << "password_encryption = 'scram-sha-256'\n"
          << "max_connections = 200\n"
          << "log_connections = on\n"
-         << "log_line_prefix = '%m [%p] %q%u@%d '\n";
+         << "log_line_prefix = '%m [%p] %q%u@%d '\n"
+         // For the metrics (src/stack/metrics_sources.h): CommitLatency from pg_stat_wal's
+         // timed WAL flushes, DMLLatency from pg_stat_statements.
+         << "track_wal_io_timing = on\n"
+         << "shared_preload_libraries = 'pg_stat_statements'\n"
+         << "pg_stat_statements.track = top\n";
   }
   if (iam_backend()) WG_RETURN_IF_ERROR(write_pam_service(c.port));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/pg_hba.conf", postgres_account_));
@@ -637,6 +643,12 @@ Status Bringup::database() {
   };
   {
     WG_ASSIGN_OR_RETURN(auto admin, connect_in(c.netns, admin_conninfo("postgres")));
+    // pg_stat_statements (cluster-wide) for the DMLLatency metric, in a schema of the postgres
+    // database that PUBLIC cannot use: the writer's database gets no new readable view.
+    WG_RETURN_IF_ERROR(admin.exec(
+        "CREATE SCHEMA IF NOT EXISTS " + std::string(kMonitorSchema) + "; REVOKE ALL ON SCHEMA " +
+        kMonitorSchema + " FROM PUBLIC; CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA " +
+        kMonitorSchema));
     WG_ASSIGN_OR_RETURN(auto exists, admin.query("SELECT 1 FROM pg_database WHERE datname = $1",
                                                  {pgclient::Value(spec_.database.name)}));
     if (exists.rows.empty()) {
@@ -775,6 +787,7 @@ Status Bringup::proxy() {
        << "settings_file: " << paths_.proxy_settings() << "\n"
        << "admin_listen: 127.0.0.1:" << admin_port << "\n"
        << "shutdown_grace: 5\n";
+  c.admin_port = admin_port;  // the endpoint's metrics sampler scrapes it
   WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_config(), yaml.str(), 0600));
   const std::vector<std::string> argv =
       netns_argv(c.netns, {options_.bin_dir + "/writegate-proxy", "--config", paths_.proxy_config(),
@@ -1098,6 +1111,10 @@ std::string status_text(const StackState& state) {
       << "  CA bundle          " << state.ca_file << "\n"
       << "  AWS endpoint       " << state.endpoint_url << "   (aws --endpoint-url "
       << state.endpoint_url << " --ca-bundle " << state.ca_file << ")\n"
+      << "  Prometheus         " << state.endpoint_url << kPrometheusPath
+      << "   (the whole stack's metrics; --cacert " << state.ca_file << ")\n"
+      << "  Dashboard          " << state.endpoint_url << kDashboardPath
+      << "   (live charts and refused logins; no token: loopback only)\n"
       << "  region             " << state.region << ", account " << state.account_id << "\n";
   return out.str();
 }
@@ -1115,7 +1132,9 @@ std::string status_json(const StackState& state) {
             {"proxy_debug_logging", state.proxy_debug_logging},
             {"cluster_resource_id", state.cluster_resource_id},
             {"ca_bundle", state.ca_file},
-            {"endpoint_url", state.endpoint_url}};
+            {"endpoint_url", state.endpoint_url},
+            {"prometheus_url", state.endpoint_url + kPrometheusPath},
+            {"dashboard_url", state.endpoint_url + kDashboardPath}};
   json components = json::object();
   for (const auto& [name, c] : state.components) {
     components[name] = {{"state", c.running() ? "running" : "stopped"},

@@ -84,6 +84,7 @@ Result<StackState> StackState::load(const std::string& state_dir) {
       component.port = c.value("port", 0);
       component.log_file = c.value("log_file", "");
       component.exe = c.value("exe", "");
+      component.admin_port = c.value("admin_port", 0);
       s.components.emplace(name, std::move(component));
     }
   } catch (const json::exception& e) {
@@ -118,6 +119,7 @@ Status StackState::save() const {
   for (const auto& [name, c] : this->components) {
     components[name] = {{"pid", c.pid},   {"netns", c.netns},       {"address", c.address},
                         {"port", c.port}, {"log_file", c.log_file}, {"exe", c.exe}};
+    if (c.admin_port != 0) components[name]["admin_port"] = c.admin_port;
   }
   j["components"] = components;
   return pki::write_file(file_path(state_dir), j.dump(2) + "\n", 0600);

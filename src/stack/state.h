@@ -28,6 +28,7 @@ struct ComponentState {
   std::string address;  // where it listens (inside netns when set)
   int port = 0;
   std::string log_file;
+  int admin_port = 0;  // the proxy's admin listener (/metrics, /status), in its netns; 0: none
   // The program's path as /proc/PID/exe shows it, so a reused pid is not taken for ours.
   std::string exe;
 

@@ -46,6 +46,13 @@ inline std::vector<std::string> processes_mentioning(const std::string& text) {
   return found;
 }
 
+// The JSON object in a command's output (the first '{' on), or a discarded value.
+inline nlohmann::json json_in(const std::string& output) {
+  const auto brace = output.find('{');
+  if (brace == std::string::npos) return nlohmann::json();
+  return nlohmann::json::parse(output.substr(brace), nullptr, false);
+}
+
 class StackTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -82,6 +89,33 @@ class StackTest : public ::testing::Test {
     const std::string path = (dir_ / "standard-mode.yaml").string();
     std::ofstream(path) << "proxy:\n  backend_auth: SECRETS\n";
     return path;
+  }
+  // The environment of the identity `writegate credentials ARGS...` prints (its export lines),
+  // for the aws CLI; no config or credentials file of this machine's is read.
+  std::vector<std::string> credentials_env(const std::vector<std::string>& args) {
+    auto creds = run(args);
+    EXPECT_EQ(creds.exit_code, 0) << creds.output;
+    std::vector<std::string> env = {"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null",
+                                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null"};
+    static const std::regex kExport(R"(export (AWS_[A-Z_]+)=(\S+))");
+    for (std::sregex_iterator it(creds.output.begin(), creds.output.end(), kExport), end; it != end;
+         ++it) {
+      std::string value = (*it)[2].str();
+      if (value.size() >= 2 && value.front() == '\'') value = value.substr(1, value.size() - 2);
+      env.push_back((*it)[1].str() + "=" + value);
+    }
+    return env;
+  }
+  // `writegate up --network loopback`, then `status --json` (null after a failure, which is
+  // also the test's). `up_output` gets what up printed.
+  nlohmann::json up_loopback(std::string* up_output = nullptr) {
+    auto up = run({"--spec", standard_mode_spec(), "up", "--network", "loopback"});
+    EXPECT_EQ(up.exit_code, 0) << up.output;
+    if (up_output) *up_output = up.output;
+    if (up.exit_code != 0) return nlohmann::json();
+    auto json = json_in(run({"status", "--json"}).output);
+    EXPECT_TRUE(json.is_object());
+    return json.is_object() ? json : nlohmann::json();
   }
   nlohmann::json status() {
     auto out = run({"status", "--json"});

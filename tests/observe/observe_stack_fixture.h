@@ -47,13 +47,8 @@ constexpr const char* kConnectionPattern =
 constexpr const char* kProxyGroup = "/aws/rds/proxy/aurora-write-proxy";
 constexpr const char* kPostgresGroup = "/aws/rds/cluster/my-aurora-cluster/postgresql";
 
-inline nlohmann::json json_in(const std::string& output) {
-  const auto brace = output.find('{');
-  if (brace == std::string::npos) return nlohmann::json();
-  return nlohmann::json::parse(output.substr(brace), nullptr, false);
-}
-
-// The whole-stack fixture (state folder per test, `run`, nothing left running after).
+// The whole-stack fixture (state folder per test, `run`, `json_in`, `credentials_env`, nothing
+// left running after).
 class ObserveStackTest : public StackTest {
  protected:
   void SetUp() override {
@@ -79,21 +74,6 @@ class ObserveStackTest : public StackTest {
     last_output_ = out->output;
     EXPECT_EQ(out->exit_code, want_exit) << out->output;
     return json_in(out->output);
-  }
-
-  std::vector<std::string> credentials_env(const std::vector<std::string>& args) {
-    auto creds = run(args);
-    EXPECT_EQ(creds.exit_code, 0) << creds.output;
-    std::vector<std::string> env = {"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null",
-                                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null"};
-    static const std::regex kExport(R"(export (AWS_[A-Z_]+)=(\S+))");
-    for (std::sregex_iterator it(creds.output.begin(), creds.output.end(), kExport), end; it != end;
-         ++it) {
-      std::string value = (*it)[2].str();
-      if (value.size() >= 2 && value.front() == '\'') value = value.substr(1, value.size() - 2);
-      env.push_back((*it)[1].str() + "=" + value);
-    }
-    return env;
   }
 
   // start-query then get-query-results: the rows.

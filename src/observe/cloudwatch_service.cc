@@ -1,0 +1,364 @@
+#include "observe/cloudwatch_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/time.h"
+
+namespace writegate::observe {
+
+namespace {
+
+using awslocal::ApiError;
+using awslocal::ApiResult;
+using awslocal::make_error;
+using awslocal::Protocol;
+using awslocal::Response;
+using awslocal::ServiceCall;
+using awslocal::xml_escape;
+using awslocal::xml_response;
+using awslocal::xml_response_metadata;
+
+constexpr std::size_t kMaxDimensions = 30;
+constexpr std::size_t kMaxQueries = 500;
+constexpr std::size_t kMaxStatistics = 5;
+constexpr std::size_t kMaxNameLength = 255;
+
+ApiError missing(std::string_view name) {
+  return make_error(400, "MissingParameter",
+                    "The parameter " + std::string(name) + " is required.");
+}
+ApiError invalid(std::string message) {
+  return make_error(400, "InvalidParameterValue", std::move(message));
+}
+ApiError combination(std::string message) {
+  return make_error(400, "InvalidParameterCombination", std::move(message));
+}
+
+// The shown part of a value in an error message (bounded).
+std::string shown(std::string_view value) {
+  return std::string(value.substr(0, 128));
+}
+
+class Params {
+ public:
+  explicit Params(const std::vector<sigv4::QueryParam>& params) : params_(params) {}
+  std::optional<std::string_view> get(std::string_view name) const {
+    for (const auto& p : params_)
+      if (p.name == name) return std::string_view(p.value);
+    return std::nullopt;
+  }
+  // Whether any parameter starts with `prefix` (a list with members, maybe past a gap).
+  bool any_with_prefix(std::string_view prefix) const {
+    return std::any_of(params_.begin(), params_.end(),
+                       [&](const auto& p) { return p.name.starts_with(prefix); });
+  }
+
+ private:
+  const std::vector<sigv4::QueryParam>& params_;
+};
+
+std::optional<ApiError> required_name(const Params& p, const std::string& name, std::string& out) {
+  auto v = p.get(name);
+  if (!v || v->empty()) return missing(name);
+  if (v->size() > kMaxNameLength) {
+    return invalid("The parameter " + name + " must be at most 255 characters long.");
+  }
+  out = std::string(*v);
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_time(const Params& p, const std::string& name, EpochMs& out) {
+  auto v = p.get(name);
+  if (!v || v->empty()) return missing(name);
+  auto t = parse_iso8601(v->substr(0, 64));
+  if (!t || v->size() > 64) {
+    return invalid("The parameter " + name + " must be a timestamp (ISO 8601), not '" + shown(*v) +
+                   "'.");
+  }
+  out = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_period(const Params& p, const std::string& name, std::int64_t& out) {
+  auto v = p.get(name);
+  if (!v || v->empty()) return missing(name);
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || out < 1 || out > 31'536'000) {
+    return invalid("The parameter " + name + " must be a positive integer, not '" + shown(*v) +
+                   "'.");
+  }
+  // CloudWatch: 1, 5, 10, 30 (high resolution) or a multiple of 60.
+  if (out % 60 != 0 && out != 1 && out != 5 && out != 10 && out != 30) {
+    return invalid("The parameter " + name + " must be 1, 5, 10, 30, or a multiple of 60.");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_metric(const Params& p, const std::string& prefix, MetricId& out) {
+  if (auto e = required_name(p, prefix + "Namespace", out.ns)) return e;
+  if (auto e = required_name(p, prefix + "MetricName", out.name)) return e;
+  for (std::size_t i = 1;; ++i) {
+    const std::string member = prefix + "Dimensions.member." + std::to_string(i) + ".";
+    if (!p.any_with_prefix(member)) break;
+    if (i > kMaxDimensions) {
+      return invalid("The collection " + prefix + "Dimensions must not have more than 30 members.");
+    }
+    Dimension d;
+    if (auto e = required_name(p, member + "Name", d.name)) return e;
+    if (auto e = required_name(p, member + "Value", d.value)) return e;
+    for (const auto& seen : out.dimensions) {
+      if (seen.name == d.name) {
+        return combination("No metric may have more than one dimension named " + shown(d.name) +
+                           ".");
+      }
+    }
+    out.dimensions.push_back(std::move(d));
+  }
+  return std::nullopt;
+}
+
+bool known_statistic(std::string_view s) {
+  return std::find(std::begin(kStatistics), std::end(kStatistics), s) != std::end(kStatistics);
+}
+
+bool valid_query_id(std::string_view id) {
+  if (id.empty() || id.size() > 255 || id[0] < 'a' || id[0] > 'z') return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+std::string format_time(EpochMs ms) {
+  return format_iso8601(SystemTime(std::chrono::milliseconds(ms)));
+}
+
+std::string format_value(double v) {
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
+double statistic_value(const Datapoint& point, std::string_view statistic) {
+  if (statistic == "SampleCount") return static_cast<double>(point.sample_count);
+  if (statistic == "Sum") return point.sum;
+  if (statistic == "Minimum") return point.minimum;
+  if (statistic == "Maximum") return point.maximum;
+  return point.average();
+}
+
+std::variant<MetricStatisticsRequest, ApiError> parse_metric_statistics_request(
+    const std::vector<sigv4::QueryParam>& params) {
+  const Params p(params);
+  MetricStatisticsRequest out;
+  if (auto e = parse_metric(p, "", out.metric)) return *e;
+  if (auto e = parse_time(p, "StartTime", out.start)) return *e;
+  if (auto e = parse_time(p, "EndTime", out.end)) return *e;
+  if (auto e = parse_period(p, "Period", out.period_seconds)) return *e;
+  const bool extended = p.any_with_prefix("ExtendedStatistics.member.");
+  for (std::size_t i = 1;; ++i) {
+    const std::string name = "Statistics.member." + std::to_string(i);
+    auto v = p.get(name);
+    if (!v) {
+      if (p.any_with_prefix(name)) return missing(name);
+      break;
+    }
+    if (i > kMaxStatistics) {
+      return invalid("The collection Statistics must not have more than 5 members.");
+    }
+    if (!known_statistic(*v)) {
+      return invalid("The parameter " + name +
+                     " must be a value in the set [ Maximum, Sum, SampleCount, Average, "
+                     "Minimum ].");
+    }
+    out.statistics.emplace_back(*v);
+  }
+  if (out.statistics.empty() == !extended) {
+    return combination("Must specify either Statistics or ExtendedStatistics, but not both.");
+  }
+  if (extended) {
+    return invalid(
+        "ExtendedStatistics (percentiles) are not kept by this local CloudWatch; ask for "
+        "SampleCount, Average, Sum, Minimum or Maximum.");
+  }
+  if (auto unit = p.get("Unit")) out.unit = std::string(unit->substr(0, 64));
+  if (out.start >= out.end) {
+    return invalid("The parameter StartTime must be less than the parameter EndTime.");
+  }
+  const std::int64_t period_ms = out.period_seconds * 1000;
+  const std::int64_t points = (out.end - out.start + period_ms - 1) / period_ms;
+  if (points > CloudWatchService::kMaxDatapoints) {
+    return combination(fmt::format(
+        "You have requested up to {} datapoints, which exceeds the limit of 1,440. You may "
+        "reduce the datapoints requested by increasing Period, or decreasing the time range.",
+        points));
+  }
+  return out;
+}
+
+std::variant<MetricDataRequest, ApiError> parse_metric_data_request(
+    const std::vector<sigv4::QueryParam>& params) {
+  const Params p(params);
+  MetricDataRequest out;
+  if (!p.any_with_prefix("MetricDataQueries.member.")) return missing("MetricDataQueries");
+  for (std::size_t i = 1;; ++i) {
+    const std::string member = "MetricDataQueries.member." + std::to_string(i) + ".";
+    if (!p.any_with_prefix(member)) break;
+    if (i > kMaxQueries) {
+      return invalid("The collection MetricDataQueries must not have more than 500 members.");
+    }
+    MetricDataQuery q;
+    auto id = p.get(member + "Id");
+    if (!id || id->empty()) return missing(member + "Id");
+    if (!valid_query_id(*id)) {
+      return make_error(400, "ValidationError",
+                        "The value " + shown(*id) + " for parameter " + member +
+                            "Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.");
+    }
+    q.id = std::string(*id);
+    for (const auto& seen : out.queries) {
+      if (seen.id == q.id) {
+        return make_error(400, "ValidationError",
+                          "The value " + q.id + " for parameter MetricDataQueries.member." +
+                              std::to_string(i) + ".Id is used more than once.");
+      }
+    }
+    if (p.get(member + "Expression")) {
+      return make_error(400, "ValidationError",
+                        "this local CloudWatch answers MetricStat queries; " + member +
+                            "Expression (metric math) is not evaluated here.");
+    }
+    if (!p.any_with_prefix(member + "MetricStat.")) {
+      return make_error(400, "ValidationError",
+                        "The parameter " + member + "MetricStat or Expression is required.");
+    }
+    const std::string stat = member + "MetricStat.";
+    if (auto e = parse_metric(p, stat + "Metric.", q.metric)) return *e;
+    if (auto e = parse_period(p, stat + "Period", q.period_seconds)) return *e;
+    auto s = p.get(stat + "Stat");
+    if (!s || s->empty()) return missing(stat + "Stat");
+    if (!known_statistic(*s)) {
+      return invalid("The parameter " + stat + "Stat must be one of SampleCount, Average, Sum, " +
+                     "Minimum, Maximum here (percentiles are not kept), not '" + shown(*s) + "'.");
+    }
+    q.stat = std::string(*s);
+    if (auto unit = p.get(stat + "Unit")) q.unit = std::string(unit->substr(0, 64));
+    if (auto label = p.get(member + "Label")) q.label = std::string(label->substr(0, 1024));
+    if (auto rd = p.get(member + "ReturnData")) {
+      if (*rd != "true" && *rd != "false") {
+        return invalid("The parameter " + member + "ReturnData must be true or false.");
+      }
+      q.return_data = *rd == "true";
+    }
+    out.queries.push_back(std::move(q));
+  }
+  if (auto e = parse_time(p, "StartTime", out.start)) return *e;
+  if (auto e = parse_time(p, "EndTime", out.end)) return *e;
+  if (out.start >= out.end) {
+    return invalid("The parameter StartTime must be less than the parameter EndTime.");
+  }
+  if (auto scan = p.get("ScanBy")) {
+    if (*scan != "TimestampAscending" && *scan != "TimestampDescending") {
+      return invalid("The parameter ScanBy must be TimestampAscending or TimestampDescending.");
+    }
+    out.ascending = *scan == "TimestampAscending";
+  }
+  if (auto max = p.get("MaxDatapoints")) {
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(max->data(), max->data() + max->size(), n);
+    if (ec != std::errc() || end != max->data() + max->size() || n < 1) {
+      return invalid("The parameter MaxDatapoints must be a positive integer.");
+    }
+    out.max_datapoints = static_cast<std::size_t>(std::min<std::int64_t>(n, 100800));
+  }
+  if (p.get("NextToken")) {
+    return invalid("The parameter NextToken is not valid: this endpoint never hands one out.");
+  }
+  return out;
+}
+
+CloudWatchService::CloudWatchService(std::shared_ptr<const MetricStore> store)
+    : store_(std::move(store)) {
+  route_.signing_name = "monitoring";
+  route_.protocol = Protocol::kQuery;
+  route_.xml_namespace = kCloudWatchXmlNamespace;
+}
+
+ApiResult CloudWatchService::handle(const ServiceCall& call) {
+  const std::string op(call.operation);
+  if (op == "GetMetricStatistics") return get_metric_statistics(call);
+  if (op == "GetMetricData") return get_metric_data(call);
+  return make_error(400, "InvalidAction",
+                    "The action " + shown(op) +
+                        " is not valid for this web service (this local CloudWatch serves "
+                        "GetMetricStatistics and GetMetricData).");
+}
+
+ApiResult CloudWatchService::get_metric_statistics(const ServiceCall& call) {
+  if (auto denied =
+          awslocal::authorize(call, Protocol::kQuery, "cloudwatch:GetMetricStatistics", "*")) {
+    return *denied;
+  }
+  auto parsed = parse_metric_statistics_request(call.params);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const auto& req = std::get<MetricStatisticsRequest>(parsed);
+  const std::string unit = store_->unit(req.metric).value_or("None");
+  std::vector<Datapoint> points;
+  if (!req.unit || *req.unit == unit) {
+    points = store_->statistics(req.metric, req.start, req.end, req.period_seconds * 1000);
+  }
+  std::string body = "<GetMetricStatisticsResponse xmlns=\"" +
+                     std::string(kCloudWatchXmlNamespace) +
+                     "\">\n  <GetMetricStatisticsResult>\n    <Datapoints>\n";
+  for (const auto& point : points) {
+    body += "      <member>\n        <Timestamp>" + format_time(point.start) + "</Timestamp>\n";
+    for (const auto& s : req.statistics) {
+      body += "        <" + s + ">" + format_value(statistic_value(point, s)) + "</" + s + ">\n";
+    }
+    body += "        <Unit>" + xml_escape(unit) + "</Unit>\n      </member>\n";
+  }
+  body += "    </Datapoints>\n    <Label>" + xml_escape(req.metric.name) +
+          "</Label>\n  </GetMetricStatisticsResult>\n" + xml_response_metadata(call.request_id) +
+          "</GetMetricStatisticsResponse>\n";
+  return xml_response(std::move(body), call.request_id);
+}
+
+ApiResult CloudWatchService::get_metric_data(const ServiceCall& call) {
+  if (auto denied = awslocal::authorize(call, Protocol::kQuery, "cloudwatch:GetMetricData", "*")) {
+    return *denied;
+  }
+  auto parsed = parse_metric_data_request(call.params);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const auto& req = std::get<MetricDataRequest>(parsed);
+  std::string body = "<GetMetricDataResponse xmlns=\"" + std::string(kCloudWatchXmlNamespace) +
+                     "\">\n  <GetMetricDataResult>\n    <MetricDataResults>\n";
+  std::size_t budget = req.max_datapoints;
+  for (const auto& q : req.queries) {
+    if (!q.return_data) continue;
+    std::vector<Datapoint> points;
+    const std::string unit = store_->unit(q.metric).value_or("None");
+    if (!q.unit || *q.unit == unit) {
+      points = store_->statistics(q.metric, req.start, req.end, q.period_seconds * 1000);
+    }
+    if (!req.ascending) std::reverse(points.begin(), points.end());
+    if (points.size() > budget) points.resize(budget);
+    budget -= points.size();
+    std::string timestamps, values;
+    for (const auto& point : points) {
+      timestamps += "          <member>" + format_time(point.start) + "</member>\n";
+      values += "          <member>" + format_value(statistic_value(point, q.stat)) + "</member>\n";
+    }
+    body += "      <member>\n        <Id>" + xml_escape(q.id) + "</Id>\n        <Label>" +
+            xml_escape(q.label.empty() ? q.metric.name : q.label) +
+            "</Label>\n        <Timestamps>\n" + timestamps +
+            "        </Timestamps>\n        <Values>\n" + values +
+            "        </Values>\n        <StatusCode>Complete</StatusCode>\n      </member>\n";
+  }
+  body += "    </MetricDataResults>\n    <Messages/>\n  </GetMetricDataResult>\n" +
+          xml_response_metadata(call.request_id) + "</GetMetricDataResponse>\n";
+  return xml_response(std::move(body), call.request_id);
+}
+
+}  // namespace writegate::observe

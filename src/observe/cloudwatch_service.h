@@ -1,0 +1,92 @@
+// CloudWatch GetMetricStatistics and GetMetricData on the local AWS endpoint, over the stack's
+// MetricStore (observe/metric_store.h).
+//
+// Protocol: the query API (signing name `monitoring`, Action=...&Version=2010-08-01, XML answers
+// in http://monitoring.amazonaws.com/doc/2010-08-01/), as the Debian aws CLI v2's botocore model
+// of cloudwatch declares ("protocol": "query"). Newer botocore models prefer smithy-rpc-v2-cbor
+// and JSON 1.0; those are not served here (the request then finds no service: InvalidAction or
+// UnknownOperationException).
+//
+// Every request is SigV4-verified by the router, then decided by the caller's policies:
+//   GetMetricStatistics   cloudwatch:GetMetricStatistics on "*" (CloudWatch has no resource
+//   GetMetricData         cloudwatch:GetMetricData       on "*"  types for these two)
+// Errors are AWS's: MissingParameter, InvalidParameterValue, InvalidParameterCombination,
+// ValidationError (GetMetricData's Id pattern), AccessDenied.
+//
+//   auto store = std::make_shared<MetricStore>();
+//   router.add(std::make_shared<CloudWatchService>(store));
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "awslocal/router.h"
+#include "observe/metric_store.h"
+
+namespace writegate::observe {
+
+inline constexpr const char* kCloudWatchXmlNamespace =
+    "http://monitoring.amazonaws.com/doc/2010-08-01/";
+
+// The statistics CloudWatch computes from samples (percentiles are not kept here).
+inline constexpr const char* kStatistics[] = {"SampleCount", "Average", "Sum", "Minimum",
+                                              "Maximum"};
+
+struct MetricStatisticsRequest {
+  MetricId metric;
+  EpochMs start = 0;
+  EpochMs end = 0;
+  std::int64_t period_seconds = 60;
+  std::vector<std::string> statistics;
+  std::optional<std::string> unit;
+};
+
+struct MetricDataQuery {
+  std::string id;
+  std::string label;  // empty: the metric's name
+  bool return_data = true;
+  MetricId metric;
+  std::int64_t period_seconds = 60;
+  std::string stat;
+  std::optional<std::string> unit;
+};
+
+struct MetricDataRequest {
+  std::vector<MetricDataQuery> queries;
+  EpochMs start = 0;
+  EpochMs end = 0;
+  bool ascending = false;  // ScanBy TimestampAscending; the default is TimestampDescending
+  std::size_t max_datapoints = 100800;
+};
+
+// The request's parameters as the query API sent them (decoded), validated as CloudWatch does.
+// Pure: no store, no clock; the fuzz target feeds it any bytes.
+std::variant<MetricStatisticsRequest, awslocal::ApiError> parse_metric_statistics_request(
+    const std::vector<sigv4::QueryParam>& params);
+std::variant<MetricDataRequest, awslocal::ApiError> parse_metric_data_request(
+    const std::vector<sigv4::QueryParam>& params);
+
+// A datapoint's value for one of kStatistics.
+double statistic_value(const Datapoint& point, std::string_view statistic);
+
+class CloudWatchService : public awslocal::Service {
+ public:
+  explicit CloudWatchService(std::shared_ptr<const MetricStore> store);
+  const awslocal::ServiceRoute& route() const override { return route_; }
+  awslocal::ApiResult handle(const awslocal::ServiceCall& call) override;
+
+  // Datapoints one GetMetricStatistics answer may hold (CloudWatch's limit).
+  static constexpr std::int64_t kMaxDatapoints = 1440;
+
+ private:
+  awslocal::ApiResult get_metric_statistics(const awslocal::ServiceCall& call);
+  awslocal::ApiResult get_metric_data(const awslocal::ServiceCall& call);
+
+  awslocal::ServiceRoute route_;
+  std::shared_ptr<const MetricStore> store_;
+};
+
+}  // namespace writegate::observe
