@@ -110,8 +110,10 @@ int audit(const Globals& globals, const DbOptions& options) {
   }
 #ifdef WRITEGATE_HAVE_AWSLOCAL
   // End-to-end IAM: the proxy role's rds-db:connect on the cluster, simulated over the local IAM
-  // store when there is one.
-  if (spec.proxy.backend_auth == "IAM_AUTH" && writegate::iam::IamStore::open(globals.state_dir)) {
+  // store when there is one (named, or this folder's: not a stack `up` made elsewhere, which may
+  // have nothing to do with the database audited).
+  if (spec.proxy.backend_auth == "IAM_AUTH" && globals.state_dir_chosen &&
+      writegate::iam::IamStore::open(globals.state_dir)) {
     audit_options.proxy_may_connect =
         [&spec, &globals](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
       WG_ASSIGN_OR_RETURN(auto d,

@@ -35,6 +35,10 @@ struct Globals {
   std::string spec_path;  // --spec; empty means ./writegate.yaml if present, else defaults
   // --state, else WRITEGATE_STATE, else kDefaultStateDir (main resolves the order).
   std::string state_dir = kDefaultStateDir;
+  // The state folder was named (--state, WRITEGATE_STATE) or is this folder's own
+  // ./.writegate/state, not only remembered as the last `up` made somewhere else. Commands that
+  // judge an arbitrary database (audit) use a stack's IAM store only then.
+  bool state_dir_chosen = false;
   bool verbose = false;
 };
 

@@ -1,6 +1,8 @@
 // writegate: one CLI for the spec, the database, IAM and (later) the local stack.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 #include <vector>
 
 #include "command.h"
@@ -51,6 +53,12 @@ int main(int argc, char** argv) {
   Globals globals;
   // Without --state or WRITEGATE_STATE: ./.writegate/state, else the last stack `up` made.
   globals.state_dir = writegate::stack::default_state_dir();
+  globals.state_dir_chosen = std::getenv("WRITEGATE_STATE") != nullptr ||
+                             globals.state_dir == writegate::cli::kDefaultStateDir;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--state" || arg.starts_with("--state=")) globals.state_dir_chosen = true;
+  }
   app.add_option("--spec", globals.spec_path,
                  "Spec file (default ./writegate.yaml if present, else built-in defaults)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

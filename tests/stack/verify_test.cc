@@ -107,6 +107,9 @@ class StackVerifyTest : public ::testing::Test {
                ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                  .string();
     std::filesystem::remove_all(state_);
+    // `up` remembers the last stack in $XDG_RUNTIME_DIR/writegate/current: this test's own, so
+    // no other test or user finds this stack by itself.
+    ::setenv("XDG_RUNTIME_DIR", (state_ + "-run").c_str(), 1);
     // Loopback runs without root: RDS Proxy's standard mode (end-to-end IAM, the default, needs
     // root for the database's PAM service; cli_stack_netns_test verifies it).
     spec_file_ = state_ + ".yaml";
@@ -119,6 +122,7 @@ class StackVerifyTest : public ::testing::Test {
     EXPECT_EQ(down.exit_code, 0) << down.output;
     EXPECT_FALSE(std::filesystem::exists(state_));
     std::filesystem::remove(spec_file_);
+    std::filesystem::remove_all(state_ + "-run");
   }
 
   // The master user's connection to the stack's database (as `writegate verify` makes it).
