@@ -1,6 +1,7 @@
 // writegate provision | audit | demo — the database side of the architecture.
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "command.h"
 #include "dbadmin/audit.h"
@@ -112,14 +113,17 @@ int audit(const Globals& globals, const DbOptions& options) {
   // End-to-end IAM: the proxy role's rds-db:connect on the cluster, simulated over the local IAM
   // store when there is one (named, or this folder's: not a stack `up` made elsewhere, which may
   // have nothing to do with the database audited).
-  if (spec.proxy.backend_auth == "IAM_AUTH" && globals.state_dir_chosen &&
-      writegate::iam::IamStore::open(globals.state_dir)) {
-    audit_options.proxy_may_connect =
-        [&spec, &globals](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
-      WG_ASSIGN_OR_RETURN(auto d,
-                          writegate::iam::proxy_cluster_connect(spec, globals.state_dir, user));
-      return dbadmin::AuditOptions::ConnectAnswer{d.allowed, d.resource + ": " + d.describe};
-    };
+  std::unique_ptr<writegate::iam::IamStore> iam_store;
+  if (spec.proxy.backend_auth == "IAM_AUTH" && globals.state_dir_chosen) {
+    if (auto opened = writegate::iam::IamStore::open(globals.state_dir)) {
+      iam_store = std::move(*opened);
+      audit_options.proxy_may_connect =
+          [&spec,
+           &iam_store](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
+        WG_ASSIGN_OR_RETURN(auto d, writegate::iam::proxy_cluster_connect(*iam_store, spec, user));
+        return dbadmin::AuditOptions::ConnectAnswer{d.allowed, d.resource + ": " + d.describe};
+      };
+    }
   }
 #endif
   auto report = dbadmin::audit(conn, spec, audit_options);

@@ -154,14 +154,13 @@ Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_d
   return result;
 }
 
-Result<ConnectDecision> proxy_cluster_connect(const spec::Spec& spec, const std::string& state_dir,
+Result<ConnectDecision> proxy_cluster_connect(const IamStore& store, const spec::Spec& spec,
                                               const std::string& db_user) {
-  WG_ASSIGN_OR_RETURN(auto store, IamStore::open(state_dir));
-  WG_ASSIGN_OR_RETURN(auto found, store->find_principal(spec.iam.proxy_role));
-  const auto& settings = store->settings();
+  WG_ASSIGN_OR_RETURN(auto found, store.find_principal(spec.iam.proxy_role));
+  const auto& settings = store.settings();
   if (settings.cluster_resource_id.empty()) {
-    return Error::failed_precondition("the IAM store in " + state_dir +
-                                      " has no cluster resource id: run `writegate iam seed`");
+    return Error::failed_precondition(
+        "the IAM store has no cluster resource id: run `writegate iam seed`");
   }
   RequestContext request;
   request.principal = found.principal;

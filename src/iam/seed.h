@@ -65,14 +65,17 @@ struct SeedResult {
 
 Result<SeedResult> seed_store(const spec::Spec& spec, const std::string& state_dir);
 
+class IamStore;
+
 // End-to-end IAM, simulated: may the spec's RDS Proxy role rds-db:connect to the cluster (the
-// store's cluster resource id) as db_user? The policy evaluator's answer, with its reason.
+// store's cluster resource id) as db_user? The policy evaluator's answer, with its reason. The
+// caller opens the store once for all its questions.
 struct ConnectDecision {
   bool allowed = false;
   std::string resource;  // arn:aws:rds-db:REGION:ACCOUNT:dbuser:cluster-.../USER
   std::string describe;  // the evaluator's account of the decision
 };
-Result<ConnectDecision> proxy_cluster_connect(const spec::Spec& spec, const std::string& state_dir,
+Result<ConnectDecision> proxy_cluster_connect(const IamStore& store, const spec::Spec& spec,
                                               const std::string& db_user);
 
 }  // namespace writegate::iam

@@ -520,7 +520,7 @@ void Verifier::database_checks(pgclient::Connection* admin) {
   dbadmin::AuditOptions options;
   options.proxy_may_connect =
       [this](const std::string& user) -> Result<dbadmin::AuditOptions::ConnectAnswer> {
-    WG_ASSIGN_OR_RETURN(auto d, iam::proxy_cluster_connect(spec_, state_.state_dir, user));
+    WG_ASSIGN_OR_RETURN(auto d, iam::proxy_cluster_connect(*iam_, spec_, user));
     return dbadmin::AuditOptions::ConnectAnswer{d.allowed, d.resource + ": " + d.describe};
   };
   auto report = dbadmin::audit(*admin, spec_, options);

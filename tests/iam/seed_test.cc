@@ -167,11 +167,13 @@ TEST_F(SeedTest, EndToEndIamGivesTheProxyRoleTheClusterDbUserOnly) {
     EXPECT_EQ(other[0].check, "db-resource-id");
   }
   // The audit's question, answered by the evaluator over the store.
-  auto writer = proxy_cluster_connect(spec_, root_ + "/state", "lambda_writer");
+  auto opened = IamStore::open(root_ + "/state");
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  auto writer = proxy_cluster_connect(**opened, spec_, "lambda_writer");
   ASSERT_TRUE(writer.ok()) << writer.error().message();
   EXPECT_TRUE(writer->allowed) << writer->describe;
   EXPECT_EQ(writer->resource, iam_auth->cluster_dbuser_arn);
-  auto master = proxy_cluster_connect(spec_, root_ + "/state", "postgres");
+  auto master = proxy_cluster_connect(**opened, spec_, "postgres");
   ASSERT_TRUE(master.ok()) << master.error().message();
   EXPECT_FALSE(master->allowed);
   EXPECT_THAT(master->describe, ::testing::HasSubstr("implicitly denied"));
