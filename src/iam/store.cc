@@ -583,17 +583,20 @@ Status IamStore::load() {
   return {};
 }
 
-Result<bool> IamStore::reload_if_changed() {
+Result<bool> IamStore::changed_on_disk() const {
   struct stat st {};
   if (::stat(file_.c_str(), &st) != 0)
     return Error::io("cannot stat " + file_ + ": " + errno_text(errno));
   FileSignature now{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                     static_cast<uint64_t>(st.st_size),
                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    if (now == signature_) return false;
-  }
+  std::lock_guard<std::mutex> guard(mutex_);
+  return !(now == signature_);
+}
+
+Result<bool> IamStore::reload_if_changed() {
+  WG_ASSIGN_OR_RETURN(const bool changed, changed_on_disk());
+  if (!changed) return false;
   WG_RETURN_IF_ERROR(load());
   return true;
 }

@@ -161,6 +161,9 @@ class IamStore {
 
   // Re-reads the file if it changed since it was last read: true when it did.
   Result<bool> reload_if_changed();
+  // Whether the file changed since it was last read (one stat, never a read): a caller that
+  // must not wait on a reload asks this first.
+  Result<bool> changed_on_disk() const;
   // Increases by one with every write; a cheap "did anything change" for caches.
   uint64_t generation() const;
   StoreSettings settings() const;

@@ -43,12 +43,31 @@ std::string IamAuthenticator::dbuser_arn(std::string_view user) const {
 
 AuthOutcome IamAuthenticator::authenticate(std::string_view token, std::string_view user,
                                            std::chrono::system_clock::time_point now) {
-  AuthOutcome out;
   if (auto reloaded = store_.reload_if_changed(); !reloaded) {
-    out.reason = "store_unavailable";
-    out.detail = reloaded.error().message();
-    return out;
+    return AuthOutcome{.ok = false,
+                       .reason = "store_unavailable",
+                       .detail = reloaded.error().message(),
+                       .principal_arn = {}};
   }
+  return decide(token, user, now);
+}
+
+std::optional<AuthOutcome> IamAuthenticator::authenticate_if_current(
+    std::string_view token, std::string_view user, std::chrono::system_clock::time_point now) {
+  auto changed = store_.changed_on_disk();
+  if (!changed) {
+    return AuthOutcome{.ok = false,
+                       .reason = "store_unavailable",
+                       .detail = changed.error().message(),
+                       .principal_arn = {}};
+  }
+  if (*changed) return std::nullopt;
+  return decide(token, user, now);
+}
+
+AuthOutcome IamAuthenticator::decide(std::string_view token, std::string_view user,
+                                     std::chrono::system_clock::time_point now) {
+  AuthOutcome out;
   auto claims = verifier_->verify(token, user, now);
   if (!claims) {
     const auto& rejection = claims.rejection();

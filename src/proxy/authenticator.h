@@ -1,6 +1,8 @@
 // The proxy's front-door decision: is this cleartext password a valid RDS IAM token that lets
 // its signer log in as this user through this proxy? Pure logic over the IAM store: no sockets,
-// thread-safe, called on the verification thread pool (never on the event loop).
+// thread-safe. authenticate() may re-read the store (a file read): the proxy calls it on its
+// verification thread pool, never on the event loop; authenticate_if_current() never reads
+// the file, so the event loop can call it and go to the pool only when the store changed.
 //
 //   IamAuthenticator auth(store, {.region = "us-east-1", .account_id = "000000000000",
 //                                 .resource_id = "prx-0123456789abcdef0",
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,10 +52,18 @@ class IamAuthenticator {
   AuthOutcome authenticate(std::string_view token, std::string_view user,
                            std::chrono::system_clock::time_point now);
 
+  // The same decision over the store as last read, when the file has not changed since
+  // (one stat); nullopt when it has: then authenticate() is the call, where a read may wait.
+  std::optional<AuthOutcome> authenticate_if_current(std::string_view token, std::string_view user,
+                                                     std::chrono::system_clock::time_point now);
+
   // The ARN a principal needs rds-db:connect on to log in as `user`.
   std::string dbuser_arn(std::string_view user) const;
 
  private:
+  AuthOutcome decide(std::string_view token, std::string_view user,
+                     std::chrono::system_clock::time_point now);
+
   class StoreKeys;
   iam::IamStore& store_;
   Options options_;

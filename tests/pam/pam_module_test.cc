@@ -18,6 +18,7 @@
 
 #include "pam/pam_fixture.h"
 #include "pam/pam_login.h"
+#include "proxy/authenticator.h"
 
 namespace writegate::testing {
 namespace {
@@ -256,6 +257,42 @@ TEST(PamArgumentsTest, ParsesAndNamesTheBadArgument) {
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error().message(), c.message);
   }
+}
+
+// The proxy's event loop asks authenticate_if_current() first: it decides over the store as last
+// read, and steps aside (nullopt) as soon as the file changed, so a changed policy is never
+// judged by the old one and the loop never waits on a read. (The module itself always reloads.)
+TEST_F(PamModuleTest, TheQuickCheckStepsAsideWhenTheStoreChanged) {
+  const std::string token = PamStore::token(store_.session(), kHost, kPort);
+  auto reader = iam::IamStore::open(store_.state_dir());  // the proxy's own copy
+  ASSERT_TRUE(reader.ok()) << reader.error().message();
+  proxy::IamAuthenticator auth(**reader, {.region = "us-east-1",
+                                          .account_id = "000000000000",
+                                          .resource_id = kClusterResourceId,
+                                          .endpoint_hosts = {kHost},
+                                          .port = kPort});
+  const auto now = std::chrono::system_clock::now();
+
+  auto quick = auth.authenticate_if_current(token, kDbUser, now);
+  ASSERT_TRUE(quick.has_value()) << "the store did not change since it was opened";
+  EXPECT_TRUE(quick->ok) << quick->reason << ": " << quick->detail;
+
+  auto denied = store_.store().put_role_policy(
+      "connect-role", "deny",
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"rds-db:connect",)"
+      R"("Resource":"*"}]})");
+  ASSERT_TRUE(denied.ok()) << denied.error().message();
+  EXPECT_FALSE(auth.authenticate_if_current(token, kDbUser, now).has_value())
+      << "a changed store must go to the full check, not be judged by the old policies";
+
+  const proxy::AuthOutcome full = auth.authenticate(token, kDbUser, now);
+  EXPECT_FALSE(full.ok);
+  EXPECT_EQ(full.reason, "policy_explicit_deny");
+
+  quick = auth.authenticate_if_current(token, kDbUser, now);
+  ASSERT_TRUE(quick.has_value()) << "read again by authenticate()";
+  EXPECT_FALSE(quick->ok);
+  EXPECT_EQ(quick->reason, "policy_explicit_deny");
 }
 
 }  // namespace

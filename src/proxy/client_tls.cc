@@ -1,0 +1,154 @@
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include "proxy/client_tls.h"
+
+#include <openssl/err.h>
+
+#include <boost/asio/ssl/error.hpp>
+#include <cerrno>
+
+namespace writegate::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// What SSL_get_error's answer (and OpenSSL's error queue) mean as an error code, as Asio's
+// ssl::stream reports them: OpenSSL's reason in the ssl category, stream_truncated for a peer
+// that closed without close_notify, eof for one that sent it.
+error_code tls_error(int ssl_error) {
+  switch (ssl_error) {
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
+    case SSL_ERROR_SSL: {
+      const unsigned long e = ERR_get_error();
+      ERR_clear_error();
+      if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        return asio::ssl::error::stream_truncated;
+      }
+      if (e == 0) return asio::ssl::error::unspecified_system_error;
+      return {static_cast<int>(e), asio::error::get_ssl_category()};
+    }
+    case SSL_ERROR_SYSCALL: {
+      const int saved = errno;
+      ERR_clear_error();
+      if (saved == 0) return asio::ssl::error::stream_truncated;
+      return {saved, boost::system::system_category()};
+    }
+    default:
+      ERR_clear_error();
+      return asio::ssl::error::unspecified_system_error;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ClientTls>> ClientTls::make(asio::ip::tcp::socket socket, SSL_CTX* context) {
+  error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return Error::io("client socket: " + ec.message());
+  SSL* ssl = SSL_new(context);
+  if (ssl == nullptr || SSL_set_fd(ssl, static_cast<int>(socket.native_handle())) != 1) {
+    SSL_free(ssl);
+    ERR_clear_error();
+    return Error::internal("client TLS: SSL_new/SSL_set_fd failed");
+  }
+  SSL_set_accept_state(ssl);
+  return std::unique_ptr<ClientTls>(new ClientTls(std::move(socket), ssl));
+}
+
+ClientTls::ClientTls(asio::ip::tcp::socket socket, SSL* ssl)
+    : socket_(std::move(socket)), ssl_(ssl) {}
+
+ClientTls::~ClientTls() { SSL_free(ssl_); }  // The socket BIO does not close the descriptor.
+
+asio::awaitable<error_code> ClientTls::wait_for(int ssl_error) {
+  error_code ec;
+  if (ssl_error == SSL_ERROR_WANT_READ) {
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  } else if (ssl_error == SSL_ERROR_WANT_WRITE) {
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    ec = tls_error(ssl_error);
+  }
+  // A close() while waiting (or before): OpenSSL must not touch the descriptor again.
+  if (!ec && !socket_.is_open()) ec = asio::error::operation_aborted;
+  co_return ec;
+}
+
+asio::awaitable<error_code> ClientTls::handshake() {
+  for (;;) {
+    if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+    ERR_clear_error();
+    const int result = SSL_do_handshake(ssl_);
+    if (result == 1) co_return error_code{};
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ec;
+  }
+}
+
+asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer buffer) {
+  for (;;) {
+    if (!socket_.is_open()) co_return ReadResult{asio::error::bad_descriptor, 0};
+    ERR_clear_error();
+    std::size_t read = 0;
+    const int result = SSL_read_ex(ssl_, buffer.data(), buffer.size(), &read);
+    if (result == 1) co_return ReadResult{{}, read};
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ReadResult{ec, 0};
+  }
+}
+
+asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+    ERR_clear_error();
+    std::size_t written = 0;
+    // Retried with the same bytes after a WANT_*, as OpenSSL requires; without partial writes
+    // the whole buffer goes at once.
+    const int result = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written);
+    if (result == 1) {
+      bytes.remove_prefix(written);
+      continue;
+    }
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ec;
+  }
+  co_return error_code{};
+}
+
+bool ClientTls::try_close_notify() {
+  if (close_notify_sent_ || !socket_.is_open()) return true;
+  ERR_clear_error();
+  const int result = SSL_shutdown(ssl_);
+  if (result >= 0) {
+    close_notify_sent_ = true;
+    return true;
+  }
+  const int why = SSL_get_error(ssl_, result);
+  if (why == SSL_ERROR_WANT_WRITE) return false;
+  close_notify_sent_ = true;  // Nothing more to try (the peer is gone or broke the protocol).
+  ERR_clear_error();
+  return true;
+}
+
+asio::awaitable<void> ClientTls::shutdown() {
+  while (!try_close_notify()) {
+    error_code ec;
+    co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+void ClientTls::cancel() {
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void ClientTls::close() {
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace writegate::proxy

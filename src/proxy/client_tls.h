@@ -1,0 +1,78 @@
+// The server side of a client's TLS connection, with OpenSSL reading and writing the socket
+// itself (SSL_set_fd) and the event loop only waiting for readiness in between.
+//
+// Asio's ssl::stream runs OpenSSL over a BIO pair: two 17 KiB buffers of its own per
+// connection, every record copied through them, and several more event-loop operations per
+// handshake. For a client that logs in, runs one transaction and leaves (the Lambda pattern),
+// that is a measurable part of a login's CPU, and of an idle client's memory
+// (bench/README.md has the figures).
+//
+//   auto tls = ClientTls::make(std::move(socket), front_context);
+//   if (!tls) ...;
+//   if (auto ec = co_await (*tls)->handshake(); ec) log("tls_handshake_failed", ec.message());
+//   auto [ec, n] = co_await (*tls)->read_some(buffer);
+//   ec = co_await (*tls)->write(bytes);
+//   co_await (*tls)->shutdown();  // close_notify, as PostgreSQL sends it: once, no waiting
+//
+// One operation of each direction at a time (a read and a write may be in flight together),
+// all on the socket's executor. After close() no OpenSSL call touches the file descriptor
+// again (its number may already belong to another connection).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <boost/asio.hpp>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "common/result.h"
+
+namespace writegate::proxy {
+
+class ClientTls {
+ public:
+  struct ReadResult {
+    boost::system::error_code ec;
+    std::size_t bytes = 0;
+  };
+
+  static Result<std::unique_ptr<ClientTls>> make(boost::asio::ip::tcp::socket socket,
+                                                 SSL_CTX* context);
+  ~ClientTls();
+  ClientTls(const ClientTls&) = delete;
+  ClientTls& operator=(const ClientTls&) = delete;
+
+  // The server's handshake; an error as Asio's ssl::stream reports it (its message names
+  // OpenSSL's reason, e.g. "wrong version number"; a peer that closed: stream truncated).
+  boost::asio::awaitable<boost::system::error_code> handshake();
+
+  // Some decrypted bytes; eof when the client sent close_notify or closed the connection.
+  boost::asio::awaitable<ReadResult> read_some(boost::asio::mutable_buffer buffer);
+
+  // All of bytes, or an error.
+  boost::asio::awaitable<boost::system::error_code> write(std::string_view bytes);
+
+  // Sends close_notify without waiting for the client's (PostgreSQL's server does the same).
+  // True when it went out at once; false when the socket is full: then shutdown() finishes it.
+  bool try_close_notify();
+  boost::asio::awaitable<void> shutdown();
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  void cancel();  // ends the waits in flight with operation_aborted
+  void close();   // closes the socket; every later operation fails
+
+ private:
+  ClientTls(boost::asio::ip::tcp::socket socket, SSL* ssl);
+
+  // Waits until OpenSSL's wish (SSL_ERROR_WANT_READ / _WRITE) can be met; any other result of
+  // SSL_get_error becomes the error to report.
+  boost::asio::awaitable<boost::system::error_code> wait_for(int ssl_error);
+
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_;
+  bool close_notify_sent_ = false;
+};
+
+}  // namespace writegate::proxy
