@@ -1,11 +1,10 @@
-#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
-
 #include "proxy/client_tls.h"
 
 #include <openssl/err.h>
 
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
 namespace writegate::proxy {
 
@@ -61,7 +60,9 @@ Result<std::unique_ptr<ClientTls>> ClientTls::make(asio::ip::tcp::socket socket,
 ClientTls::ClientTls(asio::ip::tcp::socket socket, SSL* ssl)
     : socket_(std::move(socket)), ssl_(ssl) {}
 
-ClientTls::~ClientTls() { SSL_free(ssl_); }  // The socket BIO does not close the descriptor.
+ClientTls::~ClientTls() {
+  SSL_free(ssl_);
+}  // The socket BIO does not close the descriptor.
 
 asio::awaitable<error_code> ClientTls::wait_for(int ssl_error) {
   error_code ec;

@@ -146,21 +146,10 @@ void BackendPool::close_one_idle() {
   close_one_idle_elsewhere({});
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> BackendPool::baseline(
-    const std::string& pool_id) const {
+std::shared_ptr<const BackendPool::Profile> BackendPool::profile(const std::string& pool_id) const {
   const auto it = pools_.find(pool_id);
-  if (it == pools_.end() || !it->second.known) return std::nullopt;
-  return it->second.baseline;
-}
-
-std::optional<std::string> BackendPool::greeting(const std::string& pool_id) const {
-  auto parameters = baseline(pool_id);
-  if (!parameters) return std::nullopt;
-  std::string out;
-  for (auto& [name, value] : *parameters) {
-    (void)pgwire::encode_to(pgwire::ParameterStatus{name, value}, out);
-  }
-  return out;
+  if (it == pools_.end() || !it->second.known) return nullptr;
+  return it->second.profile;
 }
 
 awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_point deadline,
@@ -319,7 +308,16 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
       auto rows = co_await run_internal_query(*backend, settings_.init_query, pool);
       if (!rows) co_return failed_setup("init_query", rows.error());
     }
-    pool.known = true;
+    if (!pool.known) {
+      auto made = std::make_shared<Profile>();
+      made->baseline =
+          std::make_shared<const std::vector<std::pair<std::string, std::string>>>(pool.baseline);
+      for (const auto& [name, value] : pool.baseline) {
+        (void)pgwire::encode_to(pgwire::ParameterStatus{name, value}, made->greeting);
+      }
+      pool.profile = std::move(made);
+      pool.known = true;
+    }
     co_return backend;
   }
   co_return BackendLoginError{};  // not reached

@@ -120,12 +120,14 @@ class BackendPool {
   // Closes it (pinned by a client that left, broken, or in doubt).
   void discard(BackendHandle backend);
 
-  // What a fresh backend of this pool reports at login (ParameterStatus, in order); nullopt
-  // until one backend of the pool has logged in.
-  std::optional<std::vector<std::pair<std::string, std::string>>> baseline(
-      const std::string& pool_id) const;
-  // The same, as the bytes a client gets after AuthenticationOk.
-  std::optional<std::string> greeting(const std::string& pool_id) const;
+  // What a fresh backend of this pool reports at login: the ParameterStatus values, in order,
+  // and the same as the bytes a client gets after AuthenticationOk. Made once per pool and
+  // shared (a login copies nothing); null until one backend of the pool has logged in.
+  struct Profile {
+    std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> baseline;
+    std::string greeting;
+  };
+  std::shared_ptr<const Profile> profile(const std::string& pool_id) const;
 
   // Refuses new borrows, wakes every borrower in line and closes the idle backends.
   void shut_down();
@@ -144,6 +146,7 @@ class BackendPool {
     std::deque<BackendHandle> idle;  // back: most recently used
     std::vector<std::pair<std::string, std::string>> baseline;
     bool known = false;
+    std::shared_ptr<const Profile> profile;  // set with known
   };
 
   boost::asio::awaitable<Borrowed> open_backend(const PoolKey& key,

@@ -106,11 +106,10 @@ std::string pooled_statement_name(std::string_view query, const std::vector<std:
 
 // ---- PooledSession ----
 
-PooledSession::PooledSession(std::vector<std::pair<std::string, std::string>> baseline,
+PooledSession::PooledSession(std::shared_ptr<const Parameters> baseline,
                              PooledSessionOptions options)
     : baseline_(std::move(baseline)), options_(options) {
-  for (const auto& [name, value] : baseline_) {
-    reported_[name] = value;
+  for (const auto& [name, value] : *baseline_) {
     if (name == "standard_conforming_strings" && value != "on") scs_off_ = true;
   }
 }
@@ -127,12 +126,9 @@ void PooledSession::on_attach() {
   awaiting_sync_ = false;
   status_ = 'I';
   cleaning_up_ = false;
-  // A backend comes back only reporting the baseline; the map is rebuilt only if this session
-  // saw a change (the common case costs nothing).
+  // A backend comes back only reporting the baseline (the common case costs nothing).
   if (reported_changed_) {
     reported_.clear();
-    for (const auto& [name, value] : baseline_)
-      reported_[name] = value;
     reported_changed_ = false;
   }
 }
@@ -344,7 +340,7 @@ BackendVerdict PooledSession::on_backend_frame(const pgwire::Frame& frame,
       end_of_sync_point(statements);
       if (owed_ == 0 && status_ == 'I' && !pin_ && reported_changed_) {
         // A transaction ended: the backend must report what it reported at the start.
-        for (const auto& [name, value] : baseline_) {
+        for (const auto& [name, value] : *baseline_) {
           const auto it = reported_.find(name);
           if (it == reported_.end() || it->second != value) {
             pin_with("parameter_changed", "The session changed the reported parameter " + name +
@@ -361,8 +357,12 @@ BackendVerdict PooledSession::on_backend_frame(const pgwire::Frame& frame,
         if (parameter->name == "standard_conforming_strings" && parameter->value != "on") {
           scs_off_ = true;
         }
+        if (!reported_changed_) {
+          for (const auto& [name, value] : *baseline_)
+            reported_[name] = value;
+          reported_changed_ = true;
+        }
         reported_[parameter->name] = parameter->value;
-        reported_changed_ = true;
       }
       return pass;
     }

@@ -35,6 +35,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,9 +95,13 @@ class PooledSession {
     kPinned,  // the backend is this client's until it leaves
   };
 
-  // `baseline`: the ParameterStatus values a fresh backend of this pool reports.
-  PooledSession(std::vector<std::pair<std::string, std::string>> baseline,
-                PooledSessionOptions options);
+  using Parameters = std::vector<std::pair<std::string, std::string>>;
+
+  // `baseline`: the ParameterStatus values a fresh backend of this pool reports (shared by the
+  // pool's sessions: a login copies nothing).
+  PooledSession(std::shared_ptr<const Parameters> baseline, PooledSessionOptions options);
+  PooledSession(Parameters baseline, PooledSessionOptions options)
+      : PooledSession(std::make_shared<const Parameters>(std::move(baseline)), options) {}
 
   // Appends to `to_backend` what the attached backend must get for this client frame (the
   // frame itself, or rewritten, with injected Close / Parse messages before it). Terminate
@@ -146,7 +151,9 @@ class PooledSession {
   void sync_point(std::string_view wire, std::string& to_backend);
   void end_of_sync_point(StatementCache& statements);
 
-  std::vector<std::pair<std::string, std::string>> baseline_;
+  std::shared_ptr<const Parameters> baseline_;
+  // What the backend reported since the baseline: filled only once a ParameterStatus arrives
+  // (reported_changed_), so a session that changes nothing costs no map.
   std::map<std::string, std::string> reported_;
   PooledSessionOptions options_;
   std::map<std::string, ClientStatement> client_statements_;
