@@ -5,10 +5,14 @@
 
 namespace writegate::proxy {
 
-// The IAM store seen through the SigV4 verifier's KeyResolver interface.
-class IamAuthenticator::StoreKeys : public sigv4::KeyResolver {
+namespace {
+
+// The IAM store seen through the SigV4 verifier's KeyResolver interface. It keeps the identity
+// it found, so the decision that follows uses that one, without a second look-up (and its copy
+// of the principal's policies). One login's object: never shared between threads.
+class StoreKeys final : public sigv4::KeyResolver {
  public:
-  explicit StoreKeys(iam::IamStore& store) : store_(store) {}
+  explicit StoreKeys(const iam::IamStore& store) : store_(store) {}
   Result<sigv4::ResolvedKey> resolve(std::string_view access_key_id,
                                      sigv4::TimePoint now) const override {
     // Expired sessions resolve too: the verifier then reports "session_expired" itself.
@@ -20,20 +24,24 @@ class IamAuthenticator::StoreKeys : public sigv4::KeyResolver {
     if (!identity.session_token.empty()) key.session_token = identity.session_token;
     key.expires = identity.expiration;
     key.principal_arn = identity.principal.arn;
+    found_ = std::move(identity);
     return key;
   }
+  std::optional<iam::KeyIdentity>& found() const { return found_; }
 
  private:
-  iam::IamStore& store_;
+  const iam::IamStore& store_;
+  mutable std::optional<iam::KeyIdentity> found_;
 };
 
+}  // namespace
+
 IamAuthenticator::IamAuthenticator(iam::IamStore& store, Options options)
-    : store_(store), options_(std::move(options)), keys_(std::make_unique<StoreKeys>(store)) {
-  verifier_ = std::make_unique<sigv4::RdsTokenVerifier>(
-      *keys_, sigv4::RdsVerifyOptions{.endpoint_hosts = options_.endpoint_hosts,
-                                      .port = options_.port,
-                                      .region = options_.region});
-}
+    : store_(store),
+      options_(std::move(options)),
+      verify_options_{.endpoint_hosts = options_.endpoint_hosts,
+                      .port = options_.port,
+                      .region = options_.region} {}
 
 IamAuthenticator::~IamAuthenticator() = default;
 
@@ -68,7 +76,8 @@ std::optional<AuthOutcome> IamAuthenticator::authenticate_if_current(
 AuthOutcome IamAuthenticator::decide(std::string_view token, std::string_view user,
                                      std::chrono::system_clock::time_point now) {
   AuthOutcome out;
-  auto claims = verifier_->verify(token, user, now);
+  StoreKeys keys(store_);
+  auto claims = sigv4::verify_rds_token(token, user, keys, verify_options_, now, &signing_keys_);
   if (!claims) {
     const auto& rejection = claims.rejection();
     out.reason = std::string(sigv4::auth_failure_name(rejection.reason));
@@ -85,10 +94,11 @@ AuthOutcome IamAuthenticator::decide(std::string_view token, std::string_view us
     return out;
   }
   out.principal_arn = claims->principal_arn;
-  auto identity = store_.find_access_key(claims->access_key_id, now);
+  // The identity the signature was checked with (the verifier refused expired sessions).
+  std::optional<iam::KeyIdentity>& identity = keys.found();
   if (!identity) {
     out.reason = "unknown_key";
-    out.detail = identity.error().message();
+    out.detail = "access key " + claims->access_key_id + " was not looked up";
     return out;
   }
   iam::RequestContext request;

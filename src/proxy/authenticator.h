@@ -26,6 +26,7 @@
 
 #include "iam/store.h"
 #include "sigv4/rds_token.h"
+#include "sigv4/signing_key_cache.h"
 
 namespace writegate::proxy {
 
@@ -64,11 +65,10 @@ class IamAuthenticator {
   AuthOutcome decide(std::string_view token, std::string_view user,
                      std::chrono::system_clock::time_point now);
 
-  class StoreKeys;
   iam::IamStore& store_;
   Options options_;
-  std::unique_ptr<StoreKeys> keys_;
-  std::unique_ptr<sigv4::RdsTokenVerifier> verifier_;
+  sigv4::RdsVerifyOptions verify_options_;
+  sigv4::SigningKeyCache signing_keys_{4096};
 };
 
 }  // namespace writegate::proxy

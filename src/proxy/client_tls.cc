@@ -4,7 +4,6 @@
 
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
-#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
 namespace writegate::proxy {
 

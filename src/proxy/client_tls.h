@@ -19,13 +19,15 @@
 // again (its number may already belong to another connection).
 #pragma once
 
+// clang-format off
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format on
 #include <openssl/ssl.h>
 
 #include <boost/asio.hpp>
 #include <cstddef>
 #include <memory>
 #include <string_view>
-#include <utility>
 
 #include "common/result.h"
 
