@@ -130,6 +130,97 @@ TEST_F(LogFileTest, ReadsIncrementallyWithinTheCap) {
   EXPECT_EQ(again->events[0].message, "2026-11-30 21:00:00.000 UTC [1] new");
 }
 
+// Where the next line begins (FilterLogEvents' nextToken, `logs tail --follow`) is exact when
+// the message lost a \r or was cut at 256 KiB: read on from each event's end, one at a time,
+// and every line comes once.
+TEST_F(LogFileTest, EachEventSaysExactlyWhereTheNextLineBegins) {
+  const std::string t = "2026-11-30 21:00:00.000 UTC [1] ";
+  const std::string huge = t + std::string(300 * 1024, 'x');
+  write(t + "one\r\n" + t + "two\r\n" + huge + "\n" + t + "three\r\n\r\n" + t + "four\n");
+  const LogStreamSource source{"s", path_, LogFormat::kPostgres};
+  auto all = read_events(source, {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->events.size(), 6u);
+  EXPECT_EQ(all->events[0].message, t + "one");
+  EXPECT_EQ(all->events[0].end, t.size() + 5);
+  EXPECT_EQ(all->events[1].end, all->events[2].offset);
+  EXPECT_EQ(all->events[2].message.size(), kMaxEventBytes);  // cut
+  EXPECT_EQ(all->events[2].end, all->events[1].end + huge.size() + 1);
+  EXPECT_EQ(all->events[4].message, "");  // the empty "\r\n" line
+  EXPECT_EQ(all->events[5].end, std::filesystem::file_size(path_));
+  std::vector<std::string> one_by_one;
+  ReadPosition at;
+  for (int guard = 0; guard < 20; ++guard) {
+    auto chunk = read_events(source, at, 1);  // one line a read
+    ASSERT_TRUE(chunk.ok());
+    if (chunk->events.empty()) break;
+    ASSERT_EQ(chunk->events.size(), 1u);
+    one_by_one.push_back(chunk->events[0].message);
+    at = {chunk->events[0].end, chunk->events[0].timestamp};  // as the nextToken carries it
+  }
+  ASSERT_EQ(one_by_one.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i)
+    EXPECT_EQ(one_by_one[i], all->events[i].message) << i;
+}
+
+// PostgreSQL's own rotation: files named by their second, offsets (second << 32) + byte, the
+// same after older files are removed; a finished file's last line without a newline is read,
+// the file being written waits for it.
+TEST(PostgresCollectorStream, ReadsAcrossTimeNamedFilesWithStableOffsets) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("wg-observe-pg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string line = "2026-12-01 02:00:00.000 UTC [7] LOG:  statement: SELECT ";
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::app) << text;
+  };
+  write("postgresql-2026-12-01_020000.log", line + "1\n" + line + "2\n" + line + "3");
+  write("postgresql-2026-12-01_020001.log", "");
+  write("postgresql.log", "not PostgreSQL's collector file\n");
+  EXPECT_EQ(postgres_log_file_second("postgresql-2026-12-01_020001.log"), 1796090401);
+  EXPECT_EQ(postgres_log_file_second("postgresql-2026-13-01_020001.log"), -1);
+  const LogStreamSource source{"my-aurora-cluster-instance-1", dir.string(), LogFormat::kPostgres,
+                               LogFiles::kPostgresCollector};
+  auto read_all = [&](ReadPosition at, std::vector<LogEvent>& out) {
+    for (int guard = 0; guard < 100; ++guard) {
+      auto chunk = read_events(source, at, 10);
+      EXPECT_TRUE(chunk.ok());
+      if (!chunk.ok()) break;
+      out.insert(out.end(), chunk->events.begin(), chunk->events.end());
+      at = chunk->next;
+      if (chunk->end_of_file) break;
+    }
+    return at;
+  };
+  std::vector<LogEvent> first;
+  ReadPosition at = read_all({}, first);
+  ASSERT_EQ(first.size(), 2u);  // "SELECT 3" may still be being written: the next file is empty
+  EXPECT_EQ(first[0].offset, uint64_t{1796090400} << 32);
+  write("postgresql-2026-12-01_020001.log", line + "4\n");
+  write("postgresql-2026-12-01_020002.log", line + "5\n");
+  std::vector<LogEvent> rest;
+  at = read_all(at, rest);
+  ASSERT_EQ(rest.size(), 3u);
+  EXPECT_EQ(rest[0].message, line + "3");
+  EXPECT_EQ(rest[1].offset, uint64_t{1796090401} << 32);
+  EXPECT_EQ(rest[2].message, line + "5");
+  // The cap: the oldest go, the others keep their offsets; a follower reads on.
+  ASSERT_TRUE(prune_postgres_logs(dir.string(), 2).ok());
+  EXPECT_EQ(postgres_log_segments(dir.string()).size(), 2u);
+  EXPECT_TRUE(fs::exists(dir / "postgresql.log"));  // not one of the collector's files
+  std::vector<LogEvent> kept;
+  read_all({}, kept);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].offset, rest[1].offset);
+  write("postgresql-2026-12-01_020002.log", line + "6\n");
+  std::vector<LogEvent> newer;
+  read_all(at, newer);
+  ASSERT_EQ(newer.size(), 1u);
+  EXPECT_EQ(newer[0].message, line + "6");
+  fs::remove_all(dir);
+}
+
 // A stream read on across rotations (common/log_files.h): every line once, in order, with the
 // offsets it had before its file was rotated; expired files are skipped, not an error.
 TEST(RotatedStream, ReadsOnAcrossRotationsWithoutLossOrDoubles) {
