@@ -9,9 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log_files.h"
+#include "iam/policy.h"
+#include "iam/store.h"
 #include "observe/filter_pattern.h"
 #include "observe/insights.h"
 #include "observe/logs.h"
+#include "observe/logs_service.h"
 #include "observe/regex.h"
 
 namespace writegate::observe {
@@ -161,6 +164,64 @@ TEST_F(LogFileTest, EachEventSaysExactlyWhereTheNextLineBegins) {
   ASSERT_EQ(one_by_one.size(), 6u);
   for (std::size_t i = 0; i < 6; ++i)
     EXPECT_EQ(one_by_one[i], all->events[i].message) << i;
+}
+
+// FilterLogEvents itself, one event a page (limit 1): each nextToken goes on exactly after its
+// event, so the \r\n lines and the line cut at 256 KiB come once each, in order.
+TEST_F(LogFileTest, FilterLogEventsPagesOneEventAtATimeWithoutLossOrDoubles) {
+  const std::string t = "2026-11-30 21:00:00.000 UTC [1] ";
+  write(t + "one\r\n" + t + std::string(300 * 1024, 'y') + "\n" + t + "two\r\n" + t + "three\n");
+  const std::string group = "/aws/rds/cluster/c/postgresql";
+  LogsService service([&] {
+    return std::vector<LogGroupSource>{{group, {{"c-instance-1", path_, LogFormat::kPostgres}}}};
+  });
+  const std::string state = path_ + ".iam";
+  auto store = iam::IamStore::open_or_create(state, {});
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto policy = iam::parse_policy(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]})");
+  ASSERT_TRUE(policy.ok());
+  awslocal::Caller caller;
+  caller.region = "us-east-1";
+  caller.identity.principal.arn = "arn:aws:iam::000000000000:user/reader";
+  caller.identity.principal.account = "000000000000";
+  caller.identity.principal.name = "reader";
+  caller.identity.policies.push_back(
+      {"all-logs", std::make_shared<const iam::Policy>(std::move(*policy))});
+  const std::vector<sigv4::QueryParam> no_params;
+  auto filter = [&](const nlohmann::json& body) {
+    sigv4::HttpRequest request;
+    request.method = "POST";
+    request.body = body.dump();
+    const awslocal::ServiceCall call{.operation = "FilterLogEvents",
+                                     .request = request,
+                                     .params = no_params,
+                                     .caller = caller,
+                                     .request_id = "r",
+                                     .remote_address = "127.0.0.1",
+                                     .secure_transport = true,
+                                     .now = std::chrono::system_clock::now(),
+                                     .store = **store};
+    auto result = service.handle(call);
+    EXPECT_TRUE(std::holds_alternative<awslocal::Response>(result));
+    if (!std::holds_alternative<awslocal::Response>(result)) return nlohmann::json();
+    return nlohmann::json::parse(std::get<awslocal::Response>(result).body);
+  };
+  std::vector<std::string> messages;
+  nlohmann::json body{{"logGroupName", group}, {"limit", 1}};
+  for (int page = 0; page < 20; ++page) {
+    const nlohmann::json out = filter(body);
+    for (const auto& e : out["events"])
+      messages.push_back(e["message"].get<std::string>());
+    if (!out.contains("nextToken")) break;
+    body["nextToken"] = out["nextToken"];
+  }
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[0], t + "one");
+  EXPECT_EQ(messages[1].size(), kMaxEventBytes);
+  EXPECT_EQ(messages[2], t + "two");
+  EXPECT_EQ(messages[3], t + "three");
+  std::filesystem::remove_all(state);
 }
 
 // PostgreSQL's own rotation: files named by their second, offsets (second << 32) + byte, the
