@@ -46,7 +46,8 @@ Status rotate_log_file(const std::string& path, int keep);
 // files cannot be named by offset, so a stream offset there is the second in the file's name times
 // 2^32 plus the byte in that file: the same while the file lives, larger in every later file,
 // whatever older file is removed. Within one second PostgreSQL goes on in the same file (same name,
-// appended), so a file is finished once a later one exists. A file's bytes past 4 GiB are not read.
+// appended); the collector opens the next file, then closes the old one, so a file is finished
+// once a later one has bytes. A file's bytes past 4 GiB are not read.
 inline constexpr std::string_view kPostgresLogFilename = "postgresql-%Y-%m-%d_%H%M%S.log";
 inline constexpr int kPostgresSecondShift = 32;
 
