@@ -151,20 +151,24 @@ Result<int> open_log_file(const std::string& path, unsigned mode) {
 
 Result<bool> rotate_output_if_full(const std::string& path, uint64_t max_bytes, int keep,
                                    const std::vector<int>& fds) {
-  struct stat now {};
-  if (fds.empty() || ::fstat(fds.front(), &now) != 0 ||
-      static_cast<uint64_t>(now.st_size) <= max_bytes) {
+  struct stat named {};
+  if (::lstat(path.c_str(), &named) != 0 || !S_ISREG(named.st_mode) ||
+      static_cast<uint64_t>(named.st_size) <= max_bytes) {
     return false;
   }
-  struct stat named {};
-  if (::lstat(path.c_str(), &named) != 0 || named.st_dev != now.st_dev ||
-      named.st_ino != now.st_ino) {
-    return false;  // the descriptors write somewhere else: not this file's to rotate
+  // Only the descriptors that write to this very file (stdout may be a pipe, say).
+  std::vector<int> ours;
+  for (const int fd : fds) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_dev == named.st_dev && st.st_ino == named.st_ino) {
+      ours.push_back(fd);
+    }
   }
+  if (ours.empty()) return false;  // written by someone else: not ours to rotate
   WG_RETURN_IF_ERROR(rotate_log_file(path, keep));
   WG_ASSIGN_OR_RETURN(const int fresh,
-                      open_log_file(path, static_cast<unsigned>(now.st_mode & 0777)));
-  for (const int fd : fds) {
+                      open_log_file(path, static_cast<unsigned>(named.st_mode & 0777)));
+  for (const int fd : ours) {
     if (::dup2(fresh, fd) < 0) {
       const int saved = errno;
       ::close(fresh);

@@ -62,11 +62,11 @@ Status prune_postgres_logs(const std::string& dir, int keep);
 // following a symlink at PATH. Returns the descriptor (close-on-exec).
 Result<int> open_log_file(const std::string& path, unsigned mode);
 
-// A daemon's own stdout and stderr under a cap: when the file behind `fds` (PATH, opened with
-// O_APPEND, as `writegate up` starts its daemons) has passed max_bytes, it is rotated
-// (rotate_log_file: PATH.<offset>, the `keep` newest kept) and a fresh PATH takes every fd in
-// `fds` (dup2: a write in flight ends in the old file, the next goes to the new one). Nothing is
-// done when the descriptors are not PATH's file. True when it rotated.
+// A daemon's own stdout and stderr under a cap: when PATH (opened with O_APPEND, as `writegate
+// up` starts its daemons) has passed max_bytes and some of `fds` write to it, it is rotated
+// (rotate_log_file: PATH.<offset>, the `keep` newest kept) and a fresh PATH takes those fds
+// (dup2: a write in flight ends in the old file, the next goes to the new one). Nothing is done
+// when none of `fds` is PATH's file (someone else's). True when it rotated.
 Result<bool> rotate_output_if_full(const std::string& path, uint64_t max_bytes, int keep,
                                    const std::vector<int>& fds = {1, 2});
 
