@@ -1,13 +1,17 @@
-// writegate-proxy --config proxy.yaml [--spec writegate.yaml]
+// writegate-proxy --config proxy.yaml [--spec writegate.yaml] [--output-file FILE
+//                 [--output-max-bytes N]]
 // RDS Proxy's counterpart: TLS required, IAM tokens required, same-user backend logins.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <thread>
 
+#include "common/log_files.h"
 #include "proxy/server.h"
 #include "spec/spec.h"
 
@@ -18,6 +22,13 @@ int main(int argc, char** argv) {
   app.add_option("--spec", spec_path, "Spec file (default ./writegate.yaml, else defaults)");
   app.add_option("--config", config_path, "Proxy config (YAML: listen, TLS, backend, secrets)")
       ->required();
+  std::string output_file;
+  std::int64_t output_max_bytes = 4 * 1024 * 1024;
+  app.add_option("--output-file", output_file,
+                 "The file this process's stdout and stderr append to: rotated (FILE.<offset>, "
+                 "2 kept) when it passes --output-max-bytes");
+  app.add_option("--output-max-bytes", output_max_bytes, "Cap of --output-file")
+      ->default_str(std::to_string(output_max_bytes));
   CLI11_PARSE(app, argc, argv);
 
   auto spec = writegate::spec::load_for_cli(spec_path);
@@ -39,6 +50,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Its own output under a cap (a thread started after the signals are blocked).
+  std::optional<writegate::LogKeeper> output_keeper;
+  if (!output_file.empty()) {
+    output_keeper.emplace(std::chrono::seconds(1), [&output_file, output_max_bytes] {
+      (void)writegate::rotate_output_if_full(output_file,
+                                             static_cast<std::uint64_t>(output_max_bytes), 2);
+    });
+  }
   auto secrets = writegate::proxy::make_secret_source(*config);
   if (!secrets) {
     std::cerr << "writegate-proxy: " << secrets.error().message() << "\n";

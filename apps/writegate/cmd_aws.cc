@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -26,12 +27,14 @@
 #include "awslocal/sts.h"
 #include "awslocal/writer_secret.h"
 #include "command.h"
+#include "common/log_files.h"
 #include "common/time.h"
 #include "iam/arn.h"
 #include "iam/store.h"
 #include "spec/spec.h"
 #include "stack/rds_service.h"
 #include "stack/stack.h"
+#include "stack/state.h"
 #ifdef WRITEGATE_HAVE_LAMBDA_EMULATOR
 #include "lambda/emulator.h"
 #endif
@@ -71,6 +74,12 @@ struct ServeArgs {
   std::vector<std::string> listen_netns;
   std::string spec_path;
   int metrics_interval = 5;  // seconds between samples of the stack's metrics
+  // This process's stdout/stderr file (as `writegate up` starts it): rotated past the cap.
+  std::string output_file;
+  int64_t output_max_bytes = writegate::stack::kDaemonOutputMaxBytes;
+  // PostgreSQL's log folder, whose oldest files this process removes beyond the stack's cap
+  // (default: the stack's, from stack.json).
+  bool prune_postgres_logs = true;
 };
 
 // "wg3fa2-proxy=127.0.0.1:4566" -> {netns, host, port}.
@@ -229,6 +238,28 @@ int run_serve(const ServeArgs& args) {
     sampler->start();
   }
 #endif
+  // Housekeeping each second: this process's own output under its cap, and PostgreSQL's log
+  // files (which its collector rotates but never removes) capped at the stack's count.
+  std::optional<writegate::LogKeeper> keeper;
+  if (!args.output_file.empty() || args.prune_postgres_logs) {
+    keeper.emplace(std::chrono::seconds(1), [&args] {
+      if (!args.output_file.empty()) {
+        (void)writegate::rotate_output_if_full(args.output_file,
+                                               static_cast<uint64_t>(args.output_max_bytes),
+                                               writegate::stack::kDaemonOutputKeep);
+      }
+      if (args.prune_postgres_logs) {
+        // Aurora's folder as stack.json says now (a stack may come up after this process).
+        std::string aurora = args.state + "/aurora";
+        if (auto state = writegate::stack::StackState::load(args.state);
+            state && !state->aurora_dir.empty()) {
+          aurora = state->aurora_dir;
+        }
+        (void)writegate::prune_postgres_logs(writegate::stack::postgres_log_dir(aurora),
+                                             writegate::stack::kPostgresLogKeep);
+      }
+    });
+  }
   auto endpoint = awslocal::Endpoint::start(options, std::move(*router));
   if (!endpoint) fail(endpoint.error());
   std::cout << "writegate endpoint listening on " << (*endpoint)->url() << " (state " << args.state
@@ -245,6 +276,7 @@ int run_serve(const ServeArgs& args) {
   sampler->stop();
 #endif
   (*endpoint)->stop();
+  keeper.reset();
   std::cout << "writegate endpoint stopped (" << (received == SIGINT ? "SIGINT" : "SIGTERM") << ")"
             << std::endl;
   return 0;
@@ -392,6 +424,14 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
   serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   serve_cmd->add_option("--threads", serve.threads, "Server threads")->default_str("2");
   serve_cmd->add_flag("--quiet", serve.quiet, "No access log on stderr");
+  serve_cmd->add_option("--output-file", serve.output_file,
+                        "The file this process's stdout and stderr append to: rotated "
+                        "(FILE.<offset>, 2 kept) when it passes --output-max-bytes");
+  serve_cmd->add_option("--output-max-bytes", serve.output_max_bytes, "Cap of --output-file")
+      ->default_str(std::to_string(serve.output_max_bytes));
+  serve_cmd->add_flag("!--no-prune-postgres-logs", serve.prune_postgres_logs,
+                      "Leave PostgreSQL's old log files of the stack alone (they are capped at " +
+                          std::to_string(writegate::stack::kPostgresLogKeep) + " by default)");
   serve_cmd->add_option("--listen-netns", serve.listen_netns,
                         "NAMESPACE=HOST:PORT: also serve on a socket in that network namespace "
                         "(repeatable; needs root)");

@@ -13,6 +13,7 @@
 #include "observe/filter_pattern.h"
 #include "observe/insights.h"
 #include "observe/logs.h"
+#include "stack/stack.h"
 #include "stack/state.h"
 
 namespace writegate::cli {
@@ -29,7 +30,7 @@ observe::StackLogLayout stack_log_layout(const std::string& state_dir, const spe
     if (!state->aurora_dir.empty()) aurora_dir = state->aurora_dir;
     layout.proxy_stream = state->proxy_resource_id;
   }
-  layout.postgres_log = aurora_dir + "/postgresql.log";
+  layout.postgres_log_dir = stack::postgres_log_dir(aurora_dir);  // PostgreSQL's own rotation
   return layout;
 }
 
@@ -99,7 +100,7 @@ int run_groups(const Globals& globals, bool as_json) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const auto& g : groups) {
     for (const auto& s : g.streams) {
-      const auto facts = observe::file_facts(s.path);
+      const auto facts = observe::stream_facts(s);
       if (as_json) {
         out.push_back({{"logGroupName", g.name},
                        {"logStreamName", s.name},

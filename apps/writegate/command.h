@@ -56,7 +56,7 @@ void install_rotate_writer(CLI::App& secrets, Globals& globals);
 
 #ifdef WRITEGATE_HAVE_OBSERVE
 // The stack's log files and group names in a state folder (cmd_logs.cc): the spec's names,
-// STATE/logs/{function,proxy}.log and StackState::aurora_dir's postgresql.log.
+// STATE/logs/{function,proxy}.log and StackState::aurora_dir/log (PostgreSQL's own rotation).
 observe::StackLogLayout stack_log_layout(const std::string& state_dir, const spec::Spec& spec);
 #endif
 

@@ -597,27 +597,44 @@ FunctionPool::EnvironmentLog FunctionPool::new_environment_log() {
     return log;
   }
   namespace fs = std::filesystem;
-  // Retention: the oldest streams beyond log_streams_kept go (a live environment's file too:
-  // it keeps writing to its open descriptor, the stream is gone from the group as on expiry).
+  const std::string file_name = lambda_stream_file_name(log.stream);
+  std::lock_guard lock(mutex_);
+  // The files running environments write: never removed (an environment keeps its stream for
+  // its life, as on AWS; removing the file would lose its next lines from the group).
+  std::erase_if(streams_in_use_, [](const auto& entry) {
+    if (entry.second.starting) return false;
+    auto env = entry.second.env.lock();
+    return !env || !env->alive();
+  });
+  // Retention: the oldest other streams beyond log_streams_kept go.
   std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  std::size_t in_use = 0;
   std::error_code ec;
   for (fs::directory_iterator it(config_.log_dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
-    if (lambda_stream_name_of_file(it->path().filename().string()).empty()) continue;
+    const std::string name = it->path().filename().string();
+    if (lambda_stream_name_of_file(name).empty()) continue;
+    if (streams_in_use_.contains(name)) {
+      ++in_use;
+      continue;
+    }
     std::error_code tec;
     const auto t = fs::last_write_time(it->path(), tec);
     if (!tec) files.emplace_back(t, it->path());
   }
-  if (files.size() + 1 > config_.log_streams_kept) {
+  const std::size_t kept = std::max<std::size_t>(1, config_.log_streams_kept);
+  if (files.size() + in_use + 1 > kept) {
     std::sort(files.begin(), files.end());
-    const std::size_t extra = files.size() + 1 - std::max<std::size_t>(1, config_.log_streams_kept);
+    const std::size_t extra = files.size() + in_use + 1 - kept;
     for (std::size_t i = 0; i < extra && i < files.size(); ++i)
       fs::remove(files[i].second, ec);
   }
-  auto fd = open_log_file(config_.log_dir + "/" + lambda_stream_file_name(log.stream), 0600);
+  streams_in_use_[file_name] = StreamInUse{};  // starting: its environment comes next
+  auto fd = open_log_file(config_.log_dir + "/" + file_name, 0600);
   if (!fd) {
     // The stream cannot be written: the environment's output goes to the emulator's stderr.
     write_line(2, "writegate lambda: " + fd.error().message());
+    streams_in_use_.erase(file_name);
     return log;
   }
   log.fd = *fd;
@@ -669,6 +686,16 @@ Result<std::shared_ptr<Environment>> FunctionPool::acquire(
   const EnvironmentLog log = new_environment_log();
   auto env =
       Environment::start(config_, *creds, function_arn, log.fd, log.owned, log.stream, region);
+  if (log.owned) {
+    // The stream's file is in use while its environment runs (not at all if it did not start).
+    std::lock_guard lock(mutex_);
+    const std::string file_name = lambda_stream_file_name(log.stream);
+    if (env) {
+      streams_in_use_[file_name] = StreamInUse{*env, false};
+    } else {
+      streams_in_use_.erase(file_name);
+    }
+  }
   if (!env) {
     release_slot();
     return std::move(env).error();

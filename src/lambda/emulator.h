@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,7 +64,8 @@ struct FunctionConfig {
   // An environment whose stream grew past this is retired after the invocation (the next one
   // starts a new environment, so a new stream): a cap on each file.
   std::uint64_t log_stream_max_bytes = std::uint64_t{16} * 1024 * 1024;
-  // When an environment starts, the oldest stream files beyond this many are removed.
+  // When an environment starts, the oldest stream files beyond this many are removed, except
+  // those a running environment still writes (so more may stay while more environments run).
   std::size_t log_streams_kept = 100;
   // The network namespace the function runs in (/run/netns/<netns>; empty: the emulator's):
   // the Runtime API listens on 127.0.0.1 inside it and the bootstrap starts through
@@ -116,6 +118,13 @@ class FunctionPool {
     std::string stream;  // AWS_LAMBDA_LOG_STREAM_NAME
   };
   EnvironmentLog new_environment_log();
+  // The stream files of environments that may still write (under mutex_), by file name: one
+  // being started (no environment yet), or its environment while that has not stopped.
+  struct StreamInUse {
+    std::weak_ptr<Environment> env;
+    bool starting = true;
+  };
+  std::map<std::string, StreamInUse> streams_in_use_;
 
   FunctionConfig config_;
   int log_fd_ = 2;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log_files.h"
 #include "pgclient/pgclient.h"
 #include "pki/pki.h"
 
@@ -150,6 +151,15 @@ Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options) {
     }
   }
   return Error::unavailable("PostgreSQL did not start: no free port found after 5 tries");
+}
+
+std::vector<std::string> rotating_log_config(const std::string& dir, int rotation_kb) {
+  return {
+      "logging_collector = on",        "log_destination = 'stderr'",
+      "log_directory = '" + dir + "'", "log_filename = '" + std::string(kPostgresLogFilename) + "'",
+      "log_file_mode = 0600",          "log_rotation_size = " + std::to_string(rotation_kb),
+      "log_rotation_age = 0",          "log_truncate_on_rotation = off",
+      "log_timezone = 'UTC'"};
 }
 
 Cluster::~Cluster() {

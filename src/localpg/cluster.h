@@ -81,6 +81,13 @@ class Cluster {
   bool running_ = false;
 };
 
+// postgresql.conf lines for PostgreSQL's own log rotation, as the log-group reader follows it
+// (common/log_files.h, postgres_log_segments): the logging collector writes
+// DIR/postgresql-YYYY-MM-DD_HHMMSS.log (times in UTC), each file 0600, and starts a new one when
+// one passes `rotation_kb` (at most one a second), never by age. Old files are not removed by
+// the server: prune_postgres_logs() caps them.
+std::vector<std::string> rotating_log_config(const std::string& dir, int rotation_kb);
+
 // The folder of PostgreSQL's server programs (initdb, pg_ctl, postgres): pg_config --bindir,
 // else /usr/lib/postgresql/15/bin.
 Result<std::string> server_bin_dir();

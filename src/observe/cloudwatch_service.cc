@@ -1,6 +1,10 @@
 #include "observe/cloudwatch_service.h"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <charconv>
@@ -273,10 +277,117 @@ std::variant<MetricDataRequest, ApiError> parse_metric_data_request(
     }
     out.max_datapoints = static_cast<std::size_t>(std::min<std::int64_t>(n, 100800));
   }
-  if (p.get("NextToken")) {
-    return invalid("The parameter NextToken is not valid: this endpoint never hands one out.");
-  }
+  if (auto token = p.get("NextToken")) out.next_token = std::string(token->substr(0, 1024));
   return out;
+}
+
+MetricDataPage metric_data_page(const MetricStore& store, const MetricDataRequest& req,
+                                const MetricDataPosition& from) {
+  MetricDataPage page;
+  std::size_t budget = req.max_datapoints;
+  for (std::size_t i = 0; i < req.queries.size(); ++i) {
+    const MetricDataQuery& q = req.queries[i];
+    if (!q.return_data) continue;
+    MetricDataResult result;
+    result.id = q.id;
+    result.label = q.label.empty() ? q.metric.name : q.label;
+    if (i < from.query) {  // done on an earlier page
+      page.results.push_back(std::move(result));
+      continue;
+    }
+    std::vector<Datapoint> points;
+    const std::string unit = store.unit(q.metric).value_or("None");
+    if (!q.unit || *q.unit == unit) {
+      points = store.statistics(q.metric, req.start, req.end, q.period_seconds * 1000);
+    }
+    if (!req.ascending) std::reverse(points.begin(), points.end());
+    if (i == from.query && from.after) {
+      // On after the last one given (periods are aligned to StartTime: the times are stable).
+      const EpochMs after = *from.after;
+      std::erase_if(points, [&](const Datapoint& d) {
+        return req.ascending ? d.start <= after : d.start >= after;
+      });
+    }
+    const std::size_t given = std::min(points.size(), budget);
+    for (std::size_t k = 0; k < given; ++k) {
+      result.timestamps.push_back(points[k].start);
+      result.values.push_back(statistic_value(points[k], q.stat));
+    }
+    budget -= given;
+    if (given < points.size()) {
+      result.partial = true;
+      if (!page.next) {
+        std::optional<EpochMs> after = i == from.query ? from.after : std::nullopt;
+        if (given > 0) after = points[given - 1].start;
+        page.next = MetricDataPosition{i, after};
+      }
+    }
+    page.results.push_back(std::move(result));
+  }
+  return page;
+}
+
+MetricDataTokens::MetricDataTokens() : key_(32, '\0') {
+  RAND_bytes(reinterpret_cast<unsigned char*>(key_.data()), static_cast<int>(key_.size()));
+}
+
+MetricDataTokens::MetricDataTokens(std::string key) : key_(std::move(key)) {}
+
+std::string MetricDataTokens::mac(const MetricDataRequest& req, std::string_view position) const {
+  // What the token continues: every field of the request but MaxDatapoints and the token.
+  std::string text = fmt::format("gmd1|{}|{}|{}|{}", req.start, req.end, req.ascending, position);
+  for (const auto& q : req.queries) {
+    text += fmt::format("|{}|{}|{}|{}|{}|{}|{}|{}|{}", q.id.size(), q.id, q.metric.ns.size(),
+                        q.metric.ns, q.metric.name.size(), q.metric.name, q.period_seconds, q.stat,
+                        q.return_data);
+    text += "|" + q.unit.value_or("-") + "|" + std::to_string(q.metric.dimensions.size());
+    for (const auto& d : q.metric.dimensions)
+      text += fmt::format("|{}|{}|{}|{}", d.name.size(), d.name, d.value.size(), d.value);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < 16 && i < length; ++i)
+    hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::string MetricDataTokens::seal(const MetricDataRequest& req,
+                                   const MetricDataPosition& at) const {
+  const std::string position =
+      std::to_string(at.query) + "." + (at.after ? std::to_string(*at.after) : "-");
+  return position + "." + mac(req, position);
+}
+
+std::optional<MetricDataPosition> MetricDataTokens::open(const MetricDataRequest& req,
+                                                         std::string_view token) const {
+  const std::size_t last_dot = token.rfind('.');
+  if (last_dot == std::string_view::npos) return std::nullopt;
+  const std::string_view position = token.substr(0, last_dot);
+  const std::string expected = mac(req, position);
+  const std::string_view given = token.substr(last_dot + 1);
+  if (given.size() != expected.size() ||
+      CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+    return std::nullopt;
+  }
+  const std::size_t dot = position.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  MetricDataPosition at;
+  const std::string_view query = position.substr(0, dot);
+  const std::string_view after = position.substr(dot + 1);
+  auto [qe, qerr] = std::from_chars(query.data(), query.data() + query.size(), at.query);
+  if (qerr != std::errc() || qe != query.data() + query.size() || at.query >= req.queries.size()) {
+    return std::nullopt;
+  }
+  if (after != "-") {
+    EpochMs t = 0;
+    auto [te, terr] = std::from_chars(after.data(), after.data() + after.size(), t);
+    if (terr != std::errc() || te != after.data() + after.size()) return std::nullopt;
+    at.after = t;
+  }
+  return at;
 }
 
 CloudWatchService::CloudWatchService(std::shared_ptr<const MetricStore> store)
@@ -332,32 +443,32 @@ ApiResult CloudWatchService::get_metric_data(const ServiceCall& call) {
   auto parsed = parse_metric_data_request(call.params);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const auto& req = std::get<MetricDataRequest>(parsed);
+  MetricDataPosition from;
+  if (req.next_token) {
+    auto opened = tokens_.open(req, *req.next_token);
+    if (!opened) return make_error(400, "InvalidNextToken", "The next token specified is invalid.");
+    from = *opened;
+  }
+  const MetricDataPage page = metric_data_page(*store_, req, from);
   std::string body = "<GetMetricDataResponse xmlns=\"" + std::string(kCloudWatchXmlNamespace) +
                      "\">\n  <GetMetricDataResult>\n    <MetricDataResults>\n";
-  std::size_t budget = req.max_datapoints;
-  for (const auto& q : req.queries) {
-    if (!q.return_data) continue;
-    std::vector<Datapoint> points;
-    const std::string unit = store_->unit(q.metric).value_or("None");
-    if (!q.unit || *q.unit == unit) {
-      points = store_->statistics(q.metric, req.start, req.end, q.period_seconds * 1000);
-    }
-    if (!req.ascending) std::reverse(points.begin(), points.end());
-    if (points.size() > budget) points.resize(budget);
-    budget -= points.size();
+  for (const MetricDataResult& r : page.results) {
     std::string timestamps, values;
-    for (const auto& point : points) {
-      timestamps += "          <member>" + format_time(point.start) + "</member>\n";
-      values += "          <member>" + format_value(statistic_value(point, q.stat)) + "</member>\n";
+    for (std::size_t k = 0; k < r.timestamps.size(); ++k) {
+      timestamps += "          <member>" + format_time(r.timestamps[k]) + "</member>\n";
+      values += "          <member>" + format_value(r.values[k]) + "</member>\n";
     }
-    body += "      <member>\n        <Id>" + xml_escape(q.id) + "</Id>\n        <Label>" +
-            xml_escape(q.label.empty() ? q.metric.name : q.label) +
-            "</Label>\n        <Timestamps>\n" + timestamps +
+    body += "      <member>\n        <Id>" + xml_escape(r.id) + "</Id>\n        <Label>" +
+            xml_escape(r.label) + "</Label>\n        <Timestamps>\n" + timestamps +
             "        </Timestamps>\n        <Values>\n" + values +
-            "        </Values>\n        <StatusCode>Complete</StatusCode>\n      </member>\n";
+            "        </Values>\n        <StatusCode>" + (r.partial ? "PartialData" : "Complete") +
+            "</StatusCode>\n      </member>\n";
   }
-  body += "    </MetricDataResults>\n    <Messages/>\n  </GetMetricDataResult>\n" +
-          xml_response_metadata(call.request_id) + "</GetMetricDataResponse>\n";
+  body += "    </MetricDataResults>\n";
+  if (page.next)
+    body += "    <NextToken>" + xml_escape(tokens_.seal(req, *page.next)) + "</NextToken>\n";
+  body += "    <Messages/>\n  </GetMetricDataResult>\n" + xml_response_metadata(call.request_id) +
+          "</GetMetricDataResponse>\n";
   return xml_response(std::move(body), call.request_id);
 }
 

@@ -11,7 +11,9 @@
 //   GetMetricStatistics   cloudwatch:GetMetricStatistics on "*" (CloudWatch has no resource
 //   GetMetricData         cloudwatch:GetMetricData       on "*"  types for these two)
 // Errors are AWS's: MissingParameter, InvalidParameterValue, InvalidParameterCombination,
-// ValidationError (GetMetricData's Id pattern), AccessDenied.
+// ValidationError (GetMetricData's Id pattern), InvalidNextToken, AccessDenied.
+// GetMetricData pages as CloudWatch does: past MaxDatapoints the answer has a NextToken, and
+// the queries it cut say PartialData; the same request with that token goes on from there.
 //
 //   auto store = std::make_shared<MetricStore>();
 //   router.add(std::make_shared<CloudWatchService>(store));
@@ -60,6 +62,51 @@ struct MetricDataRequest {
   EpochMs end = 0;
   bool ascending = false;  // ScanBy TimestampAscending; the default is TimestampDescending
   std::size_t max_datapoints = 100800;
+  std::optional<std::string> next_token;  // as sent (MetricDataTokens::open checks it)
+};
+
+// Where a GetMetricData page starts: the query (its index among all the request's queries) and
+// in it the time of the last datapoint already given, in scan order (none: its first).
+struct MetricDataPosition {
+  std::size_t query = 0;
+  std::optional<EpochMs> after;
+  bool operator==(const MetricDataPosition&) const = default;
+};
+
+struct MetricDataResult {
+  std::string id;
+  std::string label;
+  std::vector<EpochMs> timestamps;
+  std::vector<double> values;
+  bool partial = false;  // StatusCode PartialData: more comes with the NextToken
+};
+
+struct MetricDataPage {
+  std::vector<MetricDataResult> results;   // one per query with ReturnData
+  std::optional<MetricDataPosition> next;  // where the next page goes on; none: complete
+};
+
+// One page, as CloudWatch pages GetMetricData: the queries' datapoints from `from` on, in scan
+// order, at most req.max_datapoints in all. Every query with ReturnData is listed: one done on
+// an earlier page is Complete with no values; one with datapoints left, PartialData. Pure.
+MetricDataPage metric_data_page(const MetricStore& store, const MetricDataRequest& req,
+                                const MetricDataPosition& from);
+
+// GetMetricData's NextToken: the position, bound to the request it continues (queries, times,
+// scan order; not MaxDatapoints, which a pager may change) and sealed with this process's key
+// (HMAC-SHA256). A token changed by hand, made for another request or handed out by an earlier
+// run of the endpoint does not open: InvalidNextToken, as CloudWatch answers.
+class MetricDataTokens {
+ public:
+  MetricDataTokens();  // a random key
+  explicit MetricDataTokens(std::string key);
+  std::string seal(const MetricDataRequest& req, const MetricDataPosition& at) const;
+  std::optional<MetricDataPosition> open(const MetricDataRequest& req,
+                                         std::string_view token) const;
+
+ private:
+  std::string mac(const MetricDataRequest& req, std::string_view position) const;
+  std::string key_;
 };
 
 // The request's parameters as the query API sent them (decoded), validated as CloudWatch does.
@@ -87,6 +134,7 @@ class CloudWatchService : public awslocal::Service {
 
   awslocal::ServiceRoute route_;
   std::shared_ptr<const MetricStore> store_;
+  MetricDataTokens tokens_;
 };
 
 }  // namespace writegate::observe

@@ -224,21 +224,29 @@ std::vector<RefusedLogin> refused_logins(const LogGroupSource& proxy_group, std:
   constexpr uint64_t kTail = 1024 * 1024;
   std::vector<RefusedLogin> out;
   for (const auto& stream : proxy_group.streams) {
-    const FileFacts facts = file_facts(stream.path);
+    const StreamFacts facts = stream_facts(stream);
     if (!facts.exists) continue;
-    const uint64_t from = facts.size > kTail ? facts.size - kTail : 0;
-    auto chunk = read_events(stream, ReadPosition{from, std::nullopt}, kTail + 64 * 1024);
-    if (!chunk) continue;
-    for (std::size_t i = 0; i < chunk->events.size(); ++i) {
-      if (i == 0 && from > 0) continue;  // probably the end of a line cut by the offset
-      const auto& e = chunk->events[i];
-      if (e.message.find("refused") == std::string::npos) continue;
-      const json line = json::parse(e.message, nullptr, false);
-      std::string message = e.message.substr(0, 512);
-      if (line.is_object() && line.contains("message") && line["message"].is_string()) {
-        message = line["message"].get<std::string>().substr(0, 512);
+    // The stream's newest bytes (offsets count across its rotated files).
+    const uint64_t from = facts.end > kTail ? facts.end - kTail : 0;
+    // One read stops at the end of a file: the tail may begin in a rotated one.
+    ReadPosition at{from, std::nullopt};
+    bool first = true;
+    for (int files = 0; files < 8; ++files) {
+      auto chunk = read_events(stream, at, kTail + 64 * 1024);
+      if (!chunk) break;
+      for (const LogEvent& e : chunk->events) {
+        const bool cut = first && from > 0;  // probably the end of a line cut by the offset
+        first = false;
+        if (cut || e.message.find("refused") == std::string::npos) continue;
+        const json line = json::parse(e.message, nullptr, false);
+        std::string message = e.message.substr(0, 512);
+        if (line.is_object() && line.contains("message") && line["message"].is_string()) {
+          message = line["message"].get<std::string>().substr(0, 512);
+        }
+        out.push_back({e.timestamp, std::move(message)});
       }
-      out.push_back({e.timestamp, std::move(message)});
+      if (chunk->end_of_file) break;
+      at = chunk->next;
     }
   }
   std::stable_sort(out.begin(), out.end(),

@@ -164,9 +164,10 @@ FileFacts file_facts(const std::string& path) {
 
 namespace {
 
-// One file of a stream, with offsets of that file.
+// One file of a stream, with offsets of that file. A finished file never grows again: a last
+// line without its newline is complete. Bytes past `size_cap` are not read.
 Result<ReadChunk> read_file_events(const std::string& path, LogFormat format, ReadPosition from,
-                                   std::size_t max_bytes) {
+                                   std::size_t max_bytes, bool finished, uint64_t size_cap) {
   ReadChunk chunk;
   FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
@@ -179,7 +180,7 @@ Result<ReadChunk> read_file_events(const std::string& path, LogFormat format, Re
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Error::io("cannot stat log file " + path);
-  const auto size = static_cast<uint64_t>(st.st_size);
+  const auto size = std::min(static_cast<uint64_t>(st.st_size), size_cap);
   if (from.offset > size) from = ReadPosition{};  // truncated or replaced: from the start again
   const EpochMillis mtime =
       static_cast<EpochMillis>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
@@ -192,6 +193,26 @@ Result<ReadChunk> read_file_events(const std::string& path, LogFormat format, Re
   max_bytes = std::max<std::size_t>(max_bytes, 1);
   bool stopped = false;
   std::size_t untimed_from = static_cast<std::size_t>(-1);  // events waiting for a first time
+  // The line in `line` is complete; the next one begins at `next_line`.
+  auto complete_line = [&](uint64_t next_line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::optional<EpochMillis> own = line_timestamp(format, line);
+    if (own && !previous) {
+      // The lines before the file's first time (a START line) take that time.
+      for (std::size_t k = untimed_from; k < chunk.events.size(); ++k)
+        chunk.events[k].timestamp = *own;
+    }
+    if (own) previous = own;
+    if (!previous) untimed_from = std::min(untimed_from, chunk.events.size());
+    LogEvent event;
+    event.timestamp = previous.value_or(mtime);
+    event.offset = line_start;
+    event.end = next_line;
+    event.message = std::move(line);
+    line.clear();
+    chunk.events.push_back(std::move(event));
+    line_start = next_line;
+  };
   while (offset < size && !stopped) {
     const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(kBlock, size - offset));
     const ssize_t got = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
@@ -210,29 +231,16 @@ Result<ReadChunk> read_file_events(const std::string& path, LogFormat format, Re
         break;
       }
       pos = nl + 1;
-      // A complete line.
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const std::optional<EpochMillis> own = line_timestamp(format, line);
-      if (own && !previous) {
-        // The lines before the file's first time (a START line) take that time.
-        for (std::size_t k = untimed_from; k < chunk.events.size(); ++k)
-          chunk.events[k].timestamp = *own;
-      }
-      if (own) previous = own;
-      if (!previous) untimed_from = std::min(untimed_from, chunk.events.size());
-      LogEvent event;
-      event.timestamp = previous.value_or(mtime);
-      event.offset = line_start;
-      event.message = std::move(line);
-      line.clear();
-      chunk.events.push_back(std::move(event));
-      line_start = offset + pos;
+      complete_line(offset + pos);
       if (line_start - from.offset >= max_bytes) {
         stopped = true;
         break;
       }
     }
     offset += pos;
+  }
+  if (!stopped && finished && line_start < size && offset >= size) {
+    complete_line(size);  // the finished file's last line has no newline
   }
   chunk.next = ReadPosition{line_start, previous};
   chunk.bytes_read = line_start - from.offset;
@@ -251,29 +259,63 @@ std::vector<std::pair<std::string, uint64_t>> rotation_layout(const std::vector<
 
 }  // namespace
 
+std::vector<LogSegment> stream_segments(const LogStreamSource& source) {
+  return source.files == LogFiles::kPostgresCollector ? postgres_log_segments(source.path)
+                                                      : log_segments(source.path);
+}
+
+StreamFacts stream_facts(const LogStreamSource& source) {
+  StreamFacts out;
+  for (const LogSegment& segment : stream_segments(source)) {
+    const FileFacts f = file_facts(segment.path);
+    if (!f.exists) continue;
+    out.exists = true;
+    out.size += segment.size;
+    out.modified = std::max(out.modified, f.modified);
+    out.end = segment.start + segment.size;
+  }
+  return out;
+}
+
 Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
                               std::size_t max_bytes) {
+  const uint64_t size_cap = source.files == LogFiles::kPostgresCollector
+                                ? uint64_t{1} << kPostgresSecondShift
+                                : ~uint64_t{0};
   // A rotation during the read would give the new file's lines the old file's offsets: the
   // files are listed again after the read, and a read that saw a rotation is done again.
   for (int attempt = 0;; ++attempt) {
-    const std::vector<LogSegment> segments = log_segments(source.path);
+    const std::vector<LogSegment> segments = stream_segments(source);
+    if (segments.empty()) {
+      ReadChunk none;
+      none.next = from;
+      none.end_of_file = true;
+      return none;
+    }
     ReadPosition at = from;
     if (at.offset < segments.front().start) at.offset = segments.front().start;  // expired
     std::size_t i = 0;
     while (i + 1 < segments.size() && at.offset >= segments[i + 1].start)
       ++i;
     const LogSegment& segment = segments[i];
-    WG_ASSIGN_OR_RETURN(ReadChunk chunk,
-                        read_file_events(segment.path, source.format,
-                                         {at.offset - segment.start, at.previous_time}, max_bytes));
-    if (attempt < 3 && rotation_layout(log_segments(source.path)) != rotation_layout(segments)) {
+    // A file is finished once a later one has bytes: writegate-proxy renames its file under
+    // the lock its lines take, PostgreSQL writes to a new file only after closing the old one.
+    const bool finished =
+        i + 1 < segments.size() && (segments[i + 1].size > 0 || i + 2 < segments.size());
+    WG_ASSIGN_OR_RETURN(
+        ReadChunk chunk,
+        read_file_events(segment.path, source.format, {at.offset - segment.start, at.previous_time},
+                         max_bytes, finished, size_cap));
+    if (attempt < 3 && rotation_layout(stream_segments(source)) != rotation_layout(segments)) {
       continue;
     }
-    for (LogEvent& e : chunk.events)
+    for (LogEvent& e : chunk.events) {
       e.offset += segment.start;
+      e.end += segment.start;
+    }
     chunk.next.offset += segment.start;
-    if (chunk.end_of_file && i + 1 < segments.size()) {
-      // A rotated file never grows again: the stream goes on in the next one.
+    if (chunk.end_of_file && finished) {
+      // A finished file never grows again: the stream goes on in the next one.
       chunk.next.offset = segments[i + 1].start;
       chunk.end_of_file = false;
     }
@@ -334,7 +376,11 @@ std::vector<LogGroupSource> stack_log_groups(const StackLogLayout& layout) {
   }
   groups.push_back(
       {"/aws/rds/cluster/" + layout.cluster_name + "/postgresql",
-       {{layout.cluster_name + "-instance-1", layout.postgres_log, LogFormat::kPostgres}}});
+       {layout.postgres_log_dir.empty()
+            ? LogStreamSource{layout.cluster_name + "-instance-1", layout.postgres_log,
+                              LogFormat::kPostgres}
+            : LogStreamSource{layout.cluster_name + "-instance-1", layout.postgres_log_dir,
+                              LogFormat::kPostgres, LogFiles::kPostgresCollector}}});
   groups.push_back({"/aws/rds/proxy/" + layout.proxy_name,
                     {{layout.proxy_stream.empty() ? layout.proxy_name : layout.proxy_stream,
                       layout.proxy_log, LogFormat::kJsonTime}}});

@@ -18,7 +18,8 @@
 //
 // Files are read incrementally: read_events() reads from a byte offset at most max_bytes (at a
 // line boundary) and says where to go on; a line longer than 256 KiB (CloudWatch's event limit)
-// is cut there. A line still being written (no newline yet) is left for the next read.
+// is cut there. A line still being written (no newline yet) is left for the next read, unless
+// its file is finished (a later file of the stream has bytes): then it is the file's last line.
 //
 //   LogStreamSource s{"2026/11/30/[$LATEST]0a1b...", "STATE/logs/function.log",
 //   LogFormat::kLambda}; auto chunk = read_events(s, {.offset = 0}); for (const LogEvent& e :
@@ -31,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log_files.h"
 #include "common/result.h"
 
 namespace writegate::observe {
@@ -40,10 +42,17 @@ enum class LogFormat { kJsonTime, kPostgres, kLambda };
 // Milliseconds since the Unix epoch, as CloudWatch Logs counts them.
 using EpochMillis = int64_t;
 
+// How a stream's files rotate (common/log_files.h).
+enum class LogFiles {
+  kOffsetNamed,        // path is the file written; rotated ones are path.<20-digit offset>
+  kPostgresCollector,  // path is PostgreSQL's log_directory: postgresql-YYYY-MM-DD_HHMMSS.log
+};
+
 struct LogStreamSource {
   std::string name;  // the stream's name in its group
-  std::string path;  // the file
+  std::string path;  // the file (or PostgreSQL's log folder)
   LogFormat format = LogFormat::kJsonTime;
+  LogFiles files = LogFiles::kOffsetNamed;
 };
 
 struct LogGroupSource {
@@ -54,7 +63,9 @@ struct LogGroupSource {
 struct LogEvent {
   EpochMillis timestamp = 0;
   std::string message;  // the line, without its newline
-  uint64_t offset = 0;  // of the line in its file (an event id)
+  uint64_t offset = 0;  // of the line in its stream (an event id)
+  uint64_t end = 0;     // where the next line begins: after its newline (and any \r or bytes
+                        // past the 256 KiB cut, which the message leaves out)
 };
 
 // Where a read starts: the byte offset of a line, and the time the line before it had (for a
@@ -80,6 +91,9 @@ inline constexpr std::size_t kDefaultReadBytes = 4 * 1024 * 1024;
 Result<ReadChunk> read_events(const LogStreamSource& source, ReadPosition from,
                               std::size_t max_bytes = kDefaultReadBytes);
 
+// The stream's files, oldest first, with their stream offsets (common/log_files.h).
+std::vector<LogSegment> stream_segments(const LogStreamSource& source);
+
 // The time of one line in `format`, if it has one.
 std::optional<EpochMillis> line_timestamp(LogFormat format, std::string_view line);
 // "2026-11-30 21:00:00.123 UTC" at the start of a PostgreSQL log line.
@@ -99,6 +113,12 @@ struct FileFacts {
   EpochMillis modified = 0;
 };
 FileFacts file_facts(const std::string& path);
+// The same over a stream's files: their bytes together, the newest modification, and `end`, the
+// stream offset just after its last byte (where the newest bytes are).
+struct StreamFacts : FileFacts {
+  uint64_t end = 0;
+};
+StreamFacts stream_facts(const LogStreamSource& source);
 
 // The names and files of the local stack's groups.
 struct StackLogLayout {
@@ -108,7 +128,8 @@ struct StackLogLayout {
   std::string function_log;      // one file for every environment (tests); or
   std::string function_log_dir;  // STATE/logs/function: a stream file per environment
   std::string proxy_log;         // STATE/logs/proxy.log
-  std::string postgres_log;      // StackState::aurora_dir + "/postgresql.log"
+  std::string postgres_log;      // a file (tests); or
+  std::string postgres_log_dir;  // StackState::aurora_dir + "/log": PostgreSQL's own rotation
   // Stream names: the proxy's by its resource id (prx-...), PostgreSQL's by the instance.
   std::string proxy_stream;  // empty: the proxy's name
 };

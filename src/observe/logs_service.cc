@@ -141,8 +141,7 @@ std::variant<const LogGroupSource*, ApiError> named_group(const ServiceCall& cal
 uint64_t stored_bytes(const LogGroupSource& g) {
   uint64_t total = 0;
   for (const auto& s : g.streams)
-    for (const LogSegment& segment : log_segments(s.path))
-      total += segment.size;
+    total += stream_facts(s).size;
   return total;
 }
 
@@ -264,7 +263,7 @@ ApiResult LogsService::handle(const ServiceCall& call) {
     if (descending.value_or(false)) std::reverse(streams.begin(), streams.end());
     ordered_json list = ordered_json::array();
     for (const auto* s : streams) {
-      const FileFacts facts = file_facts(s->path);
+      const StreamFacts facts = stream_facts(*s);
       auto head = read_events(*s, {}, 1);
       const EpochMillis first =
           head && !head->events.empty() ? head->events.front().timestamp : facts.modified;
@@ -338,8 +337,8 @@ ApiResult LogsService::handle(const ServiceCall& call) {
                                       {"ingestionTime", e.timestamp},
                                       {"eventId", std::to_string(i) + std::to_string(e.offset)}});
         if (events.size() >= wanted) {
-          // Go on after this event: its line ended where the next begins.
-          ReadPosition after{e.offset + e.message.size() + 1, e.timestamp};
+          // Go on where the next line begins (the message may have lost a \r or a cut tail).
+          ReadPosition after{e.end, e.timestamp};
           next_token = filter_token(i, after);
           break;
         }

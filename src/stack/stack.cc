@@ -225,6 +225,12 @@ std::uintmax_t file_end(const std::string& path) {
   return ec ? 0 : size;
 }
 
+// Rotates `path` (common/log_files.h) when it has passed `max_bytes`.
+Status rotate_if_over(const std::string& path, int64_t max_bytes, int keep) {
+  if (file_end(path) <= static_cast<std::uintmax_t>(max_bytes)) return {};
+  return rotate_log_file(path, keep);
+}
+
 // Waits until `out_file` holds, after byte `from` (what earlier runs wrote), a line containing
 // `marker` (the program's "listening on" line) while the process lives; the error carries the
 // file's tail.
@@ -307,7 +313,9 @@ struct Paths {
   std::string aurora_data() const { return aurora() + "/data"; }
   std::string aurora_cert() const { return aurora() + "/server.crt"; }
   std::string aurora_key() const { return aurora() + "/server.key"; }
-  std::string aurora_log() const { return aurora() + "/postgresql.log"; }
+  // The server's stdout/stderr (pg_ctl -l): what it says before its logging collector runs.
+  std::string aurora_log() const { return aurora() + "/postgresql.out"; }
+  std::string aurora_log_dir() const { return postgres_log_dir(aurora()); }
   std::string proxy_dir() const { return root + "/proxy"; }
   std::string proxy_config() const { return proxy_dir() + "/proxy.yaml"; }
   std::string proxy_settings() const { return proxy_settings_file(root); }
@@ -319,6 +327,14 @@ struct Paths {
   std::string function_logs() const { return logs() + "/function"; }
   std::string spec() const { return root + "/spec.yaml"; }
 };
+
+}  // namespace
+
+std::string postgres_log_dir(const std::string& aurora_dir) {
+  return aurora_dir + "/log";
+}
+
+namespace {
 
 std::vector<std::string> netns_argv(const std::string& netns, std::vector<std::string> argv) {
   auto prefix = ip_netns_exec_prefix(netns);
@@ -571,21 +587,30 @@ Status Bringup::aurora() {
          << "password_encryption = 'scram-sha-256'\n"
          << "max_connections = 200\n"
          << "log_connections = on\n"
-         << "log_line_prefix = '%m [%p] %q%u@%d '\n"
-         // For the metrics (src/stack/metrics_sources.h): CommitLatency from pg_stat_wal's
-         // timed WAL flushes, DMLLatency from pg_stat_statements.
-         << "track_wal_io_timing = on\n"
-         << "shared_preload_libraries = 'pg_stat_statements'\n"
-         << "pg_stat_statements.track = top\n";
+         << "log_line_prefix = '%m [%p] %q%u@%d '\n";
+    // The log rotates by size, 0600 (the log group's reader follows the files).
+    for (const std::string& line :
+         localpg::rotating_log_config(paths_.aurora_log_dir(), kPostgresLogRotationKb))
+      conf << line << "\n";
+    conf
+        // For the metrics (src/stack/metrics_sources.h): CommitLatency from pg_stat_wal's
+        // timed WAL flushes, DMLLatency from pg_stat_statements.
+        << "track_wal_io_timing = on\n"
+        << "shared_preload_libraries = 'pg_stat_statements'\n"
+        << "pg_stat_statements.track = top\n";
   }
   if (iam_backend()) WG_RETURN_IF_ERROR(write_pam_service(c.port));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/pg_hba.conf", postgres_account_));
   WG_RETURN_IF_ERROR(chown_to(paths_.aurora_data() + "/postgresql.auto.conf", postgres_account_));
   {
-    // The server's log: 0600, the server account's (pg_ctl appends to it).
+    // The server's output before its collector runs: 0600, the server account's (pg_ctl
+    // appends to it). The collector's folder: 0700, the server account's.
     WG_ASSIGN_OR_RETURN(const int fd, open_log_file(paths_.aurora_log(), 0600));
     ::close(fd);
     WG_RETURN_IF_ERROR(chown_to(paths_.aurora_log(), postgres_account_));
+    WG_RETURN_IF_ERROR(make_dir(paths_.aurora_log_dir(), 0700));
+    WG_RETURN_IF_ERROR(chown_to(paths_.aurora_log_dir(), postgres_account_));
+    WG_RETURN_IF_ERROR(prune_postgres_logs(paths_.aurora_log_dir(), kPostgresLogKeep));
   }
   std::vector<std::string> pg_ctl = {
       bin + "/pg_ctl", "-D", paths_.aurora_data(), "-l", paths_.aurora_log(), "-w", "-t", "60",
@@ -603,8 +628,11 @@ Status Bringup::aurora() {
   }
   if (!started) return started.error().with_context("pg_ctl start");
   if (started->exit_code != 0) {
-    return Error::unavailable("PostgreSQL did not start:\n" + started->output +
-                              tail_of(paths_.aurora_log()));
+    std::string log_tail = tail_of(paths_.aurora_log());
+    if (const auto files = postgres_log_segments(paths_.aurora_log_dir()); !files.empty()) {
+      log_tail += tail_of(files.back().path);
+    }
+    return Error::unavailable("PostgreSQL did not start:\n" + started->output + log_tail);
   }
   std::ifstream pidfile(paths_.aurora_data() + "/postmaster.pid");
   pidfile >> c.pid;
@@ -736,6 +764,11 @@ Status Bringup::endpoint() {
   // The program the process becomes (known before it runs, so `down` recognizes it however early
   // this run fails).
   c.exe = fs::canonical(argv.front()).string();
+  // Its own output rotates past the cap (the process does it); a full file from earlier runs
+  // is rotated now, so the wait below reads a file the new process will not rotate at once.
+  argv.insert(argv.end(), {"--output-file", c.log_file, "--output-max-bytes",
+                           std::to_string(kDaemonOutputMaxBytes)});
+  WG_RETURN_IF_ERROR(rotate_if_over(c.log_file, kDaemonOutputMaxBytes, kDaemonOutputKeep));
   const auto from = file_end(c.log_file);
   WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
   WG_RETURN_IF_ERROR(save());
@@ -791,8 +824,10 @@ Status Bringup::proxy() {
   WG_RETURN_IF_ERROR(pki::write_file(paths_.proxy_config(), yaml.str(), 0600));
   const std::vector<std::string> argv =
       netns_argv(c.netns, {options_.bin_dir + "/writegate-proxy", "--config", paths_.proxy_config(),
-                           "--spec", paths_.spec()});
+                           "--spec", paths_.spec(), "--output-file", c.log_file,
+                           "--output-max-bytes", std::to_string(kDaemonOutputMaxBytes)});
   c.exe = fs::canonical(options_.bin_dir + "/writegate-proxy").string();
+  WG_RETURN_IF_ERROR(rotate_if_over(c.log_file, kDaemonOutputMaxBytes, kDaemonOutputKeep));
   const auto from = file_end(c.log_file);
   WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
   WG_RETURN_IF_ERROR(save());

@@ -88,6 +88,20 @@ Result<WriterLogin> writer_login(const StackState& state, const spec::Spec& spec
 inline constexpr int kProxyLogMaxBytes = 16 * 1024 * 1024;
 inline constexpr int kProxyLogKeep = 5;
 
+// The daemons' own stdout/stderr (STATE/logs/proxy.out, endpoint.out: start-up lines, the
+// endpoint's access log, errors, a crash's last words) rotate at this size, each process
+// rotating its own (common/log_files.h rotate_output_if_full), keeping this many rotated files.
+inline constexpr int64_t kDaemonOutputMaxBytes = 4 * 1024 * 1024;
+inline constexpr int kDaemonOutputKeep = 2;
+
+// PostgreSQL rotates its log itself (logging_collector) at this size, into
+// StackState::aurora_dir/log (common/log_files.h, postgres_log_segments); `up` and the running
+// endpoint keep the newest kPostgresLogKeep files. pg_ctl's own output (before the collector
+// runs) goes to aurora_dir/postgresql.out.
+inline constexpr int kPostgresLogRotationKb = 16 * 1024;
+inline constexpr int kPostgresLogKeep = 6;
+std::string postgres_log_dir(const std::string& aurora_dir);
+
 // What the proxy may change without a restart (its settings_file): STATE/proxy/settings.json.
 std::string proxy_settings_file(const std::string& state_dir);
 std::string proxy_settings_json(bool debug_logging);  // {"debug_logging": true}

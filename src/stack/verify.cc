@@ -16,6 +16,7 @@
 
 #include "awslocal/client.h"
 #include "awslocal/secret_store.h"
+#include "common/log_files.h"
 #include "common/netns.h"
 #include "dbadmin/audit.h"
 #include "iam/evaluator.h"
@@ -677,9 +678,12 @@ void Verifier::log_checks() {
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file()) files.push_back(it->path().string());
   }
-  if (fs::exists(state_.state_dir + "/aurora/postgresql.log")) {
-    files.push_back(state_.state_dir + "/aurora/postgresql.log");
-  }
+  // PostgreSQL's: its output before the collector, and the collector's rotated files.
+  const std::string aurora =
+      state_.aurora_dir.empty() ? state_.state_dir + "/aurora" : state_.aurora_dir;
+  if (fs::exists(aurora + "/postgresql.out")) files.push_back(aurora + "/postgresql.out");
+  for (const LogSegment& s : postgres_log_segments(postgres_log_dir(aurora)))
+    files.push_back(s.path);
   struct Needle {
     std::string what;
     std::string text;

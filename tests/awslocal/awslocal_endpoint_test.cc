@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "awslocal/client.h"
 #include "awslocal/fixture.h"
@@ -517,6 +519,58 @@ TEST_F(AwsCliTest, MalformedHttpGetsAnErrorAndTheServerStaysUp) {
   CliResult who = aws({"sts", "get-caller-identity"}, ivy, plain_->url());
   ASSERT_EQ(who.exit_code, 0) << who.output;
   EXPECT_EQ(arn_of(who), "arn:aws:iam::000000000000:user/ivy");
+}
+
+// Its own output under a cap (--output-file, --output-max-bytes; `writegate up` gives both):
+// the access log of 60 requests passes 2000 bytes several times; the process rotates its
+// stderr file each time (stdout, a pipe here, is left alone), keeps 2 rotated files and goes on
+// serving.
+TEST_F(AwsCliTest, ItsOwnOutputRotatesPastTheCap) {
+  const std::string log = state_->dir + "/endpoint-cap.out";
+  EndpointProcess process;
+  ASSERT_TRUE(process.start({"--state", state_->dir, "--output-file", log, "--output-max-bytes",
+                             "2000", "--no-prune-postgres-logs"},
+                            log));
+  auto get = [&] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(process.port()));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string request =
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+  };
+  for (int i = 0; i < 60; ++i) {
+    get();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // 3 s: the keeper looks each 1 s
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // its last look
+  ASSERT_TRUE(process.alive());
+  std::vector<std::filesystem::path> rotated;
+  for (const auto& e : std::filesystem::directory_iterator(state_->dir)) {
+    if (e.path().filename().string().rfind("endpoint-cap.out.", 0) == 0)
+      rotated.push_back(e.path());
+  }
+  EXPECT_EQ(rotated.size(), 2u);
+  EXPECT_LE(std::filesystem::file_size(log), 2000u);
+  for (const auto& r : rotated) {
+    struct stat st {};
+    ASSERT_EQ(::stat(r.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << r;
+    std::ifstream in(r);
+    std::string first;
+    std::getline(in, first);
+    EXPECT_EQ(first.rfind("request ", 0), 0u) << r << ": " << first;  // the access log
+  }
+  get();  // still serving, and logging to the new file
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_GT(std::filesystem::file_size(log), 0u);
 }
 
 TEST_F(AwsCliTest, SigtermStopsCleanly) {

@@ -157,6 +157,48 @@ TEST_F(LambdaStreamsTest, AStreamAtItsCapRetiresItsEnvironment) {
   EXPECT_EQ(files, std::vector<std::string>{lambda_stream_file_name(stream_of(second->payload))});
 }
 
+// Retention never removes the stream of an environment that still runs: with one stream kept
+// and two environments running, both files stay and the first environment's file keeps every
+// line it wrote, before and after the second one started.
+TEST_F(LambdaStreamsTest, ARunningEnvironmentsStreamIsNeverRemoved) {
+  FunctionConfig c = config();
+  c.log_streams_kept = 1;  // fewer than the environments that run at once
+  FunctionPool pool(c);
+  auto first = pool.invoke("req-1", "{}", kCredentials, kArn);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  const std::string stream_1 = stream_of(first->payload);
+  // Two at once: the idle environment takes one, a second environment starts for the other
+  // (and, starting, applies the retention).
+  auto a = std::async(std::launch::async,
+                      [&] { return pool.invoke("req-2", "{}", kCredentials, kArn); });
+  auto b = std::async(std::launch::async,
+                      [&] { return pool.invoke("req-3", "{}", kCredentials, kArn); });
+  auto ra = a.get();
+  auto rb = b.get();
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(pool.environments_started(), 2u);
+  const std::set<std::string> streams = {stream_of(ra->payload), stream_of(rb->payload)};
+  ASSERT_EQ(streams.size(), 2u);
+  ASSERT_TRUE(streams.contains(stream_1));
+  // Both environments are still up (idle): both files are there.
+  std::set<std::string> files;
+  for (const auto& e : fs::directory_iterator(c.log_dir))
+    files.insert(e.path().filename().string());
+  std::set<std::string> expected;
+  for (const auto& s : streams)
+    expected.insert(lambda_stream_file_name(s));
+  EXPECT_EQ(files, expected);
+  // And the first one's file has all of its lines: req-1 and the request it served next.
+  const std::string second_request = stream_of(ra->payload) == stream_1 ? "req-2" : "req-3";
+  std::ifstream in(fs::path(c.log_dir) / lambda_stream_file_name(stream_1));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string& id : {std::string("req-1"), second_request}) {
+    EXPECT_THAT(text, ::testing::HasSubstr("START RequestId: " + id)) << text;
+    EXPECT_THAT(text, ::testing::HasSubstr("REPORT RequestId: " + id)) << text;
+  }
+  pool.shutdown();
+}
+
 TEST(LambdaStreamNames, FileNamesRoundTripAndRefuseOthers) {
   const std::string stream = "2026/11/30/[$LATEST]0123456789abcdef0123456789abcdef";
   EXPECT_EQ(lambda_stream_file_name(stream), "2026-11-30.0123456789abcdef0123456789abcdef.log");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -343,6 +344,62 @@ TEST_F(MetricsStackTest, PgbenchThroughTheProxyMovesTheMetricsTheAwsCliReads) {
   EXPECT_EQ(data["MetricDataResults"][0]["Values"][0].get<double>(), query_sum);
   EXPECT_EQ(data["MetricDataResults"][1]["Label"], "calls");
   EXPECT_EQ(data["MetricDataResults"][1]["Values"][0], 1);
+
+  // get-metric-data in pages: with MaxDatapoints 3 (--page-size) the CLI follows the
+  // NextTokens and every datapoint arrives once, in the order of one unpaged answer. The window
+  // ends 5 s ago: a tick still recording cannot add a datapoint between the two calls.
+  const std::string until = format_utc(std::chrono::system_clock::now() - std::chrono::seconds(5));
+  const std::string five_second_queries =
+      R"([{"Id":"c","MetricStat":{"Metric":{"Namespace":"AWS/RDS","MetricName":)"
+      R"("DatabaseConnections","Dimensions":[{"Name":"ProxyName","Value":"aurora-write-proxy"}]},)"
+      R"("Period":5,"Stat":"Maximum"}},{"Id":"d","MetricStat":{"Metric":{"Namespace":"AWS/RDS",)"
+      R"("MetricName":"DatabaseConnections","Dimensions":[{"Name":"DBClusterIdentifier",)"
+      R"("Value":"my-aurora-cluster"}]},"Period":5,"Stat":"Maximum"}}])";
+  const std::vector<std::string> five_seconds = {"cloudwatch",
+                                                 "get-metric-data",
+                                                 "--metric-data-queries",
+                                                 five_second_queries,
+                                                 "--start-time",
+                                                 start_,
+                                                 "--end-time",
+                                                 until};
+  auto with = [](std::vector<std::string> args, std::vector<std::string> more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  auto whole = aws(with(five_seconds, {"--no-paginate"}), admin_env_);
+  ASSERT_EQ(whole["MetricDataResults"].size(), 2u) << last_output_;
+  EXPECT_FALSE(whole.contains("NextToken"));
+  std::map<std::string, std::pair<json, json>> unpaged;  // Id -> timestamps, values
+  std::size_t datapoints = 0;
+  for (const auto& r : whole["MetricDataResults"]) {
+    EXPECT_EQ(r["StatusCode"], "Complete");
+    unpaged[r["Id"].get<std::string>()] = {r["Timestamps"], r["Values"]};
+    datapoints += r["Values"].size();
+  }
+  ASSERT_GT(datapoints, 3u) << "too few ticks to page: " << last_output_;
+  auto paged = aws(with(five_seconds, {"--page-size", "3"}), admin_env_);
+  std::map<std::string, std::pair<json, json>> joined;
+  std::map<std::string, int> entries;
+  int partial = 0;
+  for (const auto& r : paged["MetricDataResults"]) {
+    auto& [timestamps, values] = joined[r["Id"].get<std::string>()];
+    if (timestamps.is_null()) timestamps = values = json::array();
+    for (const auto& t : r["Timestamps"])
+      timestamps.push_back(t);
+    for (const auto& v : r["Values"])
+      values.push_back(v);
+    entries[r["Id"].get<std::string>()]++;
+    partial += r["StatusCode"] == "PartialData" ? 1 : 0;
+  }
+  EXPECT_EQ(joined, unpaged) << last_output_;
+  EXPECT_GE(entries["c"], static_cast<int>((datapoints + 2) / 3)) << "one entry per page";
+  EXPECT_GT(partial, 0) << last_output_;
+  // A token it did not hand out: CloudWatch's error.
+  aws(with(five_seconds, {"--starting-token", "0.-.0123456789abcdef0123456789abcdef"}), admin_env_,
+      254);
+  EXPECT_THAT(last_output_, HasSubstr("(InvalidNextToken)"));
+  EXPECT_THAT(last_output_, HasSubstr("The next token specified is invalid."));
 
   // The Prometheus page: the whole stack's newest samples, no signature needed.
   auto page = run_process(

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -295,6 +297,116 @@ TEST(CloudWatchRequest, GetMetricDataQueriesAndErrors) {
                      "(METRICS())")
                 .code,
             "ValidationError");
+}
+
+// ---- GetMetricData pages ----
+
+// Two queries of 7 and 5 datapoints read in pages of 3: every datapoint comes once, in scan
+// order; a page that cut a query says PartialData and gives a token that goes on there.
+TEST(GetMetricDataPages, EveryDatapointOnceAcrossPagesInEitherOrder) {
+  MetricStore store;
+  const MetricId lambda{"AWS/Lambda", "Invocations", {{"FunctionName", "f"}}};
+  for (int i = 0; i < 7; ++i)
+    store.record(kProxyConnections, kT0 + i * 60'000 + 5, i, "Count");
+  for (int i = 0; i < 5; ++i)
+    store.record(lambda, kT0 + i * 60'000 + 7, 10 + i, "Count");
+  MetricDataRequest req;
+  req.start = kT0;
+  req.end = kT0 + 3'600'000;
+  req.max_datapoints = 3;
+  req.queries = {{"a", "", true, kProxyConnections, 60, "Maximum", std::nullopt},
+                 {"hidden", "", false, lambda, 60, "Sum", std::nullopt},
+                 {"b", "calls", true, lambda, 60, "Sum", std::nullopt}};
+  const MetricDataTokens tokens("test key");
+  for (const bool ascending : {false, true}) {
+    req.ascending = ascending;
+    std::map<std::string, std::vector<double>> values;
+    std::map<std::string, std::vector<EpochMs>> times;
+    MetricDataPosition at;
+    int pages = 0;
+    for (; pages < 20; ++pages) {
+      const MetricDataPage page = metric_data_page(store, req, at);
+      ASSERT_EQ(page.results.size(), 2u);  // ReturnData false is not listed
+      std::size_t in_page = 0;
+      for (const auto& r : page.results) {
+        values[r.id].insert(values[r.id].end(), r.values.begin(), r.values.end());
+        times[r.id].insert(times[r.id].end(), r.timestamps.begin(), r.timestamps.end());
+        in_page += r.values.size();
+        // "a" has datapoints left while the token points into it; "b", the last query, while
+        // there is a token at all.
+        const bool left = page.next && (r.id == "b" || page.next->query == 0);
+        EXPECT_EQ(r.partial, left) << r.id << " page " << pages;
+      }
+      EXPECT_LE(in_page, 3u);
+      EXPECT_EQ(page.results[1].label, "calls");
+      if (!page.next) break;
+      // The token carries the position, and only for this request.
+      const std::string token = tokens.seal(req, *page.next);
+      auto opened = tokens.open(req, token);
+      ASSERT_TRUE(opened.has_value()) << token;
+      EXPECT_EQ(*opened, *page.next);
+      at = *opened;
+    }
+    // 3 of "a", 3 of "a", 1 of "a" and 2 of "b", 3 of "b": the fourth page has no token.
+    EXPECT_EQ(pages + 1, 4);
+    std::vector<double> a = {0, 1, 2, 3, 4, 5, 6};
+    std::vector<double> b = {10, 11, 12, 13, 14};
+    if (!ascending) {
+      std::reverse(a.begin(), a.end());
+      std::reverse(b.begin(), b.end());
+    }
+    EXPECT_EQ(values["a"], a) << (ascending ? "ascending" : "descending");
+    EXPECT_EQ(values["b"], b) << (ascending ? "ascending" : "descending");
+    EXPECT_EQ(times["a"].size(), 7u);
+    EXPECT_TRUE(std::is_sorted(times["a"].begin(), times["a"].end(),
+                               [&](EpochMs x, EpochMs y) { return ascending ? x < y : x > y; }));
+  }
+  // All in one page: Complete, no token.
+  req.max_datapoints = 100;
+  const MetricDataPage whole = metric_data_page(store, req, {});
+  EXPECT_FALSE(whole.next.has_value());
+  EXPECT_FALSE(whole.results[0].partial);
+  EXPECT_EQ(whole.results[0].values.size(), 7u);
+}
+
+TEST(GetMetricDataPages, ForgedOrStaleTokensDoNotOpen) {
+  MetricDataRequest req;
+  req.start = kT0;
+  req.end = kT0 + 3'600'000;
+  req.queries = {{"a", "", true, kProxyConnections, 60, "Maximum", std::nullopt},
+                 {"b", "", true, kProxyConnections, 60, "Sum", std::nullopt}};
+  const MetricDataTokens tokens("test key");
+  const std::string token = tokens.seal(req, {1, kT0 + 120'000});
+  ASSERT_TRUE(tokens.open(req, token).has_value());
+  // Changed by hand: another position with the old seal.
+  std::string forged = token;
+  forged[0] = '0';
+  EXPECT_FALSE(tokens.open(req, forged).has_value());
+  EXPECT_FALSE(tokens.open(req, "0.-.00000000000000000000000000000000").has_value());
+  EXPECT_FALSE(tokens.open(req, "").has_value());
+  EXPECT_FALSE(tokens.open(req, "garbage").has_value());
+  // Another request (another period, another end), or another run of the endpoint (its key).
+  MetricDataRequest other = req;
+  other.queries[1].period_seconds = 300;
+  EXPECT_FALSE(tokens.open(other, token).has_value());
+  other = req;
+  other.end += 1000;
+  EXPECT_FALSE(tokens.open(other, token).has_value());
+  EXPECT_FALSE(MetricDataTokens("another key").open(req, token).has_value());
+  EXPECT_FALSE(MetricDataTokens().open(req, token).has_value());
+  // MaxDatapoints is the pager's to change.
+  other = req;
+  other.max_datapoints = 7;
+  EXPECT_TRUE(tokens.open(other, token).has_value());
+  // The request parser keeps the token for the service to open.
+  const std::string q =
+      "MetricDataQueries.member.1.Id=m1&MetricDataQueries.member.1.MetricStat.Metric.Namespace=N&"
+      "MetricDataQueries.member.1.MetricStat.Metric.MetricName=M&"
+      "MetricDataQueries.member.1.MetricStat.Period=60&MetricDataQueries.member.1.MetricStat.Stat="
+      "Sum&StartTime=2026-11-30T21%3A00%3A00Z&EndTime=2026-11-30T22%3A00%3A00Z&NextToken=abc";
+  auto parsed = parse_metric_data_request(form(q));
+  ASSERT_TRUE(std::holds_alternative<MetricDataRequest>(parsed));
+  EXPECT_EQ(std::get<MetricDataRequest>(parsed).next_token, "abc");
 }
 
 }  // namespace

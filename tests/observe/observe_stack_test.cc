@@ -249,13 +249,19 @@ TEST_F(ObserveStackTest, NoSecretInAnyLogAfterAFullRun) {
   struct stat aurora_dir {};
   ASSERT_EQ(::stat(aurora_log.parent_path().c_str(), &aurora_dir), 0);
   std::vector<fs::path> logs = files_under(fs::path(state_) / "logs");
-  logs.push_back(aurora_log);
-  EXPECT_GE(logs.size(), 6u);  // proxy.log/.out, endpoint.out, function streams, postgresql.log
+  // PostgreSQL's: pg_ctl's output and its collector's files (postgresql-<time>.log).
+  std::vector<fs::path> server_logs = files_under(aurora_log.parent_path() / "log");
+  EXPECT_GE(server_logs.size(), 1u);
+  server_logs.push_back(aurora_log);
+  logs.insert(logs.end(), server_logs.begin(), server_logs.end());
+  EXPECT_GE(logs.size(), 7u);  // proxy.log/.out, endpoint.out, function streams, PostgreSQL's
   for (const auto& path : logs) {
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << path;
-    EXPECT_EQ(st.st_uid, path == aurora_log ? aurora_dir.st_uid : ::geteuid()) << path;
+    const bool server =
+        std::find(server_logs.begin(), server_logs.end(), path) != server_logs.end();
+    EXPECT_EQ(st.st_uid, server ? aurora_dir.st_uid : ::geteuid()) << path;
   }
 
   // After down: the files themselves (rotated ones and the processes' own output included).
@@ -263,6 +269,8 @@ TEST_F(ObserveStackTest, NoSecretInAnyLogAfterAFullRun) {
   ASSERT_EQ(down.exit_code, 0) << down.output;
   std::string files;
   for (const auto& path : files_under(fs::path(state_) / "logs"))
+    files += read_whole(path);
+  for (const auto& path : files_under(aurora_log.parent_path() / "log"))
     files += read_whole(path);
   files += read_whole(aurora_log);
   EXPECT_EQ(secrets_in(files, {{"planted", planted}}), std::vector<std::string>{"planted"});

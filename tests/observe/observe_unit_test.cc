@@ -9,9 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log_files.h"
+#include "iam/policy.h"
+#include "iam/store.h"
 #include "observe/filter_pattern.h"
 #include "observe/insights.h"
 #include "observe/logs.h"
+#include "observe/logs_service.h"
 #include "observe/regex.h"
 
 namespace writegate::observe {
@@ -128,6 +131,155 @@ TEST_F(LogFileTest, ReadsIncrementallyWithinTheCap) {
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->events.size(), 1u);
   EXPECT_EQ(again->events[0].message, "2026-11-30 21:00:00.000 UTC [1] new");
+}
+
+// Where the next line begins (FilterLogEvents' nextToken, `logs tail --follow`) is exact when
+// the message lost a \r or was cut at 256 KiB: read on from each event's end, one at a time,
+// and every line comes once.
+TEST_F(LogFileTest, EachEventSaysExactlyWhereTheNextLineBegins) {
+  const std::string t = "2026-11-30 21:00:00.000 UTC [1] ";
+  const std::string huge = t + std::string(300 * 1024, 'x');
+  write(t + "one\r\n" + t + "two\r\n" + huge + "\n" + t + "three\r\n\r\n" + t + "four\n");
+  const LogStreamSource source{"s", path_, LogFormat::kPostgres};
+  auto all = read_events(source, {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->events.size(), 6u);
+  EXPECT_EQ(all->events[0].message, t + "one");
+  EXPECT_EQ(all->events[0].end, t.size() + 5);
+  EXPECT_EQ(all->events[1].end, all->events[2].offset);
+  EXPECT_EQ(all->events[2].message.size(), kMaxEventBytes);  // cut
+  EXPECT_EQ(all->events[2].end, all->events[1].end + huge.size() + 1);
+  EXPECT_EQ(all->events[4].message, "");  // the empty "\r\n" line
+  EXPECT_EQ(all->events[5].end, std::filesystem::file_size(path_));
+  std::vector<std::string> one_by_one;
+  ReadPosition at;
+  for (int guard = 0; guard < 20; ++guard) {
+    auto chunk = read_events(source, at, 1);  // one line a read
+    ASSERT_TRUE(chunk.ok());
+    if (chunk->events.empty()) break;
+    ASSERT_EQ(chunk->events.size(), 1u);
+    one_by_one.push_back(chunk->events[0].message);
+    at = {chunk->events[0].end, chunk->events[0].timestamp};  // as the nextToken carries it
+  }
+  ASSERT_EQ(one_by_one.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i)
+    EXPECT_EQ(one_by_one[i], all->events[i].message) << i;
+}
+
+// FilterLogEvents itself, one event a page (limit 1): each nextToken goes on exactly after its
+// event, so the \r\n lines and the line cut at 256 KiB come once each, in order.
+TEST_F(LogFileTest, FilterLogEventsPagesOneEventAtATimeWithoutLossOrDoubles) {
+  const std::string t = "2026-11-30 21:00:00.000 UTC [1] ";
+  write(t + "one\r\n" + t + std::string(300 * 1024, 'y') + "\n" + t + "two\r\n" + t + "three\n");
+  const std::string group = "/aws/rds/cluster/c/postgresql";
+  LogsService service([&] {
+    return std::vector<LogGroupSource>{{group, {{"c-instance-1", path_, LogFormat::kPostgres}}}};
+  });
+  const std::string state = path_ + ".iam";
+  auto store = iam::IamStore::open_or_create(state, {});
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto policy = iam::parse_policy(
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]})");
+  ASSERT_TRUE(policy.ok());
+  awslocal::Caller caller;
+  caller.region = "us-east-1";
+  caller.identity.principal.arn = "arn:aws:iam::000000000000:user/reader";
+  caller.identity.principal.account = "000000000000";
+  caller.identity.principal.name = "reader";
+  caller.identity.policies.push_back(
+      {"all-logs", std::make_shared<const iam::Policy>(std::move(*policy))});
+  const std::vector<sigv4::QueryParam> no_params;
+  auto filter = [&](const nlohmann::json& body) {
+    sigv4::HttpRequest request;
+    request.method = "POST";
+    request.body = body.dump();
+    const awslocal::ServiceCall call{.operation = "FilterLogEvents",
+                                     .request = request,
+                                     .params = no_params,
+                                     .caller = caller,
+                                     .request_id = "r",
+                                     .remote_address = "127.0.0.1",
+                                     .secure_transport = true,
+                                     .now = std::chrono::system_clock::now(),
+                                     .store = **store};
+    auto result = service.handle(call);
+    EXPECT_TRUE(std::holds_alternative<awslocal::Response>(result));
+    if (!std::holds_alternative<awslocal::Response>(result)) return nlohmann::json();
+    return nlohmann::json::parse(std::get<awslocal::Response>(result).body);
+  };
+  std::vector<std::string> messages;
+  nlohmann::json body{{"logGroupName", group}, {"limit", 1}};
+  for (int page = 0; page < 20; ++page) {
+    const nlohmann::json out = filter(body);
+    for (const auto& e : out["events"])
+      messages.push_back(e["message"].get<std::string>());
+    if (!out.contains("nextToken")) break;
+    body["nextToken"] = out["nextToken"];
+  }
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[0], t + "one");
+  EXPECT_EQ(messages[1].size(), kMaxEventBytes);
+  EXPECT_EQ(messages[2], t + "two");
+  EXPECT_EQ(messages[3], t + "three");
+  std::filesystem::remove_all(state);
+}
+
+// PostgreSQL's own rotation: files named by their second, offsets (second << 32) + byte, the
+// same after older files are removed; a finished file's last line without a newline is read,
+// the file being written waits for it.
+TEST(PostgresCollectorStream, ReadsAcrossTimeNamedFilesWithStableOffsets) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("wg-observe-pg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string line = "2026-12-01 02:00:00.000 UTC [7] LOG:  statement: SELECT ";
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::app) << text;
+  };
+  write("postgresql-2026-12-01_020000.log", line + "1\n" + line + "2\n" + line + "3");
+  write("postgresql-2026-12-01_020001.log", "");
+  write("postgresql.log", "not PostgreSQL's collector file\n");
+  EXPECT_EQ(postgres_log_file_second("postgresql-2026-12-01_020001.log"), 1796090401);
+  EXPECT_EQ(postgres_log_file_second("postgresql-2026-13-01_020001.log"), -1);
+  const LogStreamSource source{"my-aurora-cluster-instance-1", dir.string(), LogFormat::kPostgres,
+                               LogFiles::kPostgresCollector};
+  auto read_all = [&](ReadPosition at, std::vector<LogEvent>& out) {
+    for (int guard = 0; guard < 100; ++guard) {
+      auto chunk = read_events(source, at, 10);
+      EXPECT_TRUE(chunk.ok());
+      if (!chunk.ok()) break;
+      out.insert(out.end(), chunk->events.begin(), chunk->events.end());
+      at = chunk->next;
+      if (chunk->end_of_file) break;
+    }
+    return at;
+  };
+  std::vector<LogEvent> first;
+  ReadPosition at = read_all({}, first);
+  ASSERT_EQ(first.size(), 2u);  // "SELECT 3" may still be being written: the next file is empty
+  EXPECT_EQ(first[0].offset, uint64_t{1796090400} << 32);
+  write("postgresql-2026-12-01_020001.log", line + "4\n");
+  write("postgresql-2026-12-01_020002.log", line + "5\n");
+  std::vector<LogEvent> rest;
+  at = read_all(at, rest);
+  ASSERT_EQ(rest.size(), 3u);
+  EXPECT_EQ(rest[0].message, line + "3");
+  EXPECT_EQ(rest[1].offset, uint64_t{1796090401} << 32);
+  EXPECT_EQ(rest[2].message, line + "5");
+  // The cap: the oldest go, the others keep their offsets; a follower reads on.
+  ASSERT_TRUE(prune_postgres_logs(dir.string(), 2).ok());
+  EXPECT_EQ(postgres_log_segments(dir.string()).size(), 2u);
+  EXPECT_TRUE(fs::exists(dir / "postgresql.log"));  // not one of the collector's files
+  std::vector<LogEvent> kept;
+  read_all({}, kept);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].offset, rest[1].offset);
+  write("postgresql-2026-12-01_020002.log", line + "6\n");
+  std::vector<LogEvent> newer;
+  read_all(at, newer);
+  ASSERT_EQ(newer.size(), 1u);
+  EXPECT_EQ(newer[0].message, line + "6");
+  fs::remove_all(dir);
 }
 
 // A stream read on across rotations (common/log_files.h): every line once, in order, with the
