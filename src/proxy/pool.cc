@@ -143,7 +143,7 @@ void BackendPool::unreserve() {
 }
 
 void BackendPool::close_one_idle() {
-  close_one_idle_elsewhere({});
+  close_one_idle_elsewhere({}, kLendAfter);
 }
 
 std::shared_ptr<const BackendPool::Profile> BackendPool::profile(const std::string& pool_id) const {
@@ -492,7 +492,8 @@ void BackendPool::close(BackendHandle backend) {
   wake_first_waiter();
 }
 
-bool BackendPool::close_one_idle_elsewhere(const std::string& pool_id) {
+bool BackendPool::close_one_idle_elsewhere(const std::string& pool_id,
+                                           Clock::duration idle_at_least) {
   // The backend idle the longest, in any other pool.
   PoolState* oldest_pool = nullptr;
   for (auto& [id, pool] : pools_) {
@@ -502,6 +503,7 @@ bool BackendPool::close_one_idle_elsewhere(const std::string& pool_id) {
     }
   }
   if (!oldest_pool) return false;
+  if (Clock::now() - oldest_pool->idle.front()->idle_since < idle_at_least) return false;
   BackendHandle victim = std::move(oldest_pool->idle.front());
   oldest_pool->idle.pop_front();
   --idle_count_;

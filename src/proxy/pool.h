@@ -131,7 +131,8 @@ class BackendPool {
 
   // Refuses new borrows, wakes every borrower in line and closes the idle backends.
   void shut_down();
-  // Closes the backend idle the longest, of any pool (another worker needs the room).
+  // Closes the backend idle the longest, of any pool, if idle for kLendAfter (another worker
+  // needs the room).
   void close_one_idle();
 
   int capacity() const;  // the cap on open backends now, all workers together
@@ -154,7 +155,8 @@ class BackendPool {
   boost::asio::awaitable<Result<std::vector<std::string>>> run_internal_query(
       PooledBackend& backend, std::string sql, PoolState& pool);
   void close(BackendHandle backend);
-  bool close_one_idle_elsewhere(const std::string& pool_id);
+  bool close_one_idle_elsewhere(const std::string& pool_id,
+                                std::chrono::steady_clock::duration idle_at_least = {});
   void arm_janitor();
   void trim_idle();
   bool try_reserve();  // a place in the budget for one more backend
@@ -180,6 +182,10 @@ class BackendPool {
   bool shut_down_ = false;
   // Idle backends over MaxIdleConnectionsPercent are closed once idle this long.
   static constexpr std::chrono::seconds kIdleGrace{5};
+  // Another worker's request for room closes only a backend idle at least this long: one
+  // given back a moment ago is this worker's next transaction's (closing it made both workers
+  // log in new backends all the time: 800 backend logins in 8 s of pgbench -S -c 32).
+  static constexpr std::chrono::milliseconds kLendAfter{100};
   boost::asio::steady_timer janitor_;
   bool janitor_armed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
