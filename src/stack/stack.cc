@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -768,12 +769,25 @@ Status Bringup::endpoint() {
   // is rotated now, so the wait below reads a file the new process will not rotate at once.
   argv.insert(argv.end(), {"--output-file", c.log_file, "--output-max-bytes",
                            std::to_string(kDaemonOutputMaxBytes)});
-  WG_RETURN_IF_ERROR(rotate_if_over(c.log_file, kDaemonOutputMaxBytes, kDaemonOutputKeep));
-  const auto from = file_end(c.log_file);
-  WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
-  WG_RETURN_IF_ERROR(save());
-  WG_RETURN_IF_ERROR(wait_for_line(c.pid, c.log_file, from, "writegate endpoint listening on",
-                                   std::chrono::seconds(30), "the local AWS endpoint"));
+  const auto listen_at =
+      static_cast<std::size_t>(std::find(argv.begin(), argv.end(), "--listen") - argv.begin() + 1);
+  for (int attempt = 0;; ++attempt) {
+    WG_RETURN_IF_ERROR(rotate_if_over(c.log_file, kDaemonOutputMaxBytes, kDaemonOutputKeep));
+    const auto from = file_end(c.log_file);
+    WG_ASSIGN_OR_RETURN(c.pid, spawn_daemon(argv, c.log_file));
+    WG_RETURN_IF_ERROR(save());
+    Status listening = wait_for_line(c.pid, c.log_file, from, "writegate endpoint listening on",
+                                     std::chrono::seconds(30), "the local AWS endpoint");
+    if (listening.ok()) break;
+    // Another `up` took the port between the check above and the endpoint's listen (two stacks
+    // starting at once both found 4566 free): once more, on a free ephemeral port.
+    if (attempt > 0 ||
+        listening.error().message().find("Address already in use") == std::string::npos) {
+      return listening;
+    }
+    WG_ASSIGN_OR_RETURN(c.port, pick_free_port("127.0.0.1"));
+    argv[listen_at] = "127.0.0.1:" + std::to_string(c.port);
+  }
   state_.endpoint_url = "https://127.0.0.1:" + std::to_string(c.port);
   return save();
 }
