@@ -347,37 +347,50 @@ TEST_F(MetricsStackTest, PgbenchThroughTheProxyMovesTheMetricsTheAwsCliReads) {
 
   // get-metric-data in pages: with MaxDatapoints 3 (--page-size) the CLI follows the
   // NextTokens and every datapoint arrives once, in the order of one unpaged answer. The window
-  // ends 5 s ago: a tick still recording cannot add a datapoint between the two calls.
-  const std::string until = format_utc(std::chrono::system_clock::now() - std::chrono::seconds(5));
+  // ends 5 s ago: a tick still recording cannot add a datapoint between the two calls. Paging
+  // needs more than 3 datapoints, so wait (up to a minute) until the sampler has made them: a
+  // slow machine (or a sanitizer build) may not have ticked often enough yet.
   const std::string five_second_queries =
       R"([{"Id":"c","MetricStat":{"Metric":{"Namespace":"AWS/RDS","MetricName":)"
       R"("DatabaseConnections","Dimensions":[{"Name":"ProxyName","Value":"aurora-write-proxy"}]},)"
       R"("Period":5,"Stat":"Maximum"}},{"Id":"d","MetricStat":{"Metric":{"Namespace":"AWS/RDS",)"
       R"("MetricName":"DatabaseConnections","Dimensions":[{"Name":"DBClusterIdentifier",)"
       R"("Value":"my-aurora-cluster"}]},"Period":5,"Stat":"Maximum"}}])";
-  const std::vector<std::string> five_seconds = {"cloudwatch",
-                                                 "get-metric-data",
-                                                 "--metric-data-queries",
-                                                 five_second_queries,
-                                                 "--start-time",
-                                                 start_,
-                                                 "--end-time",
-                                                 until};
   auto with = [](std::vector<std::string> args, std::vector<std::string> more) {
     args.insert(args.end(), more.begin(), more.end());
     return args;
   };
-  auto whole = aws(with(five_seconds, {"--no-paginate"}), admin_env_);
-  ASSERT_EQ(whole["MetricDataResults"].size(), 2u) << last_output_;
-  EXPECT_FALSE(whole.contains("NextToken"));
+  std::vector<std::string> five_seconds;
+  json whole;
   std::map<std::string, std::pair<json, json>> unpaged;  // Id -> timestamps, values
   std::size_t datapoints = 0;
-  for (const auto& r : whole["MetricDataResults"]) {
-    EXPECT_EQ(r["StatusCode"], "Complete");
-    unpaged[r["Id"].get<std::string>()] = {r["Timestamps"], r["Values"]};
-    datapoints += r["Values"].size();
+  const auto ticks_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    const std::string until =
+        format_utc(std::chrono::system_clock::now() - std::chrono::seconds(5));
+    five_seconds = {"cloudwatch",
+                    "get-metric-data",
+                    "--metric-data-queries",
+                    five_second_queries,
+                    "--start-time",
+                    start_,
+                    "--end-time",
+                    until};
+    whole = aws(with(five_seconds, {"--no-paginate"}), admin_env_);
+    ASSERT_EQ(whole["MetricDataResults"].size(), 2u) << last_output_;
+    unpaged.clear();
+    datapoints = 0;
+    for (const auto& r : whole["MetricDataResults"]) {
+      unpaged[r["Id"].get<std::string>()] = {r["Timestamps"], r["Values"]};
+      datapoints += r["Values"].size();
+    }
+    if (datapoints > 3 || std::chrono::steady_clock::now() > ticks_deadline) break;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
   }
-  ASSERT_GT(datapoints, 3u) << "too few ticks to page: " << last_output_;
+  EXPECT_FALSE(whole.contains("NextToken"));
+  for (const auto& r : whole["MetricDataResults"])
+    EXPECT_EQ(r["StatusCode"], "Complete");
+  ASSERT_GT(datapoints, 3u) << "too few ticks to page after a minute: " << last_output_;
   auto paged = aws(with(five_seconds, {"--page-size", "3"}), admin_env_);
   std::map<std::string, std::pair<json, json>> joined;
   std::map<std::string, int> entries;
