@@ -1516,7 +1516,10 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   SSL_CTX_set_min_proto_version(state->front_tls.native_handle(), TLS1_2_VERSION);
   // No session tickets and no session cache, as PostgreSQL's server does: libpq never resumes a
   // session, so a ticket sent after each handshake and each cached session would be unused.
+  // SSL_OP_NO_TICKET alone still has TLS 1.3 send two stateful tickets: num_tickets 0 sends none
+  // (saving each login two tickets' work on both sides).
   SSL_CTX_set_options(state->front_tls.native_handle(), SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(state->front_tls.native_handle(), 0);
   SSL_CTX_set_session_cache_mode(state->front_tls.native_handle(), SSL_SESS_CACHE_OFF);
   // OpenSSL reads what the socket has in one call, not a record header and then its body:
   // about a third fewer read calls per login (ClientTls only waits when OpenSSL asks for more).

@@ -113,9 +113,12 @@ std::string startup_message(const std::vector<std::pair<std::string, std::string
 }
 
 // A login spoken byte for byte over TLS (no libpq), so a test sees the exact ErrorResponse a
-// client gets: "SQLSTATE: message", or "" when the login reached ReadyForQuery.
+// client gets: "SQLSTATE: message", or "" when the login reached ReadyForQuery. `resumable`, when
+// given, says whether the client could resume the TLS session afterwards (TLS 1.3: whether the
+// server sent a session ticket before ReadyForQuery).
 std::string raw_tls_login(int port, const std::string& ca_file, const std::string& database,
-                          const std::string& user, const std::string& password) {
+                          const std::string& user, const std::string& password,
+                          bool* resumable = nullptr) {
   RawClient tcp(port);
   if (!tcp.send(kSslRequest)) return "no connection";
   char s = 0;
@@ -149,7 +152,10 @@ std::string raw_tls_login(int port, const std::string& ca_file, const std::strin
       if (!error) return "bad ErrorResponse";
       return std::string(error->sqlstate()) + ": " + std::string(error->message());
     }
-    if (frame.type == 'Z') return "";
+    if (frame.type == 'Z') {
+      if (resumable) *resumable = SSL_SESSION_is_resumable(SSL_get0_session(ssl.get())) == 1;
+      return "";
+    }
     if (frame.type == 'R' && !sent_password) {
       // AuthenticationCleartextPassword: the token.
       sent_password = true;
@@ -363,6 +369,16 @@ TEST_F(ProxyControlsTest, ReplicationConnectionsAreRefused) {
   ASSERT_FALSE(conn.ok());
   EXPECT_THAT(conn.error().message(), HasSubstr("replication connections are not supported"));
   EXPECT_THAT(stack_->wait_connect_log(before), HasSubstr("\"reason\":\"replication_refused\""));
+}
+
+// PostgreSQL's server sends no TLS 1.3 session tickets (libpq never resumes a session): neither
+// does the proxy, which saves both sides two tickets' work at every login.
+TEST_F(ProxyControlsTest, TheHandshakeSendsNoSessionTicketAsPostgresqlDoes) {
+  bool resumable = true;
+  ASSERT_EQ(raw_tls_login(stack_->port(), stack_->proxy_ca_file(), "mydb", "lambda_writer",
+                          fresh_token(stack_->port()), &resumable),
+            "");
+  EXPECT_FALSE(resumable) << "the proxy sent a session ticket";
 }
 
 TEST_F(ProxyControlsTest, PlaintextSentWithTheSslRequestIsRefusedAsPostgresqlDoes) {
