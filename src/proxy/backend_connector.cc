@@ -174,6 +174,10 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
   }
   tls_ = std::make_unique<TlsStream>(std::move(raw_), tls_context_);
+  // Asio's stream frees OpenSSL's record buffers whenever they empty; a backend is long-lived and
+  // busy (one per pool slot, not per client), so it keeps them: two fewer 17 KB malloc/free
+  // pairs per relayed message.
+  SSL_clear_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   if (auto named = verify_peer_name(tls_->native_handle(), config_.server_name); !named) {
     co_return failure("backend_tls_failed", named.error().message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
