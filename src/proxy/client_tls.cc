@@ -80,6 +80,7 @@ asio::awaitable<error_code> ClientTls::wait_for(int ssl_error) {
 }
 
 asio::awaitable<error_code> ClientTls::handshake() {
+  ++operations_;
   for (;;) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
     ERR_clear_error();
@@ -90,6 +91,7 @@ asio::awaitable<error_code> ClientTls::handshake() {
 }
 
 asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer buffer) {
+  ++operations_;
   for (;;) {
     if (!socket_.is_open()) co_return ReadResult{asio::error::bad_descriptor, 0};
     ERR_clear_error();
@@ -101,6 +103,7 @@ asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer
 }
 
 asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
+  ++operations_;
   while (!bytes.empty()) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
     ERR_clear_error();
@@ -115,6 +118,18 @@ asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
     if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ec;
   }
   co_return error_code{};
+}
+
+bool ClientTls::release_buffers_if_idle() {
+  bool released = false;
+  if (operations_ != operations_seen_) {
+    buffers_released_ = false;
+  } else if (!buffers_released_ && socket_.is_open()) {
+    // 0 when a buffer holds bytes not yet read or written: kept, tried again next time.
+    released = buffers_released_ = SSL_free_buffers(ssl_) == 1;
+  }
+  operations_seen_ = operations_;
+  return released;
 }
 
 bool ClientTls::try_close_notify() {

@@ -26,6 +26,7 @@
 
 #include <boost/asio.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -61,6 +62,13 @@ class ClientTls {
   bool try_close_notify();
   boost::asio::awaitable<void> shutdown();
 
+  // Frees OpenSSL's record buffers (about 34 KiB) if no handshake, read or write has started
+  // since the last call, and nothing is buffered; the next read or write makes them again. The
+  // worker calls it every second, so an idle client holds none while a busy one keeps its own
+  // (OpenSSL's SSL_MODE_RELEASE_BUFFERS would free and make them again at every record). True
+  // when this call freed them.
+  bool release_buffers_if_idle();
+
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   void cancel();  // ends the waits in flight with operation_aborted
   void close();   // closes the socket; every later operation fails
@@ -75,6 +83,9 @@ class ClientTls {
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
   bool close_notify_sent_ = false;
+  std::uint64_t operations_ = 0;       // handshakes, reads and writes started
+  std::uint64_t operations_seen_ = 0;  // as of the last release_buffers_if_idle()
+  bool buffers_released_ = false;      // and no operation since
 };
 
 }  // namespace writegate::proxy

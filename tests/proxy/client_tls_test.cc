@@ -1,0 +1,138 @@
+// ClientTls over a real loopback TCP connection and a real TLS handshake (an Asio ssl::stream
+// client in the same event loop): idle clients give their record buffers back, busy ones keep
+// them, and no byte is lost either way.
+// clang-format off
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format on
+#include "proxy/client_tls.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ssl.hpp>
+#include <string>
+
+#include "pki/pki.h"
+
+namespace writegate::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+class ClientTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = pki::CertificateAuthority::create("client tls test CA");
+    ASSERT_TRUE(ca.ok());
+    auto cert = ca->issue_server({"proxy.test"}, {"127.0.0.1"});
+    ASSERT_TRUE(cert.ok());
+    server_tls_.use_certificate_chain(asio::buffer(cert->cert_pem));
+    server_tls_.use_private_key(asio::buffer(cert->key_pem), asio::ssl::context::pem);
+    client_tls_.add_certificate_authority(asio::buffer(ca->certificate().cert_pem));
+    client_tls_.set_verify_mode(asio::ssl::verify_peer);
+  }
+
+  // Runs `body` with a logged-in pair: the server's ClientTls and the client's stream.
+  template <typename Body>
+  void with_connection(Body body) {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    bool finished = false;
+    auto run = [&]() -> asio::awaitable<void> {
+      asio::ssl::stream<tcp::socket> client(io, client_tls_);
+      co_await client.next_layer().async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+      tcp::socket accepted = co_await acceptor.async_accept(asio::use_awaitable);
+      auto made = ClientTls::make(std::move(accepted), server_tls_.native_handle());
+      EXPECT_TRUE(made.ok());
+      if (!made.ok()) co_return;
+      std::unique_ptr<ClientTls> server = std::move(*made);
+      error_code client_ec;
+      bool client_done = false;
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            co_await client.async_handshake(asio::ssl::stream_base::client,
+                                            asio::redirect_error(asio::use_awaitable, client_ec));
+            client_done = true;
+          },
+          asio::detached);
+      const error_code server_ec = co_await server->handshake();
+      EXPECT_FALSE(server_ec) << server_ec.message();
+      while (!client_done) {
+        asio::steady_timer tick(io, std::chrono::milliseconds(1));
+        co_await tick.async_wait(asio::use_awaitable);
+      }
+      EXPECT_FALSE(client_ec) << client_ec.message();
+      co_await body(*server, client);
+      finished = true;
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.run_for(std::chrono::seconds(20));
+    EXPECT_TRUE(finished) << "the exchange did not finish";
+  }
+
+  static asio::awaitable<std::string> read_exactly(ClientTls& server, std::size_t size,
+                                                   std::size_t chunk) {
+    std::string got;
+    while (got.size() < size) {
+      std::string buf(std::min(chunk, size - got.size()), '\0');
+      auto [ec, n] = co_await server.read_some(asio::buffer(buf));
+      EXPECT_FALSE(ec) << ec.message();
+      if (ec) break;
+      got.append(buf, 0, n);
+    }
+    co_return got;
+  }
+
+  asio::ssl::context server_tls_{asio::ssl::context::tls_server};
+  asio::ssl::context client_tls_{asio::ssl::context::tls_client};
+};
+
+TEST_F(ClientTlsTest, AClientIdleForAWholeSweepGivesItsBuffersBackAndStillWorks) {
+  with_connection(
+      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+        // The handshake was activity: the first sweep only notes it.
+        EXPECT_FALSE(server.release_buffers_if_idle());
+        // Nothing since: freed now, and only once.
+        EXPECT_TRUE(server.release_buffers_if_idle());
+        EXPECT_FALSE(server.release_buffers_if_idle());
+
+        // Both directions still work (OpenSSL makes the buffers again).
+        const std::string hello = "hello after the buffers went";
+        co_await asio::async_write(client, asio::buffer(hello), asio::use_awaitable);
+        EXPECT_EQ(co_await read_exactly(server, hello.size(), 4096), hello);
+        const error_code ec = co_await server.write("and back");
+        EXPECT_FALSE(ec) << ec.message();
+        std::string back(8, '\0');
+        co_await asio::async_read(client, asio::buffer(back), asio::use_awaitable);
+        EXPECT_EQ(back, "and back");
+
+        // A busy client keeps them: each sweep after activity only notes it.
+        EXPECT_FALSE(server.release_buffers_if_idle());
+        EXPECT_EQ(co_await server.write("x"), error_code{});
+        EXPECT_FALSE(server.release_buffers_if_idle());
+        std::string x(1, '\0');
+        co_await asio::async_read(client, asio::buffer(x), asio::use_awaitable);
+        EXPECT_TRUE(server.release_buffers_if_idle());
+      });
+}
+
+TEST_F(ClientTlsTest, BytesStillBufferedAreNeverFreed) {
+  with_connection(
+      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+        const std::string record = "0123456789abcdefghij";
+        co_await asio::async_write(client, asio::buffer(record), asio::use_awaitable);
+        // Half of the record read: the rest waits decrypted in OpenSSL's buffer.
+        EXPECT_EQ(co_await read_exactly(server, 10, 10), "0123456789");
+        EXPECT_FALSE(server.release_buffers_if_idle());  // the read
+        EXPECT_FALSE(server.release_buffers_if_idle()) << "freed a buffer holding unread bytes";
+        EXPECT_FALSE(server.release_buffers_if_idle());
+        EXPECT_EQ(co_await read_exactly(server, 10, 10), "abcdefghij");
+        EXPECT_FALSE(server.release_buffers_if_idle());
+        EXPECT_TRUE(server.release_buffers_if_idle());
+      });
+}
+
+}  // namespace
+}  // namespace writegate::proxy
