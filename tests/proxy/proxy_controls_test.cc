@@ -374,11 +374,14 @@ TEST_F(ProxyControlsTest, ReplicationConnectionsAreRefused) {
 // PostgreSQL's server sends no TLS 1.3 session tickets (libpq never resumes a session): neither
 // does the proxy, which saves both sides two tickets' work at every login.
 TEST_F(ProxyControlsTest, TheHandshakeSendsNoSessionTicketAsPostgresqlDoes) {
+  const std::size_t before = stack_->connect_log_count();
   bool resumable = true;
   ASSERT_EQ(raw_tls_login(stack_->port(), stack_->proxy_ca_file(), "mydb", "lambda_writer",
                           fresh_token(stack_->port()), &resumable),
             "");
   EXPECT_FALSE(resumable) << "the proxy sent a session ticket";
+  // This login's line is written before the next test counts lines.
+  EXPECT_THAT(stack_->wait_connect_log(before), HasSubstr("\"outcome\":\"ok\""));
 }
 
 TEST_F(ProxyControlsTest, PlaintextSentWithTheSslRequestIsRefusedAsPostgresqlDoes) {
