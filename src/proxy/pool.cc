@@ -79,10 +79,13 @@ pgwire::DecoderOptions PooledBackend::relay_decoder_options() {
   return options;
 }
 
+bool PooledBackend::reusable() const {
+  return !broken && stream && decoder.buffered_bytes() == 0 && stream->lowest_layer().is_open();
+}
+
 bool PooledBackend::healthy() const {
-  if (broken || !stream || decoder.buffered_bytes() != 0) return false;
+  if (!reusable()) return false;
   const auto& socket = stream->lowest_layer();
-  if (!socket.is_open()) return false;
   pollfd fd{.fd = const_cast<TlsStream::lowest_layer_type&>(socket).native_handle(),
             .events = POLLIN | POLLRDHUP,
             .revents = 0};
@@ -152,9 +155,8 @@ std::shared_ptr<const BackendPool::Profile> BackendPool::profile(const std::stri
   return it->second.profile;
 }
 
-awaitable<BackendPool::Borrowed> BackendPool::borrow(PoolKey key, Clock::time_point deadline,
-                                                     bool retry) {
-  const std::string pool_id = key.id();
+awaitable<BackendPool::Borrowed> BackendPool::borrow(const PoolKey& key, const std::string& pool_id,
+                                                     Clock::time_point deadline, bool retry) {
   const auto started = Clock::now();
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
@@ -406,7 +408,7 @@ awaitable<Result<std::vector<std::string>>> BackendPool::run_internal_query(Pool
 
 void BackendPool::give_back(BackendHandle backend) {
   --metrics_.database_connections_borrowed;
-  if (shut_down_ || !backend->healthy()) {
+  if (shut_down_ || !backend->reusable()) {
     close(std::move(backend));
     return;
   }

@@ -77,7 +77,10 @@ struct PooledBackend {
   int cancels_in_flight = 0;
   bool release_after_cancels = false;
 
-  // Nothing arrived or hung up while it sat idle (one poll(2), no waiting).
+  // Not broken, open, and nothing unread: fit to go back to the pool (no system call).
+  bool reusable() const;
+  // Reusable, and nothing arrived or hung up while it sat idle (one poll(2), no waiting):
+  // checked when it is lent, not when it comes back (it has just said ReadyForQuery).
   bool healthy() const;
   static pgwire::DecoderOptions relay_decoder_options();
 };
@@ -111,7 +114,9 @@ class BackendPool {
   using Borrowed = std::variant<BackendHandle, BackendLoginError>;
   // `retry`: while the database cannot be reached (down, restarting, out of slots), keep trying
   // until the deadline; otherwise fail with the reason at once.
-  boost::asio::awaitable<Borrowed> borrow(PoolKey key,
+  // `key` and `pool_id` (key.id(), made once by the caller) must outlive the borrow: the caller
+  // co_awaits it.
+  boost::asio::awaitable<Borrowed> borrow(const PoolKey& key, const std::string& pool_id,
                                           std::chrono::steady_clock::time_point deadline,
                                           bool retry);
   // The backend is idle ('I', nothing owed, nothing pinned on it): the next borrower in line

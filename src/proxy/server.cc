@@ -787,21 +787,21 @@ class Session : public std::enable_shared_from_this<Session> {
     key_.user = login_.user();
     key_.database = login_.database();
     key_.parameters = login_.pool_parameters();
-    const std::string pool_id = key_.id();
-    if (!state_->pool->profile(pool_id)) {
+    pool_id_ = key_.id();
+    if (!state_->pool->profile(pool_id_)) {
       // Within what is left of the login's own deadline, and without waiting out a database
       // that is down: the client hears why at once.
       const auto until =
           std::min(std::chrono::steady_clock::now() + borrow_timeout(),
                    login_started_ + std::chrono::seconds(state_->config.auth_timeout_seconds) -
                        std::chrono::milliseconds(500));
-      auto borrowed = co_await state_->pool->borrow(key_, until, false);
+      auto borrowed = co_await state_->pool->borrow(key_, pool_id_, until, false);
       if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
         co_return login_.on_pool_failed(*failed);
       }
       state_->pool->give_back(std::get<BackendHandle>(std::move(borrowed)));
     }
-    const auto profile = state_->pool->profile(pool_id);
+    const auto profile = state_->pool->profile(pool_id_);
     if (!profile) {
       BackendLoginError unavailable;
       unavailable.reason = "pool_unavailable";
@@ -903,7 +903,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // otherwise, fatal_ set).
   awaitable<bool> attach() {
     const auto asked = std::chrono::steady_clock::now();
-    auto borrowed = co_await state_->pool->borrow(key_, asked + borrow_timeout(), true);
+    auto borrowed = co_await state_->pool->borrow(key_, pool_id_, asked + borrow_timeout(), true);
     if (auto* failed = std::get_if<BackendLoginError>(&borrowed)) {
       state_->log.write({{"event", "borrow"},
                          {"client", client_},
@@ -925,12 +925,14 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
     attached_ = std::get<BackendHandle>(std::move(borrowed));
-    debug_line({{"event", "borrow"},
-                {"outcome", "ok"},
-                {"backend_pid", attached_->key.process_id},
-                {"wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - asked)
-                                .count()}});
+    if (debug_on()) {
+      debug_line({{"event", "borrow"},
+                  {"outcome", "ok"},
+                  {"backend_pid", attached_->key.process_id},
+                  {"wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - asked)
+                                  .count()}});
+    }
     protocol_->on_attach();
     asio::co_spawn(socket_.get_executor(), relay_backend(shared_from_this(), attached_),
                    asio::detached);
@@ -954,9 +956,11 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return true;
   }
 
-  // Debug logging (settings_file): a line about this session, never a value.
+  // Debug logging (settings_file): a line about this session, never a value. Callers build the
+  // line only when debug_on() (a JSON tree per transaction otherwise, for nothing).
+  bool debug_on() const { return state_->shared->debug_logging.load(std::memory_order_relaxed); }
   void debug_line(nlohmann::json line) {
-    if (!state_->shared->debug_logging.load(std::memory_order_relaxed)) return;
+    if (!debug_on()) return;
     line["client"] = client_;
     line["user"] = user_;
     state_->log.write(std::move(line));
@@ -965,7 +969,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A Query or Parse as a digest (every literal as $n, comments dropped): the statement's
   // shape without its data. Bind values never reach the log.
   void debug_statement(const pgwire::Frame& frame) {
-    if (!state_->shared->debug_logging.load(std::memory_order_relaxed)) return;
+    if (!debug_on()) return;
     std::string sql;
     if (frame.type == 'Q') {
       auto q = pgwire::parse_query(frame.body);
@@ -1120,9 +1124,11 @@ class Session : public std::enable_shared_from_this<Session> {
     cleanup_timer_.cancel();
     BackendHandle handle = std::move(attached_);
     attached_.reset();
-    debug_line({{"event", "release"},
-                {"backend_pid", handle->key.process_id},
-                {"outcome", reuse && !protocol_->pinned() ? "reused" : "closed"}});
+    if (debug_on()) {
+      debug_line({{"event", "release"},
+                  {"backend_pid", handle->key.process_id},
+                  {"outcome", reuse && !protocol_->pinned() ? "reused" : "closed"}});
+    }
     if (reuse && !protocol_->pinned()) {
       if (handle->cancels_in_flight > 0) {
         handle->release_after_cancels = true;  // given back when the database took them
@@ -1227,6 +1233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   AdmissionTicket ticket_;
   std::unique_ptr<ClientTls> tls_;
   PoolKey key_;
+  std::string pool_id_;  // key_.id(), made once
   std::optional<PooledSession> protocol_;
   BackendHandle attached_;
   asio::steady_timer cleanup_timer_{socket_.get_executor()};
