@@ -189,23 +189,29 @@ TEST_F(CachingSecretSourceTest, EightCallersWithNothingCachedShareOneSlowFetch) 
 TEST_F(CachingSecretSourceTest, EightCallersWithACachedPasswordDoNotWaitForTheSlowRefresh) {
   EXPECT_EQ(password(), "first");
   manager_.set("lambda_writer", "second");
-  manager_.delay = 2s;
+  // The refresh cannot finish until the gate opens: every caller must have its answer before
+  // that (a caller that waited for the refresh would still be waiting; no clock decides).
+  manager_.gate.close();
   clock_.advance(25s);  // past the refresh point, before expiry
   std::latch start(8);
-  std::vector<std::future<std::pair<Result<std::string>, SteadyClock::duration>>> results;
+  std::vector<std::future<Result<std::string>>> results;
   for (int i = 0; i < 8; ++i) {
     results.push_back(std::async(std::launch::async, [&] {
       start.arrive_and_wait();
-      const auto began = SteadyClock::now();
-      auto found = source_->password_for("lambda_writer");
-      return std::pair{std::move(found), SteadyClock::now() - began};
+      return source_->password_for("lambda_writer");
     }));
   }
+  bool all_answered = true;
+  const auto deadline = SteadyClock::now() + 30s;
+  for (auto& result : results)
+    all_answered = result.wait_until(deadline) == std::future_status::ready && all_answered;
+  EXPECT_TRUE(all_answered) << "a caller waited for the refresh";
+  EXPECT_TRUE(eventually([&] { return manager_.calls == 2; })) << "no refresh started";
+  manager_.gate.open();
   for (auto& result : results) {
-    auto [found, took] = result.get();
+    auto found = result.get();
     ASSERT_TRUE(found.ok()) << found.error().message();
     EXPECT_EQ(*found, "first");
-    EXPECT_LT(took, 50ms);
   }
   // The one refresh lands; nobody started a second.
   EXPECT_TRUE(
@@ -252,11 +258,14 @@ TEST_F(CachingSecretSourceTest, AfterExpiryAFailingServiceGetsTheStalePasswordWi
   EXPECT_EQ(manager_.calls, 2);
 
   // Later in the grace: served at once, while the retry runs in the background.
+  // The retry is held at the gate: a caller that waited for it would not answer at all.
   manager_.gate.close();
   clock_.advance(2min);
-  const auto began = SteadyClock::now();
-  EXPECT_EQ(password(), "first");
-  EXPECT_LT(SteadyClock::now() - began, 50ms);
+  auto answer = std::async(std::launch::async, [&] { return password(); });
+  const bool answered = answer.wait_for(30s) == std::future_status::ready;
+  if (!answered) manager_.gate.open();
+  ASSERT_TRUE(answered) << "the caller waited for the retry";
+  EXPECT_EQ(answer.get(), "first");
   ASSERT_TRUE(eventually([&] { return manager_.calls == 3; }));
   EXPECT_EQ(password(), "first");
   manager_.gate.open();
@@ -518,10 +527,12 @@ class SlowSecretsManager : public awslocal::Service {
   const awslocal::ServiceRoute& route() const override { return inner_->route(); }
   awslocal::ApiResult handle(const awslocal::ServiceCall& call) override {
     if (call.operation == "GetSecretValue") ++get_secret_value_calls;
+    gate.pass();
     std::this_thread::sleep_for(delay.load());
     return inner_->handle(call);
   }
 
+  Gate gate;  // a request waits here while it is closed
   std::atomic<SteadyClock::duration> delay{SteadyClock::duration::zero()};
   std::atomic<int> get_secret_value_calls{0};
 
@@ -589,23 +600,29 @@ TEST_F(SecretsManagerSourceTest, ASlowRefreshHoldsUpNoCallerAndRunsOnce) {
   EXPECT_EQ(slow_->get_secret_value_calls, 1);
 
   put_password("second-password");
-  slow_->delay = 2s;
+  // The refresh's request is held at the gate: every caller must answer before it opens.
+  slow_->gate.close();
   std::this_thread::sleep_for(400ms);  // past the refresh point
   std::latch start(8);
-  std::vector<std::future<std::pair<Result<std::string>, SteadyClock::duration>>> results;
+  std::vector<std::future<Result<std::string>>> results;
   for (int i = 0; i < 8; ++i) {
     results.push_back(std::async(std::launch::async, [&] {
       start.arrive_and_wait();
-      const auto began = SteadyClock::now();
-      auto found = (*source)->password_for("lambda_writer");
-      return std::pair{std::move(found), SteadyClock::now() - began};
+      return (*source)->password_for("lambda_writer");
     }));
   }
+  bool all_answered = true;
+  const auto deadline = SteadyClock::now() + 30s;
+  for (auto& result : results)
+    all_answered = result.wait_until(deadline) == std::future_status::ready && all_answered;
+  EXPECT_TRUE(all_answered) << "a caller waited for the refresh";
+  EXPECT_TRUE(eventually([&] { return slow_->get_secret_value_calls == 2; }, 10s))
+      << "no refresh started";
+  slow_->gate.open();
   for (auto& result : results) {
-    auto [found, took] = result.get();
+    auto found = result.get();
     ASSERT_TRUE(found.ok()) << found.error().message();
     EXPECT_EQ(*found, "first-password");
-    EXPECT_LT(took, 50ms);
   }
   EXPECT_TRUE(eventually(
       [&] { return (*source)->password_for("lambda_writer").value() == "second-password"; }, 10s));
