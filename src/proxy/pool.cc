@@ -221,8 +221,13 @@ awaitable<BackendPool::Borrowed> BackendPool::borrow(const PoolKey& key, const s
     error_code ec;
     co_await waiter.timer.async_wait(asio::redirect_error(use_awaitable, ec));
     std::erase(waiters_, &waiter);
+    if (waiter.handed && !waiter.handed->healthy()) {
+      // Handed over as it came back; checked now that it is lent (it may have died since).
+      close(std::move(waiter.handed));
+      continue;
+    }
     if (waiter.handed) {
-      ++metrics_.database_connections_borrowed;
+      ++metrics_.database_connections_borrowed;  // handed over without going idle
       metrics_.database_connections_borrow_latency.observe(
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
       co_return std::move(waiter.handed);
@@ -415,7 +420,6 @@ void BackendPool::give_back(BackendHandle backend) {
   // The first in line for this pool gets it at once.
   for (Waiter* waiter : waiters_) {
     if (waiter->pool_id != backend->pool_id || waiter->handed) continue;
-    ++metrics_.database_connections_borrowed;  // handed over without going idle
     waiter->handed = std::move(backend);
     std::erase(waiters_, waiter);
     waiter->timer.cancel();
