@@ -151,8 +151,7 @@ void BackendPool::close_one_idle() {
 
 std::shared_ptr<const BackendPool::Profile> BackendPool::profile(const std::string& pool_id) const {
   const auto it = pools_.find(pool_id);
-  if (it == pools_.end() || !it->second.known) return nullptr;
-  return it->second.profile;
+  return it == pools_.end() ? nullptr : it->second.profile;
 }
 
 awaitable<BackendPool::Borrowed> BackendPool::borrow(const PoolKey& key, const std::string& pool_id,
@@ -294,7 +293,7 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
         if (parameter) reported.emplace_back(parameter->name, parameter->value);
       }
     }
-    if (!pool.known) pool.baseline = reported;
+    if (!pool.profile) pool.baseline = reported;
     auto failed_setup = [&](std::string what, const Error& error) {
       error_code ignored;
       backend->stream->lowest_layer().close(ignored);
@@ -315,15 +314,14 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
       auto rows = co_await run_internal_query(*backend, settings_.init_query, pool);
       if (!rows) co_return failed_setup("init_query", rows.error());
     }
-    if (!pool.known) {
+    if (!pool.profile) {
       auto made = std::make_shared<Profile>();
-      made->baseline =
-          std::make_shared<const std::vector<std::pair<std::string, std::string>>>(pool.baseline);
       for (const auto& [name, value] : pool.baseline) {
         (void)pgwire::encode_to(pgwire::ParameterStatus{name, value}, made->greeting);
       }
+      made->baseline = std::make_shared<const std::vector<std::pair<std::string, std::string>>>(
+          std::exchange(pool.baseline, {}));
       pool.profile = std::move(made);
-      pool.known = true;
     }
     co_return backend;
   }
@@ -390,7 +388,7 @@ awaitable<Result<std::vector<std::string>>> BackendPool::run_internal_query(Pool
                                                   : std::string("the database refused it"));
       } else if (frame.type == 'S') {
         auto parameter = pgwire::parse_parameter_status(frame.body);
-        if (parameter && !pool.known) {
+        if (parameter && !pool.profile) {
           auto it = std::find_if(pool.baseline.begin(), pool.baseline.end(),
                                  [&](const auto& p) { return p.first == parameter->name; });
           if (it != pool.baseline.end()) {

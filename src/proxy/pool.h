@@ -150,9 +150,10 @@ class BackendPool {
   struct Waiter;
   struct PoolState {
     std::deque<BackendHandle> idle;  // back: most recently used
+    // What this pool's first backend reported, while it is being set up (the InitQuery may
+    // change it); then moved into the profile.
     std::vector<std::pair<std::string, std::string>> baseline;
-    bool known = false;
-    std::shared_ptr<const Profile> profile;  // set with known
+    std::shared_ptr<const Profile> profile;  // null until the first backend is set up
   };
 
   boost::asio::awaitable<Borrowed> open_backend(const PoolKey& key,

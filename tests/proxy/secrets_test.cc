@@ -134,6 +134,17 @@ bool eventually(Condition condition, std::chrono::milliseconds limit = 5s) {
   return true;
 }
 
+// Whether every call has answered within 30 s (a deadline against a hang, not a time bound:
+// the tests hold what the callers must not wait for at a gate until this returns).
+template <typename T>
+bool all_answered(const std::vector<std::future<T>>& results) {
+  const auto deadline = SteadyClock::now() + 30s;
+  bool all = true;
+  for (const auto& result : results)
+    all = result.wait_until(deadline) == std::future_status::ready && all;
+  return all;
+}
+
 // The default policy, spelled out: the tests below move the clock by these numbers.
 SecretCachePolicy default_policy() {
   return {.refresh_after = 24s, .ttl = 30s, .grace = 5min, .retry_after_failure = 1s};
@@ -201,11 +212,7 @@ TEST_F(CachingSecretSourceTest, EightCallersWithACachedPasswordDoNotWaitForTheSl
       return source_->password_for("lambda_writer");
     }));
   }
-  bool all_answered = true;
-  const auto deadline = SteadyClock::now() + 30s;
-  for (auto& result : results)
-    all_answered = result.wait_until(deadline) == std::future_status::ready && all_answered;
-  EXPECT_TRUE(all_answered) << "a caller waited for the refresh";
+  EXPECT_TRUE(all_answered(results)) << "a caller waited for the refresh";
   EXPECT_TRUE(eventually([&] { return manager_.calls == 2; })) << "no refresh started";
   manager_.gate.open();
   for (auto& result : results) {
@@ -611,11 +618,7 @@ TEST_F(SecretsManagerSourceTest, ASlowRefreshHoldsUpNoCallerAndRunsOnce) {
       return (*source)->password_for("lambda_writer");
     }));
   }
-  bool all_answered = true;
-  const auto deadline = SteadyClock::now() + 30s;
-  for (auto& result : results)
-    all_answered = result.wait_until(deadline) == std::future_status::ready && all_answered;
-  EXPECT_TRUE(all_answered) << "a caller waited for the refresh";
+  EXPECT_TRUE(all_answered(results)) << "a caller waited for the refresh";
   EXPECT_TRUE(eventually([&] { return slow_->get_secret_value_calls == 2; }, 10s))
       << "no refresh started";
   slow_->gate.open();
