@@ -1,5 +1,7 @@
 #include "observe/logs_service.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,12 @@
 namespace writegate::observe {
 
 namespace {
+
+// An event's id: 56 digits as CloudWatch's, here the stream's index (36) and the line's offset
+// in it (20), each zero-padded so that no two events of a group share one.
+std::string event_id(std::size_t stream, std::uint64_t offset) {
+  return fmt::format("{:036}{:020}", stream, offset);
+}
 
 using awslocal::ApiError;
 using awslocal::ApiResult;
@@ -335,7 +343,7 @@ ApiResult LogsService::handle(const ServiceCall& call) {
                                       {"timestamp", e.timestamp},
                                       {"message", e.message},
                                       {"ingestionTime", e.timestamp},
-                                      {"eventId", std::to_string(i) + std::to_string(e.offset)}});
+                                      {"eventId", event_id(i, e.offset)}});
         if (events.size() >= wanted) {
           // Go on where the next line begins (the message may have lost a \r or a cut tail).
           ReadPosition after{e.end, e.timestamp};

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/log_files.h"
 #include "iam/policy.h"
@@ -208,11 +209,18 @@ TEST_F(LogFileTest, FilterLogEventsPagesOneEventAtATimeWithoutLossOrDoubles) {
     return nlohmann::json::parse(std::get<awslocal::Response>(result).body);
   };
   std::vector<std::string> messages;
+  std::set<std::string> ids;
   nlohmann::json body{{"logGroupName", group}, {"limit", 1}};
   for (int page = 0; page < 20; ++page) {
     const nlohmann::json out = filter(body);
-    for (const auto& e : out["events"])
+    for (const auto& e : out["events"]) {
       messages.push_back(e["message"].get<std::string>());
+      // 56 digits, as CloudWatch's; no two alike.
+      const std::string id = e["eventId"].get<std::string>();
+      EXPECT_EQ(id.size(), 56u) << id;
+      EXPECT_EQ(id.find_first_not_of("0123456789"), std::string::npos) << id;
+      EXPECT_TRUE(ids.insert(id).second) << id;
+    }
     if (!out.contains("nextToken")) break;
     body["nextToken"] = out["nextToken"];
   }
