@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "awslocal/query_compat.h"
 #include "common/strings.h"
 
 namespace writegate::awslocal {
@@ -29,6 +30,8 @@ ApiError protocol_error(Protocol protocol, CodePair codes, int query_status, int
                         int rest_status, std::string message) {
   switch (protocol) {
     case Protocol::kQuery:
+    case Protocol::kJson10:
+    case Protocol::kRpcV2Cbor:
       return make_error(query_status, std::string(codes.query), std::move(message));
     case Protocol::kJson11:
       return make_error(json_status, std::string(codes.json), std::move(message));
@@ -48,8 +51,17 @@ std::string_view protocol_name(Protocol protocol) {
       return "json-1.1";
     case Protocol::kRestJson:
       return "rest-json";
+    case Protocol::kJson10:
+      return "json-1.0";
+    case Protocol::kRpcV2Cbor:
+      return "rpc-v2-cbor";
   }
   return "unknown";
+}
+
+bool query_compatible(Protocol protocol) {
+  return protocol == Protocol::kQuery || protocol == Protocol::kJson10 ||
+         protocol == Protocol::kRpcV2Cbor;
 }
 
 std::string_view Response::header(std::string_view name) const {
@@ -188,6 +200,21 @@ Response render_error(Protocol protocol, const ApiError& error, std::string_view
       nlohmann::ordered_json body{{"Type", error.sender_fault ? "User" : "Service"},
                                   {"message", error.message}};
       r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      break;
+    }
+    case Protocol::kJson10:
+    case Protocol::kRpcV2Cbor: {
+      r.headers.push_back(
+          {"x-amzn-query-error", error.code + (error.sender_fault ? ";Sender" : ";Receiver")});
+      nlohmann::ordered_json body{{"__type", error.code}, {"message", error.message}};
+      if (protocol == Protocol::kJson10) {
+        r.headers.push_back({"Content-Type", "application/x-amz-json-1.0"});
+        r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      } else {
+        r.headers.push_back({"Content-Type", "application/cbor"});
+        r.headers.push_back({"smithy-protocol", "rpc-v2-cbor"});
+        r.body = cbor_encode(body);
+      }
       break;
     }
   }

@@ -1,8 +1,10 @@
 // The request/response types of the local AWS endpoint and the AWS-shaped errors it answers with.
 //
-// The endpoint speaks three AWS wire protocols: the query API (STS: form parameters, XML
-// answers), JSON 1.1 (Secrets Manager: `X-Amz-Target`, `application/x-amz-json-1.1`) and REST
-// JSON (Lambda Invoke: the operation is in the path). An ApiError is protocol-neutral; the
+// The endpoint speaks the AWS wire protocols its services use: the query API (STS: form
+// parameters, XML answers), JSON 1.1 (Secrets Manager: `X-Amz-Target`,
+// `application/x-amz-json-1.1`), REST JSON (Lambda Invoke: the operation is in the path), and for
+// a query API service that also takes them (CloudWatch, awsQueryCompatible) JSON 1.0 and Smithy
+// RPC v2 CBOR (awslocal/query_compat.h). An ApiError is protocol-neutral; the
 // router renders it the way the real service would, so the aws CLI prints
 // `An error occurred (AccessDeniedException) when calling the GetSecretValue operation: ...`.
 //
@@ -25,8 +27,14 @@ enum class Protocol {
   kQuery,     // Action=...&Version=... (GET query or POST form body); XML answers
   kJson11,    // POST, X-Amz-Target: Prefix.Operation, JSON body and answers
   kRestJson,  // the operation is named by method and path; JSON answers
+  // A query API service's newer protocols (awsQueryCompatible: the query API's error codes).
+  kJson10,     // POST, X-Amz-Target, application/x-amz-json-1.0
+  kRpcV2Cbor,  // POST /service/<target>/operation/<Operation>, smithy-protocol: rpc-v2-cbor
 };
-std::string_view protocol_name(Protocol protocol);  // "query", "json-1.1", "rest-json"
+// "query", "json-1.1", "rest-json", "json-1.0", "rpc-v2-cbor"
+std::string_view protocol_name(Protocol protocol);
+// Whether errors carry the query API's codes and statuses (query, JSON 1.0, RPC v2 CBOR).
+bool query_compatible(Protocol protocol);
 
 // One HTTP request as the endpoint received it.
 struct Request {
@@ -36,6 +44,9 @@ struct Request {
   std::string body;
   std::string remote_address;     // "127.0.0.1" (for aws:SourceIp and logs)
   bool secure_transport = false;  // came over TLS (aws:SecureTransport)
+  // Came in on a listener opened in another network namespace (Endpoint's extra_listeners),
+  // not on the host's: the router's public pages are not served there.
+  bool namespace_listener = false;
 };
 
 struct Response {
@@ -82,6 +93,8 @@ inline constexpr std::string_view kStsXmlNamespace = "https://sts.amazonaws.com/
 //              <Message>M</Message></Error><RequestId>ID</RequestId></ErrorResponse>
 //   json-1.1:  {"__type":"C","message":"M"}  (Content-Type application/x-amz-json-1.1)
 //   rest-json: {"Type":"User","message":"M"} with header x-amzn-ErrorType: C
+//   json-1.0, rpc-v2-cbor: {"__type":"C","message":"M"} in JSON or CBOR, with header
+//              x-amzn-query-error: C;Sender (or ;Receiver), as awsQueryCompatible services send
 // Every answer carries x-amzn-RequestId.
 Response render_error(Protocol protocol, const ApiError& error, std::string_view request_id,
                       std::string_view xml_namespace = kStsXmlNamespace);

@@ -52,8 +52,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ssl::context* tls)
-      : stream_(make_stream(std::move(socket), tls)), shared_(std::move(shared)) {
+  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ssl::context* tls,
+             bool namespace_listener)
+      : stream_(make_stream(std::move(socket), tls)),
+        shared_(std::move(shared)),
+        namespace_listener_(namespace_listener) {
     error_code ec;
     auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_address_ = remote.address().to_string();
@@ -140,6 +143,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Request request = to_request(parser_->release());
     request.remote_address = remote_address_;
     request.secure_transport = kTls;
+    request.namespace_listener = namespace_listener_;
     if (request.body.size() > body_limit_for(request.target, shared_->options.limits)) {
       return write(body_too_large(request.target, shared_->options.limits, new_request_id()),
                    version, /*keep_alive=*/false);
@@ -184,6 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Stream stream_;
   std::shared_ptr<Shared> shared_;
   std::string remote_address_;
+  bool namespace_listener_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
@@ -208,24 +213,27 @@ struct Endpoint::Impl {
   bool stopped = false;
 
   void accept(tcp::acceptor* on) {
-    on->async_accept(net::make_strand(*ioc), [this, on](error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !on->is_open()) return;
-      if (!ec) {
-        if (++shared->connections > shared->options.max_connections) {
-          --shared->connections;
-          error_code ignored;
-          socket.close(ignored);
-        } else if (tls) {
-          std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
-                                                                             shared, &*tls)
-              ->run();
-        } else {
-          std::make_shared<Connection<beast::tcp_stream>>(std::move(socket), shared, nullptr)
-              ->run();
-        }
-      }
-      accept(on);
-    });
+    const bool namespace_listener = on != acceptor.get();
+    on->async_accept(net::make_strand(*ioc),
+                     [this, on, namespace_listener](error_code ec, tcp::socket socket) {
+                       if (ec == net::error::operation_aborted || !on->is_open()) return;
+                       if (!ec) {
+                         if (++shared->connections > shared->options.max_connections) {
+                           --shared->connections;
+                           error_code ignored;
+                           socket.close(ignored);
+                         } else if (tls) {
+                           std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
+                               std::move(socket), shared, &*tls, namespace_listener)
+                               ->run();
+                         } else {
+                           std::make_shared<Connection<beast::tcp_stream>>(
+                               std::move(socket), shared, nullptr, namespace_listener)
+                               ->run();
+                         }
+                       }
+                       accept(on);
+                     });
   }
 };
 

@@ -3,11 +3,26 @@
 #include <algorithm>
 #include <utility>
 
+#include "awslocal/query_compat.h"
 #include "common/strings.h"
 
 namespace writegate::awslocal {
 
 namespace {
+
+// "/service/<target>/operation/<Operation>" (Smithy RPC v2): the target and the operation.
+std::optional<std::pair<std::string_view, std::string_view>> rpc_v2_operation(
+    std::string_view path) {
+  constexpr std::string_view kService = "/service/";
+  constexpr std::string_view kOperation = "/operation/";
+  if (!path.starts_with(kService)) return std::nullopt;
+  path.remove_prefix(kService.size());
+  const std::size_t at = path.find(kOperation);
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  std::string_view operation = path.substr(at + kOperation.size());
+  if (operation.empty() || operation.find('/') != std::string_view::npos) return std::nullopt;
+  return std::pair{path.substr(0, at), operation};
+}
 
 // application/x-www-form-urlencoded: '+' is a space, then %XX escapes.
 Result<std::vector<sigv4::QueryParam>> parse_form(std::string_view body) {
@@ -133,6 +148,7 @@ struct Router::Match {
   Service* service = nullptr;
   std::string operation;
   std::vector<sigv4::QueryParam> params;
+  Protocol protocol = Protocol::kQuery;
 };
 
 Router::Router(std::shared_ptr<iam::IamStore> store, RouterOptions options)
@@ -193,7 +209,7 @@ Response Router::handle_inner(const Request& request, const std::string& request
   http.headers = request.headers;
   http.body = request.body;
 
-  if (http.method == "GET") {
+  if (http.method == "GET" && !request.namespace_listener) {
     for (const auto& [path, page] : public_pages_) {
       if (http.path == path) {
         log.service = "public";
@@ -205,13 +221,45 @@ Response Router::handle_inner(const Request& request, const std::string& request
 
   // ---- which service and operation --------------------------------------------------------
   Match match;
-  if (auto amz_target = http.header("x-amz-target")) {
+  auto query_compatible_service = [&](std::string_view name) -> Service* {
+    for (const auto& s : services_) {
+      if (!s->route().query_compatible_target.empty() &&
+          s->route().query_compatible_target == name) {
+        return s.get();
+      }
+    }
+    return nullptr;
+  };
+  if (auto rpc = rpc_v2_operation(http.path)) {
+    // Smithy RPC v2 CBOR: POST /service/<target>/operation/<Operation>.
+    match.protocol = Protocol::kRpcV2Cbor;
+    match.service = query_compatible_service(rpc->first);
+    if (match.service == nullptr) {
+      return fail(Protocol::kRpcV2Cbor,
+                  make_error(404, "UnknownOperationException",
+                             "the service '" + std::string(rpc->first.substr(0, 64)) +
+                                 "' is not served here over RPC v2 CBOR"));
+    }
+    const auto smithy_protocol = http.header("smithy-protocol");
+    if (http.method != "POST" || !smithy_protocol || *smithy_protocol != "rpc-v2-cbor") {
+      return fail(Protocol::kRpcV2Cbor,
+                  make_error(400, "UnknownOperationException",
+                             "an RPC v2 request is a POST with the header smithy-protocol: "
+                             "rpc-v2-cbor"));
+    }
+    match.operation = std::string(rpc->second);
+  } else if (auto amz_target = http.header("x-amz-target")) {
     size_t dot = amz_target->find('.');
     std::string_view prefix = amz_target->substr(0, dot);
+    match.protocol = Protocol::kJson11;
     for (const auto& s : services_) {
       if (s->route().protocol == Protocol::kJson11 && s->route().target_prefix == prefix) {
         match.service = s.get();
       }
+    }
+    if (match.service == nullptr) {
+      match.service = query_compatible_service(prefix);
+      if (match.service != nullptr) match.protocol = Protocol::kJson10;
     }
     if (match.service == nullptr || dot == std::string_view::npos ||
         dot + 1 == amz_target->size()) {
@@ -273,7 +321,10 @@ Response Router::handle_inner(const Request& request, const std::string& request
     }
   }
   const ServiceRoute& route = match.service->route();
-  const Protocol protocol = route.protocol;
+  if (match.protocol != Protocol::kJson10 && match.protocol != Protocol::kRpcV2Cbor) {
+    match.protocol = route.protocol;
+  }
+  const Protocol protocol = match.protocol;
   log.service = route.signing_name;
   log.operation = match.operation.substr(0, 128);
 
@@ -283,9 +334,9 @@ Response Router::handle_inner(const Request& request, const std::string& request
   if (!signed_request) {
     return fail(
         protocol,
-        make_error(protocol == Protocol::kQuery || protocol == Protocol::kRestJson ? 403 : 400,
-                   protocol == Protocol::kQuery ? "MissingAuthenticationToken"
-                                                : "MissingAuthenticationTokenException",
+        make_error(query_compatible(protocol) || protocol == Protocol::kRestJson ? 403 : 400,
+                   query_compatible(protocol) ? "MissingAuthenticationToken"
+                                              : "MissingAuthenticationTokenException",
                    "Request is missing Authentication Token"),
         route.xml_namespace);
   }
@@ -329,6 +380,14 @@ Response Router::handle_inner(const Request& request, const std::string& request
   log.principal = caller.identity.principal.arn;
 
   // ---- the operation ------------------------------------------------------------------------
+  if (protocol == Protocol::kJson10 || protocol == Protocol::kRpcV2Cbor) {
+    // The body stands for the query parameters the query API would have sent.
+    auto params = query_params_from_body(protocol, http.body, route.timestamp_members);
+    if (auto* error = std::get_if<ApiError>(&params)) {
+      return fail(protocol, *error, route.xml_namespace);
+    }
+    match.params = std::move(std::get<std::vector<sigv4::QueryParam>>(params));
+  }
   ServiceCall call{.operation = match.operation,
                    .request = http,
                    .params = match.params,
@@ -337,7 +396,8 @@ Response Router::handle_inner(const Request& request, const std::string& request
                    .remote_address = request.remote_address,
                    .secure_transport = request.secure_transport,
                    .now = now,
-                   .store = *store_};
+                   .store = *store_,
+                   .protocol = protocol};
   ApiResult result = match.service->handle(call);
   if (auto* error = std::get_if<ApiError>(&result)) {
     return fail(protocol, *error, route.xml_namespace);

@@ -7,6 +7,11 @@
 //   - JSON 1.1:   `X-Amz-Target: <target_prefix>.<Operation>` (secretsmanager)
 //   - REST JSON:  a path prefix; rest_operation() names the operation from method and path
 //                 (lambda: POST /2015-03-31/functions/{name}/invocations -> "Invoke")
+//   - a query API service with `query_compatible_target` (cloudwatch:
+//     "GraniteServiceVersion20100801") also takes JSON 1.0 (`X-Amz-Target: <target>.<Op>`) and
+//     Smithy RPC v2 CBOR (`POST /service/<target>/operation/<Op>`); the body is handed to it as
+//     the query parameters it stands for (awslocal/query_compat.h), and ServiceCall::protocol
+//     says which protocol to answer in.
 //
 // Every request: the store is re-read if another process changed it (a revoked key or a changed
 // policy takes effect at once), the signature and session token are verified with
@@ -44,6 +49,11 @@ struct ServiceRoute {
   Protocol protocol = Protocol::kQuery;
   std::string target_prefix;     // JSON 1.1: "secretsmanager" (X-Amz-Target prefix)
   std::string rest_path_prefix;  // REST JSON: "/2015-03-31/functions/"
+  // Query API services only: the Smithy service name under which JSON 1.0 and RPC v2 CBOR
+  // requests reach it ("GraniteServiceVersion20100801"); empty: query API only.
+  std::string query_compatible_target;
+  // With query_compatible_target: the input members that are timestamps ("StartTime", ...).
+  std::vector<std::string_view> timestamp_members;
   std::string xml_namespace = std::string(kStsXmlNamespace);  // query API error bodies
 };
 
@@ -59,12 +69,14 @@ struct ServiceCall {
   std::string_view operation;                    // "AssumeRole", "GetSecretValue", "Invoke", ...
   const sigv4::HttpRequest& request;             // path, URL query (decoded), headers, body
   const std::vector<sigv4::QueryParam>& params;  // query API: URL + form body parameters
+                                                 // (JSON 1.0 / CBOR: the body's, as such)
   const Caller& caller;
   std::string_view request_id;
   std::string_view remote_address;
   bool secure_transport = false;
   TimePoint now;
   iam::IamStore& store;
+  Protocol protocol = Protocol::kQuery;  // the request's, to answer in
 
   // The value of a query-API parameter, if present (first occurrence).
   std::optional<std::string_view> param(std::string_view name) const;
@@ -130,7 +142,9 @@ class Router {
 
   // A plain GET page of the endpoint for clients that do not sign (the Prometheus scrape of
   // /metrics): a GET of exactly `path` (any query) is answered by `page` before any SigV4 check.
-  // Register before serving. The page must not show anything secret.
+  // Only on the host's listener: a request that came in on a listener in another network
+  // namespace (Request::namespace_listener, the proxy's in netns mode) goes the signed way and
+  // is refused unsigned. Register before serving. The page must not show anything secret.
   using PublicPage = std::function<Response(const Request&)>;
   void add_public_get(std::string path, PublicPage page);
 

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
+#include "awslocal/query_compat.h"
 #include "common/time.h"
 
 namespace writegate::observe {
@@ -138,6 +140,15 @@ bool valid_query_id(std::string_view id) {
 std::string format_time(EpochMs ms) {
   return format_iso8601(SystemTime(std::chrono::milliseconds(ms)));
 }
+
+// A timestamp of a JSON 1.0 or CBOR answer: epoch seconds (a whole number when it is one).
+nlohmann::ordered_json epoch_seconds(EpochMs ms) {
+  if (ms % 1000 == 0) return ms / 1000;
+  return static_cast<double>(ms) / 1000.0;
+}
+
+// The answer members that are timestamps (Datapoint.Timestamp, MetricDataResult.Timestamps).
+const std::vector<std::string_view> kTimestampMembers = {"Timestamp", "Timestamps"};
 
 std::string format_value(double v) {
   return fmt::format("{}", v);
@@ -395,6 +406,8 @@ CloudWatchService::CloudWatchService(std::shared_ptr<const MetricStore> store)
   route_.signing_name = "monitoring";
   route_.protocol = Protocol::kQuery;
   route_.xml_namespace = kCloudWatchXmlNamespace;
+  route_.query_compatible_target = kCloudWatchTarget;
+  route_.timestamp_members = {"StartTime", "EndTime"};
 }
 
 ApiResult CloudWatchService::handle(const ServiceCall& call) {
@@ -409,7 +422,7 @@ ApiResult CloudWatchService::handle(const ServiceCall& call) {
 
 ApiResult CloudWatchService::get_metric_statistics(const ServiceCall& call) {
   if (auto denied =
-          awslocal::authorize(call, Protocol::kQuery, "cloudwatch:GetMetricStatistics", "*")) {
+          awslocal::authorize(call, call.protocol, "cloudwatch:GetMetricStatistics", "*")) {
     return *denied;
   }
   auto parsed = parse_metric_statistics_request(call.params);
@@ -419,6 +432,19 @@ ApiResult CloudWatchService::get_metric_statistics(const ServiceCall& call) {
   std::vector<Datapoint> points;
   if (!req.unit || *req.unit == unit) {
     points = store_->statistics(req.metric, req.start, req.end, req.period_seconds * 1000);
+  }
+  if (call.protocol != Protocol::kQuery) {
+    nlohmann::ordered_json datapoints = nlohmann::ordered_json::array();
+    for (const auto& point : points) {
+      nlohmann::ordered_json d;
+      d["Timestamp"] = epoch_seconds(point.start);
+      for (const auto& s : req.statistics)
+        d[s] = statistic_value(point, s);
+      d["Unit"] = unit;
+      datapoints.push_back(std::move(d));
+    }
+    const nlohmann::ordered_json answer{{"Label", req.metric.name}, {"Datapoints", datapoints}};
+    return awslocal::document_response(call.protocol, answer, kTimestampMembers, call.request_id);
   }
   std::string body = "<GetMetricStatisticsResponse xmlns=\"" +
                      std::string(kCloudWatchXmlNamespace) +
@@ -437,7 +463,7 @@ ApiResult CloudWatchService::get_metric_statistics(const ServiceCall& call) {
 }
 
 ApiResult CloudWatchService::get_metric_data(const ServiceCall& call) {
-  if (auto denied = awslocal::authorize(call, Protocol::kQuery, "cloudwatch:GetMetricData", "*")) {
+  if (auto denied = awslocal::authorize(call, call.protocol, "cloudwatch:GetMetricData", "*")) {
     return *denied;
   }
   auto parsed = parse_metric_data_request(call.params);
@@ -450,6 +476,23 @@ ApiResult CloudWatchService::get_metric_data(const ServiceCall& call) {
     from = *opened;
   }
   const MetricDataPage page = metric_data_page(*store_, req, from);
+  if (call.protocol != Protocol::kQuery) {
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
+    for (const MetricDataResult& r : page.results) {
+      nlohmann::ordered_json timestamps = nlohmann::ordered_json::array();
+      for (EpochMs t : r.timestamps)
+        timestamps.push_back(epoch_seconds(t));
+      results.push_back({{"Id", r.id},
+                         {"Label", r.label},
+                         {"Timestamps", std::move(timestamps)},
+                         {"Values", r.values},
+                         {"StatusCode", r.partial ? "PartialData" : "Complete"}});
+    }
+    nlohmann::ordered_json answer{{"MetricDataResults", std::move(results)}};
+    if (page.next) answer["NextToken"] = tokens_.seal(req, *page.next);
+    answer["Messages"] = nlohmann::ordered_json::array();
+    return awslocal::document_response(call.protocol, answer, kTimestampMembers, call.request_id);
+  }
   std::string body = "<GetMetricDataResponse xmlns=\"" + std::string(kCloudWatchXmlNamespace) +
                      "\">\n  <GetMetricDataResult>\n    <MetricDataResults>\n";
   for (const MetricDataResult& r : page.results) {

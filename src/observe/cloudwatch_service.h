@@ -1,11 +1,14 @@
 // CloudWatch GetMetricStatistics and GetMetricData on the local AWS endpoint, over the stack's
 // MetricStore (observe/metric_store.h).
 //
-// Protocol: the query API (signing name `monitoring`, Action=...&Version=2010-08-01, XML answers
-// in http://monitoring.amazonaws.com/doc/2010-08-01/), as the Debian aws CLI v2's botocore model
-// of cloudwatch declares ("protocol": "query"). Newer botocore models prefer smithy-rpc-v2-cbor
-// and JSON 1.0; those are not served here (the request then finds no service: InvalidAction or
-// UnknownOperationException).
+// Protocols: all three CloudWatch's model declares, so old and current SDKs work alike:
+//   - the query API (signing name `monitoring`, Action=...&Version=2010-08-01, XML answers in
+//     http://monitoring.amazonaws.com/doc/2010-08-01/): Debian's aws CLI 2.9 (botocore 1.29);
+//   - JSON 1.0 (X-Amz-Target: GraniteServiceVersion20100801.<Op>): botocore 1.43's choice;
+//   - Smithy RPC v2 CBOR (POST /service/GraniteServiceVersion20100801/operation/<Op>): the Go,
+//     Ruby, PHP and JavaScript SDKs' choice since 2025.
+// The last two are answered with the same members as JSON/CBOR documents and the query API's
+// error codes (awsQueryCompatible; awslocal/query_compat.h).
 //
 // Every request is SigV4-verified by the router, then decided by the caller's policies:
 //   GetMetricStatistics   cloudwatch:GetMetricStatistics on "*" (CloudWatch has no resource
@@ -30,6 +33,8 @@
 
 namespace writegate::observe {
 
+// CloudWatch's Smithy service name: JSON 1.0's X-Amz-Target prefix and RPC v2's path segment.
+inline constexpr const char* kCloudWatchTarget = "GraniteServiceVersion20100801";
 inline constexpr const char* kCloudWatchXmlNamespace =
     "http://monitoring.amazonaws.com/doc/2010-08-01/";
 

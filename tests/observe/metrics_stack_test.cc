@@ -30,6 +30,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kAws = "/usr/bin/aws";  // Debian's aws CLI v2 (cloudwatch: query protocol)
+// Its botocore's model of CloudWatch (made to say JSON 1.0 below).
+constexpr const char* kCliCloudWatchModel =
+    "/usr/lib/python3/dist-packages/awscli/botocore/data/cloudwatch/2010-08-01/service-2.json";
 constexpr int kClients = 4;
 constexpr int kTransactions = 25;  // per client
 
@@ -413,6 +416,53 @@ TEST_F(MetricsStackTest, PgbenchThroughTheProxyMovesTheMetricsTheAwsCliReads) {
       254);
   EXPECT_THAT(last_output_, HasSubstr("(InvalidNextToken)"));
   EXPECT_THAT(last_output_, HasSubstr("The next token specified is invalid."));
+
+  // The same through CloudWatch's JSON 1.0 protocol, which current SDKs speak (botocore 1.43
+  // picks it): the same aws CLI given the model newer SDKs ship, whose metadata says "json"
+  // (jsonVersion 1.0, targetPrefix GraniteServiceVersion20100801, awsQueryCompatible), through
+  // ~/.aws/models, which botocore reads before its own.
+  const fs::path json_home = dir_ / "json10-home";
+  {
+    std::ifstream in(kCliCloudWatchModel);
+    ASSERT_TRUE(in) << kCliCloudWatchModel << " (Debian's awscli) is needed";
+    json model = json::parse(in);
+    ASSERT_EQ(model["metadata"]["protocol"], "query");
+    model["metadata"]["protocol"] = "json";
+    model["metadata"]["jsonVersion"] = "1.0";
+    model["metadata"]["targetPrefix"] = "GraniteServiceVersion20100801";
+    model["metadata"]["awsQueryCompatible"] = json::object();
+    const fs::path dir = json_home / ".aws/models/cloudwatch/2010-08-01";
+    fs::create_directories(dir);
+    std::ofstream(dir / "service-2.json") << model.dump();
+  }
+  auto json10_env = admin_env_;
+  json10_env.push_back("HOME=" + json_home.string());
+  // It really is JSON 1.0 on the wire: the CLI's debug log shows the request it sent.
+  aws(with(five_seconds, {"--no-paginate", "--debug"}), json10_env);
+  ASSERT_THAT(last_output_,
+              HasSubstr("'X-Amz-Target': 'GraniteServiceVersion20100801.GetMetricData'"));
+  ASSERT_THAT(last_output_, HasSubstr("'Content-Type': 'application/x-amz-json-1.0'"));
+  auto whole10 = aws(with(five_seconds, {"--no-paginate"}), json10_env);
+  EXPECT_EQ(whole10["MetricDataResults"], whole["MetricDataResults"]) << last_output_;
+  auto paged10 = aws(with(five_seconds, {"--page-size", "3"}), json10_env);
+  EXPECT_EQ(paged10["MetricDataResults"], paged["MetricDataResults"]) << last_output_;
+  EXPECT_EQ(aws({"cloudwatch", "get-metric-statistics", "--namespace", "AWS/Lambda",
+                 "--metric-name", "Invocations", "--dimensions", function[0], "--statistics", "Sum",
+                 "--start-time", start_, "--end-time", end_, "--period", "3600"},
+                json10_env)["Datapoints"][0]["Sum"],
+            1)
+      << last_output_;
+  aws({"cloudwatch", "get-metric-statistics", "--namespace", "AWS/RDS", "--metric-name", "X",
+       "--statistics", "Sum", "--start-time", start_, "--end-time", end_, "--period", "61"},
+      json10_env, 254);
+  EXPECT_THAT(last_output_, HasSubstr("(InvalidParameterValue)"));
+  auto lambda10_env = lambda_env;
+  lambda10_env.push_back("HOME=" + json_home.string());
+  aws({"cloudwatch", "get-metric-data", "--metric-data-queries", queries_json, "--start-time",
+       start_, "--end-time", end_},
+      lambda10_env, 254);
+  EXPECT_THAT(last_output_, HasSubstr("(AccessDenied)"));
+  EXPECT_THAT(last_output_, HasSubstr("cloudwatch:GetMetricData"));
 
   // The Prometheus page: the whole stack's newest samples, no signature needed.
   auto page = run_process(

@@ -21,6 +21,21 @@ TEST_F(ObserveStackTest, NetnsTheDocumentsQueriesCountRefusedLoginsAndDeniedSele
   auto invoke = run({"invoke", "--payload", kDocumentEvent});
   ASSERT_EQ(invoke.exit_code, 0) << invoke.output;
   EXPECT_GE(count_events(proxy_lines(on_at), "parse"), 1u);
+
+  // The endpoint's listener in the proxy's namespace is there for the AWS APIs the proxy calls;
+  // the operator's unsigned pages are served on the host's listener only.
+  for (const std::string path : {"/metrics", "/dashboard", "/dashboard/data"}) {
+    auto inside = run({"exec", "proxy", "--", "curl", "-sS", "--cacert", ca_bundle_, "-w",
+                       "\nHTTP %{http_code}", "https://127.0.0.1:4566" + path});
+    EXPECT_THAT(inside.output, HasSubstr("HTTP 403")) << path;
+    EXPECT_THAT(inside.output, HasSubstr("MissingAuthenticationToken")) << path;
+    ProcessOptions options;
+    auto host = run_process(
+        {"curl", "-sS", "--cacert", ca_bundle_, "-w", "\nHTTP %{http_code}", endpoint_url_ + path},
+        options);
+    ASSERT_TRUE(host.ok());
+    EXPECT_THAT(host->output, HasSubstr("HTTP 200")) << path;
+  }
 }
 
 }  // namespace
