@@ -79,9 +79,7 @@ class CborReader {
         return fail("reserved CBOR additional information " + std::to_string(info));
     }
   }
-  bool at_break() const {
-    return pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) == kBreak;
-  }
+  bool at_break() const { return pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) == kBreak; }
   // A definite string's bytes, or an indefinite one's chunks (each of the same major type).
   bool string_bytes(uint8_t major, uint64_t length, bool indefinite, std::string& out) {
     if (!indefinite) {
@@ -206,7 +204,8 @@ class CborReader {
           if (!item(key, depth + 1)) return false;
           if (!key.is_string()) return fail("a CBOR map key that is not a text string");
           const std::string name = key.get<std::string>();
-          if (out.contains(name)) return fail("the CBOR map key '" + name.substr(0, 64) + "' twice");
+          if (out.contains(name))
+            return fail("the CBOR map key '" + name.substr(0, 64) + "' twice");
           json value;
           if (!item(value, depth + 1)) return false;
           out[name] = std::move(value);

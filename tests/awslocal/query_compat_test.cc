@@ -116,10 +116,10 @@ TEST(Cbor, RefusesMalformedOrHostileItemsWithAReason) {
       {from_hex("a1010203"), "not a text string"},
       {from_hex("a2616101616102"), "twice"},
       {from_hex("62c328"), "not UTF-8"},
-      {from_hex("62c0af"), "not UTF-8"},     // an overlong '/'
-      {from_hex("63eda080"), "not UTF-8"},   // a surrogate
-      {from_hex("c21a00000001"), "tag 2"},   // bignum
-      {from_hex("c16161"), "tag 1 on"},      // a timestamp that is not a number
+      {from_hex("62c0af"), "not UTF-8"},    // an overlong '/'
+      {from_hex("63eda080"), "not UTF-8"},  // a surrogate
+      {from_hex("c21a00000001"), "tag 2"},  // bignum
+      {from_hex("c16161"), "tag 1 on"},     // a timestamp that is not a number
       {from_hex("3bffffffffffffffff"), "below -2^63"},
       {from_hex("f0"), "simple value"},
       {from_hex("7f6161"), "ends early"},
@@ -149,8 +149,7 @@ TEST(Cbor, EncodesAsRfc8949WithTag1OnTimestampMembers) {
   EXPECT_EQ(to_hex(cbor_encode(ordered_json("IETF"))), "6449455446");
   EXPECT_EQ(to_hex(cbor_encode(ordered_json(nullptr))), "f6");
   EXPECT_EQ(to_hex(cbor_encode(ordered_json::parse("[1,[2,3],[4,5]]"))), "8301820203820405");
-  EXPECT_EQ(to_hex(cbor_encode(ordered_json::parse(R"({"a":1,"b":[2,3]})"))),
-            "a26161016162820203");
+  EXPECT_EQ(to_hex(cbor_encode(ordered_json::parse(R"({"a":1,"b":[2,3]})"))), "a26161016162820203");
   // Timestamps: a member's number, and each number of a member's array, get tag 1 (0xc1).
   const ordered_json answer = ordered_json::parse(
       R"({"Timestamp":1363896240,"Timestamps":[1363896240.5,1],"Sum":1363896240})");
@@ -175,13 +174,18 @@ TEST(Cbor, EncodesAsRfc8949WithTag1OnTimestampMembers) {
 // What botocore 1.43.11 sent for the same two calls in RPC v2 CBOR and in the query API (captured
 // from its before-send hook; times 2026-12-01T07:00:00Z .. 08:00:00Z).
 constexpr std::string_view kStatisticsCbor =
-    "a7694e616d657370616365674157532f5244536a4d65747269634e616d6571436c69656e74436f6e6e656374696f6e73"
-    "6a44696d656e73696f6e7381a2644e616d656950726f78794e616d656556616c7565726175726f72612d77726974652d"
-    "70726f787969537461727454696d65c11a6b0e707067456e6454696d65c11a6b0e7e8066506572696f64183c6a537461"
+    "a7694e616d657370616365674157532f5244536a4d65747269634e616d6571436c69656e74436f6e6e656374696f6e"
+    "73"
+    "6a44696d656e73696f6e7381a2644e616d656950726f78794e616d656556616c7565726175726f72612d7772697465"
+    "2d"
+    "70726f787969537461727454696d65c11a6b0e707067456e6454696d65c11a6b0e7e8066506572696f64183c6a5374"
+    "61"
     "74697374696373826353756d674d6178696d756d";
 constexpr std::string_view kStatisticsQuery =
-    "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FRDS&MetricName=ClientConnections&"
-    "Dimensions.member.1.Name=ProxyName&Dimensions.member.1.Value=aurora-write-proxy&StartTime=2026-"
+    "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FRDS&MetricName="
+    "ClientConnections&"
+    "Dimensions.member.1.Name=ProxyName&Dimensions.member.1.Value=aurora-write-proxy&StartTime="
+    "2026-"
     "12-01T07%3A00%3A00Z&EndTime=2026-12-01T08%3A00%3A00Z&Period=60&Statistics.member.1=Sum&"
     "Statistics.member.2=Maximum";
 constexpr std::string_view kStatisticsJson =
@@ -189,23 +193,34 @@ constexpr std::string_view kStatisticsJson =
     R"("ProxyName", "Value": "aurora-write-proxy"}], "StartTime": 1796108400, "EndTime": )"
     R"(1796112000, "Period": 60, "Statistics": ["Sum", "Maximum"]})";
 constexpr std::string_view kDataCbor =
-    "a6714d6574726963446174615175657269657382a36249646271316a4d657472696353746174a3664d6574726963a369"
-    "4e616d6573706163656a4157532f4c616d6264616a4d65747269634e616d656b496e766f636174696f6e736a44696d65"
-    "6e73696f6e7381a2644e616d656c46756e6374696f6e4e616d656556616c7565746175726f72612d7772697465722d6c"
-    "616d62646166506572696f64183c64537461746353756d6a52657475726e44617461f5a4624964627132654c6162656c"
-    "666572726f72736a4d657472696353746174a4664d6574726963a2694e616d6573706163656a4157532f4c616d626461"
-    "6a4d65747269634e616d65664572726f727366506572696f6419012c6453746174674d6178696d756d64556e69746543"
-    "6f756e746a52657475726e44617461f469537461727454696d65c11a6b0e707067456e6454696d65c11a6b0e7e806d4d"
-    "617844617461706f696e74730a665363616e42797254696d657374616d70417363656e64696e67694e657874546f6b65"
+    "a6714d6574726963446174615175657269657382a36249646271316a4d657472696353746174a3664d6574726963a3"
+    "69"
+    "4e616d6573706163656a4157532f4c616d6264616a4d65747269634e616d656b496e766f636174696f6e736a44696d"
+    "65"
+    "6e73696f6e7381a2644e616d656c46756e6374696f6e4e616d656556616c7565746175726f72612d7772697465722d"
+    "6c"
+    "616d62646166506572696f64183c64537461746353756d6a52657475726e44617461f5a4624964627132654c616265"
+    "6c"
+    "666572726f72736a4d657472696353746174a4664d6574726963a2694e616d6573706163656a4157532f4c616d6264"
+    "61"
+    "6a4d65747269634e616d65664572726f727366506572696f6419012c6453746174674d6178696d756d64556e697465"
+    "43"
+    "6f756e746a52657475726e44617461f469537461727454696d65c11a6b0e707067456e6454696d65c11a6b0e7e806d"
+    "4d"
+    "617844617461706f696e74730a665363616e42797254696d657374616d70417363656e64696e67694e657874546f6b"
+    "65"
     "6e63746f6b";
 constexpr std::string_view kDataQuery =
     "Action=GetMetricData&Version=2010-08-01&MetricDataQueries.member.1.Id=q1&MetricDataQueries."
-    "member.1.MetricStat.Metric.Namespace=AWS%2FLambda&MetricDataQueries.member.1.MetricStat.Metric."
+    "member.1.MetricStat.Metric.Namespace=AWS%2FLambda&MetricDataQueries.member.1.MetricStat."
+    "Metric."
     "MetricName=Invocations&MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Name="
     "FunctionName&MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Value=aurora-"
     "writer-lambda&MetricDataQueries.member.1.MetricStat.Period=60&MetricDataQueries.member.1."
-    "MetricStat.Stat=Sum&MetricDataQueries.member.1.ReturnData=true&MetricDataQueries.member.2.Id=q2&"
-    "MetricDataQueries.member.2.Label=errors&MetricDataQueries.member.2.MetricStat.Metric.Namespace="
+    "MetricStat.Stat=Sum&MetricDataQueries.member.1.ReturnData=true&MetricDataQueries.member.2.Id="
+    "q2&"
+    "MetricDataQueries.member.2.Label=errors&MetricDataQueries.member.2.MetricStat.Metric."
+    "Namespace="
     "AWS%2FLambda&MetricDataQueries.member.2.MetricStat.Metric.MetricName=Errors&MetricDataQueries."
     "member.2.MetricStat.Period=300&MetricDataQueries.member.2.MetricStat.Stat=Maximum&"
     "MetricDataQueries.member.2.MetricStat.Unit=Count&MetricDataQueries.member.2.ReturnData=false&"
@@ -246,9 +261,8 @@ TEST(QueryCompat, TimestampsFractionsNullsAndEmptyBodies) {
   EXPECT_TRUE(params_of(Protocol::kJson10, "").empty());
   EXPECT_EQ(params_of(Protocol::kJson10, R"({"StartTime": 1796108400.25, "Unit": null,
                                              "Period": 60.0, "X": false})"),
-            (std::vector<sigv4::QueryParam>{{"Period", "60"},
-                                            {"StartTime", "2026-12-01T07:00:00.250Z"},
-                                            {"X", "false"}}));
+            (std::vector<sigv4::QueryParam>{
+                {"Period", "60"}, {"StartTime", "2026-12-01T07:00:00.250Z"}, {"X", "false"}}));
 }
 
 TEST(QueryCompat, BodiesNoMemberTakesAreSerializationExceptions) {
@@ -372,9 +386,8 @@ class QueryCompatRouterTest : public ::testing::Test {
   Response send(sigv4::HttpRequest http, const sigv4::Credentials* who) {
     http.headers.push_back({"Host", "127.0.0.1:4566"});
     if (who != nullptr) {
-      sigv4::SigningParams params{.region = "us-east-1",
-                                  .service = "monitoring",
-                                  .time = std::chrono::system_clock::now()};
+      sigv4::SigningParams params{
+          .region = "us-east-1", .service = "monitoring", .time = std::chrono::system_clock::now()};
       EXPECT_TRUE(sigv4::sign_request(http, *who, params).ok());
     }
     Request r;
@@ -442,19 +455,23 @@ TEST_F(QueryCompatRouterTest, ErrorsCarryTheQueryCodeInEachProtocol) {
        "MissingAuthenticationToken;Sender"},
       {"bad body", send(cbor("GetMetricData", from_hex("ff")), &reader_), 400,
        "SerializationException", "SerializationException;Sender"},
-      {"no smithy-protocol", send([] {
-         auto h = cbor("GetMetricData", "");
-         h.headers.erase(h.headers.begin());
-         return h;
-       }(),
-                                  &reader_),
+      {"no smithy-protocol",
+       send(
+           [] {
+             auto h = cbor("GetMetricData", "");
+             h.headers.erase(h.headers.begin());
+             return h;
+           }(),
+           &reader_),
        400, "UnknownOperationException", "UnknownOperationException;Sender"},
-      {"unknown service", send([] {
-         auto h = cbor("GetMetricData", "");
-         h.path = "/service/Other/operation/GetMetricData";
-         return h;
-       }(),
-                               &reader_),
+      {"unknown service",
+       send(
+           [] {
+             auto h = cbor("GetMetricData", "");
+             h.path = "/service/Other/operation/GetMetricData";
+             return h;
+           }(),
+           &reader_),
        404, "UnknownOperationException", "UnknownOperationException;Sender"},
   };
   for (const Case& c : cases) {
