@@ -20,6 +20,7 @@
 // database refuses is fetched again once (the secret was rotated).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -90,11 +91,17 @@ using BackendHandle = std::shared_ptr<PooledBackend>;
 // The cap on open backends across every worker's pool (each worker has a pool of its own, on
 // its own thread): a backend is opened only with a place reserved here.
 struct PoolBudget {
+  static constexpr int kMaxWorkers = 64;  // the config's cap on `workers`
+
   std::atomic<int> reserved{0};         // open or opening, all workers
   std::atomic<int> max_connections{0};  // the database's, once a backend has said
   int workers = 1;
   // Asks the other workers to close one idle backend each (set by the server; may be empty).
   std::function<void(int from_worker)> trim_elsewhere;
+  // Per worker: its backends open or opening, and its borrowers in line. Each worker writes its
+  // own; the others read them (relaxed) to share the cap fairly (BackendPool::give_back).
+  std::array<std::atomic<int>, kMaxWorkers> held{};
+  std::array<std::atomic<int>, kMaxWorkers> in_line{};
 };
 
 class BackendPool {
@@ -166,7 +173,13 @@ class BackendPool {
   void arm_janitor();
   void trim_idle();
   bool try_reserve();  // a place in the budget for one more backend
+  // Whether this worker, with `more` backends, holds more than its share of the cap (the cap
+  // over the workers, rounded up) while another worker has borrowers in line and holds less than
+  // its own (rounded down).
+  bool over_fair_share(int more) const;
+  void publish_counts();  // held / in_line of this worker, for the others
   void unreserve();
+  Waiter* first_waiter() const;  // the first in line not handed a backend yet
   void wake_first_waiter();
   int max_idle() const;
 

@@ -1433,6 +1433,13 @@ namespace {
 
 awaitable<std::string> pool_status_on(ProxyServer::State* worker);
 
+// A worker's pool, and its clients (TLS sessions). On the worker's own thread.
+std::string worker_status_json(ProxyServer::State* worker) {
+  auto status = nlohmann::json::parse(worker->pool->status_json(), nullptr, false);
+  status["clients"] = worker->client_tls.size();
+  return status.dump();
+}
+
 }  // namespace
 
 awaitable<std::string> ProxyServer::State::status_json() {
@@ -1444,7 +1451,7 @@ awaitable<std::string> ProxyServer::State::status_json() {
     // conditional expression: GCC 12 destroys its temporaries twice.)
     std::string text;
     if (worker == this) {
-      text = pool->status_json();
+      text = worker_status_json(this);
     } else {
       auto read = pool_status_on(worker);
       text = co_await asio::co_spawn(worker->io, std::move(read), use_awaitable);
@@ -1476,7 +1483,7 @@ awaitable<std::string> ProxyServer::State::status_json() {
 namespace {
 
 awaitable<std::string> pool_status_on(ProxyServer::State* worker) {
-  co_return worker->pool->status_json();
+  co_return worker_status_json(worker);
 }
 
 }  // namespace

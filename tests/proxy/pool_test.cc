@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -338,6 +339,149 @@ TEST_F(PoolTest, WithTwoWorkersAndOneBackendEachWorkerGetsItFromTheOther) {
   }
   EXPECT_EQ(rows("column1 = 'two-workers'"), 16);
   EXPECT_LE(writer_backends(), 1);
+}
+
+// The admin listener's /status as JSON (null when it does not answer).
+nlohmann::json admin_status(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return nullptr;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+      while (::poll(&p, 1, 5000) > 0) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  const std::size_t body = answer.find("\r\n\r\n");
+  if (body == std::string::npos) return nullptr;
+  return nlohmann::json::parse(answer.substr(body + 4), nullptr, false);
+}
+
+TEST_F(PoolTest, AWorkerThatCameFirstSharesTheCapWithTheOtherWorkersWaitingClients) {
+  // Two workers, 4 backends. Four clients of one worker keep all 4 busy with back-to-back
+  // transactions; then two clients of the other worker start theirs. The first worker must give
+  // up backends down to its share (2) as they come back, so the other's clients are served well
+  // within the borrow timeout (1.5 s). Before: the first worker kept all 4 (never idle the
+  // 100 ms another worker's request for room needs) and every borrow of the other timed out.
+  auto proxy = proxy_with(4, 1'500, [](proxy::ProxyConfig& c) {
+    c.workers = 2;
+    c.admin_host = "127.0.0.1";
+    c.admin_port = 0;
+  });
+  ASSERT_NE(proxy, nullptr);
+  ASSERT_EQ(proxy->server().workers(), 2);
+  const int admin = proxy->server().admin_port();
+  const std::string token = token_for(proxy->port());
+  // Each worker's clients and backends, by worker index.
+  auto per_worker = [&](const char* field) {
+    std::vector<int> out(2, -1);
+    const nlohmann::json status = admin_status(admin);
+    if (!status.is_object()) return out;
+    for (const auto& pool : status["pools"])
+      out.at(pool["worker"].get<std::size_t>()) = pool[field].get<int>();
+    return out;
+  };
+  // Which worker a new connection is on: the one whose client count went up (the kernel picks).
+  std::vector<PGconn*> on[2];
+  int first = -1;
+  for (int i = 0; i < 60 && first < 0; ++i) {
+    const auto before = per_worker("clients");
+    PGconn* c = open(proxy->port(), token);
+    ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+    auto after = per_worker("clients");
+    for (int wait = 0; wait < 100 && after[0] + after[1] != before[0] + before[1] + 1; ++wait) {
+      std::this_thread::sleep_for(10ms);
+      after = per_worker("clients");
+    }
+    ASSERT_EQ(after[0] + after[1], before[0] + before[1] + 1);
+    on[after[0] > before[0] ? 0 : 1].push_back(c);
+    for (int w = 0; w < 2; ++w)
+      if (on[w].size() >= 4 && on[1 - w].size() >= 2) first = w;
+  }
+  ASSERT_GE(first, 0) << "60 connections never made 4 on one worker and 2 on the other";
+  const int second = 1 - first;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> first_done{0};
+  std::atomic<int> first_failures{0};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 4; ++t) {
+    busy.emplace_back([&, t] {
+      while (!stop) {
+        const std::string error =
+            run(on[first][t], "INSERT INTO foo.test_table (column1) VALUES ('fair-first')");
+        if (error.empty()) {
+          ++first_done;
+        } else {
+          ++first_failures;
+          ADD_FAILURE() << error;
+        }
+      }
+    });
+  }
+  // The first worker holds all 4 before the other's clients come.
+  auto open_now = per_worker("open");
+  for (int wait = 0; wait < 500 && open_now[first] != 4; ++wait) {
+    std::this_thread::sleep_for(10ms);
+    open_now = per_worker("open");
+  }
+  ASSERT_EQ(open_now[first], 4);
+
+  constexpr int kEach = 20;
+  std::atomic<int> second_done{0};
+  std::vector<std::string> second_errors;
+  std::mutex errors_mutex;
+  std::vector<std::thread> late;
+  for (int t = 0; t < 2; ++t) {
+    late.emplace_back([&, t] {
+      for (int n = 0; n < kEach; ++n) {
+        const std::string error =
+            run(on[second][t], "INSERT INTO foo.test_table (column1) VALUES ('fair-second')");
+        if (error.empty()) {
+          ++second_done;
+        } else {
+          std::lock_guard lock(errors_mutex);
+          second_errors.push_back(error);
+        }
+      }
+    });
+  }
+  // While both are busy, the first worker holds its share and no more.
+  for (int wait = 0; wait < 500 && second_done < 10; ++wait)
+    std::this_thread::sleep_for(10ms);
+  const auto shared_out = per_worker("open");
+  for (auto& t : late)
+    t.join();
+  stop = true;
+  for (auto& t : busy)
+    t.join();
+  for (auto& list : on)
+    for (PGconn* c : list)
+      PQfinish(c);
+
+  EXPECT_TRUE(second_errors.empty())
+      << second_errors.size()
+      << " failed, the first: " << (second_errors.empty() ? "" : second_errors[0]);
+  EXPECT_EQ(second_done.load(), 2 * kEach);
+  EXPECT_EQ(first_failures.load(), 0);
+  EXPECT_LE(shared_out[first], 2) << "the first worker's backends while both were busy";
+  EXPECT_EQ(rows("column1 = 'fair-second'"), 2 * kEach);
+  EXPECT_EQ(rows("column1 = 'fair-first'"), first_done.load());
+  // Shared out once, not churned: the 4 first logins, the other's 2, a few more at most.
+  const auto logins = proxy->server().metrics().database_connection_requests.load();
+  EXPECT_LE(logins, 10) << "backend logins";
 }
 
 TEST_F(PoolTest, ASetIsNeverSeenByAnotherClientTheSessionPinsInstead) {
