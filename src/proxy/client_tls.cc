@@ -2,8 +2,11 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 namespace writegate::proxy {
 
@@ -11,6 +14,8 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
+
+constexpr std::size_t kHandshakeChunk = 4096;
 
 // What SSL_get_error's answer (and OpenSSL's error queue) mean as an error code, as Asio's
 // ssl::stream reports them: OpenSSL's reason in the ssl category, stream_truncated for a peer
@@ -47,13 +52,20 @@ Result<std::unique_ptr<ClientTls>> ClientTls::make(asio::ip::tcp::socket socket,
   socket.non_blocking(true, ec);
   if (ec) return Error::io("client socket: " + ec.message());
   SSL* ssl = SSL_new(context);
-  if (ssl == nullptr || SSL_set_fd(ssl, static_cast<int>(socket.native_handle())) != 1) {
+  BIO* read_bio = BIO_new(read_method());
+  BIO* write_bio = BIO_new_socket(static_cast<int>(socket.native_handle()), BIO_NOCLOSE);
+  if (ssl == nullptr || read_bio == nullptr || write_bio == nullptr) {
     SSL_free(ssl);
+    BIO_free(read_bio);
+    BIO_free(write_bio);
     ERR_clear_error();
-    return Error::internal("client TLS: SSL_new/SSL_set_fd failed");
+    return Error::internal("client TLS: SSL_new/BIO_new failed");
   }
+  SSL_set_bio(ssl, read_bio, write_bio);  // the SSL owns both now
   SSL_set_accept_state(ssl);
-  return std::unique_ptr<ClientTls>(new ClientTls(std::move(socket), ssl));
+  std::unique_ptr<ClientTls> tls(new ClientTls(std::move(socket), ssl));
+  BIO_set_data(read_bio, tls.get());
+  return tls;
 }
 
 ClientTls::ClientTls(asio::ip::tcp::socket socket, SSL* ssl)
@@ -63,11 +75,75 @@ ClientTls::~ClientTls() {
   SSL_free(ssl_);
 }  // The socket BIO does not close the descriptor.
 
-asio::awaitable<error_code> ClientTls::wait_for(int ssl_error) {
+// The read BIO: the bytes Asio received, then (once the peer closed) the end of the stream,
+// which OpenSSL reports as a truncation unless close_notify came first, as with a socket BIO.
+const BIO_METHOD* ClientTls::read_method() {
+  static const BIO_METHOD* const method = [] {
+    BIO_METHOD* made =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "writegate received bytes");
+    BIO_meth_set_read_ex(made, &ClientTls::bio_read);
+    BIO_meth_set_ctrl(made, &ClientTls::bio_ctrl);
+    BIO_meth_set_create(made, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return made;
+  }();
+  return method;
+}
+
+int ClientTls::bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
+  auto* self = static_cast<ClientTls*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  *read = 0;
+  const std::size_t have = self == nullptr ? 0 : self->pending_bytes();
+  if (have == 0) {
+    if (self != nullptr && !self->received_eof_) BIO_set_retry_read(bio);
+    return 0;
+  }
+  const std::size_t n = std::min(size, have);
+  std::memcpy(out, self->received_.data() + self->received_offset_, n);
+  self->received_offset_ += n;
+  if (self->received_offset_ == self->received_.size()) {
+    self->received_.clear();
+    self->received_offset_ = 0;
+  }
+  *read = n;
+  return 1;
+}
+
+long ClientTls::bio_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer*/) {
+  const auto* self = static_cast<const ClientTls*>(BIO_get_data(bio));
+  if (self == nullptr) return 0;
+  switch (command) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(self->pending_bytes());
+    case BIO_CTRL_EOF:
+      return self->received_eof_ && self->pending_bytes() == 0 ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+asio::awaitable<error_code> ClientTls::wait_for(int ssl_error, asio::mutable_buffer scratch) {
   error_code ec;
   if (ssl_error == SSL_ERROR_WANT_READ) {
-    co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec));
+    if (scratch.size() == 0 || pending_bytes() != 0) {
+      // OpenSSL wants to read while writing (a TLS 1.2 renegotiation, which OpenSSL 3 refuses
+      // from clients), or left received bytes untaken: nothing to wait for that would help.
+      co_return asio::error::operation_not_supported;
+    }
+    const std::size_t n =
+        co_await socket_.async_read_some(scratch, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) {
+      received_eof_ = true;
+      ec = {};
+    } else if (!ec) {
+      received_.assign(static_cast<const char*>(scratch.data()), n);
+      received_offset_ = 0;
+    }
   } else if (ssl_error == SSL_ERROR_WANT_WRITE) {
     co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
                                 asio::redirect_error(asio::use_awaitable, ec));
@@ -81,12 +157,15 @@ asio::awaitable<error_code> ClientTls::wait_for(int ssl_error) {
 
 asio::awaitable<error_code> ClientTls::handshake() {
   ++operations_;
+  std::vector<char> scratch(kHandshakeChunk);  // a ClientHello is a few hundred bytes
   for (;;) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
     ERR_clear_error();
     const int result = SSL_do_handshake(ssl_);
     if (result == 1) co_return error_code{};
-    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ec;
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result), asio::buffer(scratch)); ec) {
+      co_return ec;
+    }
   }
 }
 
@@ -98,7 +177,11 @@ asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer
     std::size_t read = 0;
     const int result = SSL_read_ex(ssl_, buffer.data(), buffer.size(), &read);
     if (result == 1) co_return ReadResult{{}, read};
-    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ReadResult{ec, 0};
+    // The ciphertext is read into the caller's buffer and copied out before OpenSSL writes the
+    // plaintext there.
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result), buffer); ec) {
+      co_return ReadResult{ec, 0};
+    }
   }
 }
 
@@ -115,7 +198,7 @@ asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
       bytes.remove_prefix(written);
       continue;
     }
-    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result)); ec) co_return ec;
+    if (auto ec = co_await wait_for(SSL_get_error(ssl_, result), {}); ec) co_return ec;
   }
   co_return error_code{};
 }
@@ -124,9 +207,10 @@ bool ClientTls::release_buffers_if_idle() {
   bool released = false;
   if (operations_ != operations_seen_) {
     buffers_released_ = false;
-  } else if (!buffers_released_ && socket_.is_open()) {
+  } else if (!buffers_released_ && socket_.is_open() && pending_bytes() == 0) {
     // 0 when a buffer holds bytes not yet read or written: kept, tried again next time.
     released = buffers_released_ = SSL_free_buffers(ssl_) == 1;
+    if (released) std::string().swap(received_);
   }
   operations_seen_ = operations_;
   return released;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ssl.hpp>
+#include <memory>
 #include <string>
 
 #include "pki/pki.h"
@@ -132,6 +133,66 @@ TEST_F(ClientTlsTest, BytesStillBufferedAreNeverFreed) {
         EXPECT_FALSE(server.release_buffers_if_idle());
         EXPECT_TRUE(server.release_buffers_if_idle());
       });
+}
+
+// Asio reads the socket into the caller's buffer and OpenSSL takes the bytes from there: bytes
+// that arrive in many TLS records and in reads smaller than a record all come out, in order.
+TEST_F(ClientTlsTest, ManyRecordsThroughReadsSmallerThanARecordComeOutWholeAndInOrder) {
+  with_connection([](ClientTls& server,
+                     asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+    std::string sent;
+    for (int i = 0; sent.size() < 200 * 1024; ++i)
+      sent += "record " + std::to_string(i) + ";";
+    // Several writes of different sizes: records of up to 16 KiB each.
+    for (std::size_t at = 0, step = 1; at < sent.size(); at += step, step = step * 3 + 7) {
+      co_await asio::async_write(client,
+                                 asio::buffer(sent.data() + at, std::min(step, sent.size() - at)),
+                                 asio::use_awaitable);
+    }
+    EXPECT_EQ(co_await read_exactly(server, sent.size(), 1000), sent);
+    EXPECT_EQ(server.pending_bytes(), 0u);
+  });
+}
+
+TEST_F(ClientTlsTest, CloseNotifyIsTheEndOfTheStreamAndABareCloseIsATruncation) {
+  with_connection(
+      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+        co_await asio::async_write(client, asio::buffer(std::string("last words")),
+                                   asio::use_awaitable);
+        // The client sends close_notify and then waits for the server's, which never comes.
+        auto shut = std::make_shared<bool>(false);
+        asio::co_spawn(
+            client.get_executor(),
+            [&client, shut]() -> asio::awaitable<void> {
+              error_code ignored;
+              co_await client.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
+              *shut = true;
+            },
+            asio::detached);
+        EXPECT_EQ(co_await read_exactly(server, 10, 64), "last words");
+        char buf[64];
+        auto [end, n] = co_await server.read_some(asio::buffer(buf));
+        EXPECT_EQ(end, asio::error::eof) << end.message();
+        EXPECT_EQ(n, 0u);
+        // The server closes: the client's wait for close_notify ends before the client goes.
+        server.close();
+        while (!*shut) {
+          asio::steady_timer tick(client.get_executor(), std::chrono::milliseconds(1));
+          co_await tick.async_wait(asio::use_awaitable);
+        }
+      });
+  with_connection([](ClientTls& server,
+                     asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+    co_await asio::async_write(client, asio::buffer(std::string("cut off")), asio::use_awaitable);
+    // A FIN without close_notify (a close() would reset: the client left the server's
+    // session tickets unread).
+    client.lowest_layer().shutdown(tcp::socket::shutdown_send);
+    EXPECT_EQ(co_await read_exactly(server, 7, 64), "cut off");
+    char buf[64];
+    auto [end, n] = co_await server.read_some(asio::buffer(buf));
+    EXPECT_EQ(end, asio::ssl::error::stream_truncated) << end.message();
+    EXPECT_EQ(n, 0u);
+  });
 }
 
 }  // namespace
