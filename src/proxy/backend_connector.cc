@@ -80,7 +80,7 @@ void BackendConnector::cancel() {
   error_code ignored;
   resolver_.cancel();
   raw_.close(ignored);
-  if (tls_) tls_->lowest_layer().close(ignored);
+  if (tls_) tls_->close();
 }
 
 BackendLoginError BackendConnector::failure(std::string reason, std::string detail,
@@ -173,16 +173,17 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
                       ec ? "SSLRequest: " + ec.message() : "the database did not accept TLS",
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
   }
-  tls_ = std::make_unique<TlsStream>(std::move(raw_), tls_context_);
-  // Asio's stream frees OpenSSL's record buffers whenever they empty; a backend is long-lived and
-  // busy (one per pool slot, not per client), so it keeps them: two fewer 17 KB malloc/free
-  // pairs per relayed message.
-  SSL_clear_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  auto tls = TlsSocket::connect(std::move(raw_), tls_context_.native_handle());
+  if (!tls) {
+    co_return failure("backend_tls_failed", tls.error().message(),
+                      pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
+  }
+  tls_ = std::move(*tls);
   if (auto named = verify_peer_name(tls_->native_handle(), config_.server_name); !named) {
     co_return failure("backend_tls_failed", named.error().message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
   }
-  co_await tls_->async_handshake(ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+  ec = co_await tls_->handshake();
   if (ec) {
     co_return failure("backend_tls_failed", "TLS handshake with the database: " + ec.message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReachSecurely));
@@ -198,8 +199,7 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
     co_return failure("backend_login_failed", startup_bytes.error().message(),
                       pgwire::sqlstate::kProtocolViolation, std::string(kCannotReach));
   }
-  co_await asio::async_write(*tls_, asio::buffer(*startup_bytes),
-                             asio::redirect_error(use_awaitable, ec));
+  ec = co_await tls_->write(*startup_bytes);
   if (ec) {
     co_return failure("backend_closed", "sending the startup message: " + ec.message(),
                       pgwire::sqlstate::kConnectionFailure, std::string(kCannotReach));
@@ -220,8 +220,8 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
     }
     if (!decoded->ready()) {
       char buf[kReadChunk];
-      const std::size_t n = co_await tls_->async_read_some(asio::buffer(buf),
-                                                           asio::redirect_error(use_awaitable, ec));
+      const auto [read_ec, n] = co_await tls_->read_some(asio::buffer(buf));
+      ec = read_ec;
       if (ec || n == 0) {
         co_return failure("backend_closed",
                           "the database closed the connection during login" +
@@ -325,8 +325,7 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
                             pgwire::sqlstate::kCannotConnectNow, std::string(kCannotLogIn));
         }
         if (!reply.empty()) {
-          co_await asio::async_write(*tls_, asio::buffer(reply),
-                                     asio::redirect_error(use_awaitable, ec));
+          ec = co_await tls_->write(reply);
           if (ec) {
             co_return failure("backend_closed", "write to the database: " + ec.message(),
                               pgwire::sqlstate::kConnectionFailure,

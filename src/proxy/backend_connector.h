@@ -21,10 +21,9 @@
 
 #include "pgwire/messages.h"
 #include "proxy/config.h"
+#include "proxy/tls_socket.h"
 
 namespace writegate::proxy {
-
-using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
 struct BackendLoginRequest {
   std::string user;
@@ -34,7 +33,7 @@ struct BackendLoginRequest {
 };
 
 struct BackendLogin {
-  std::unique_ptr<TlsStream> stream;
+  std::unique_ptr<TlsSocket> stream;
   pgwire::BackendKeyData key;
   std::string greeting;         // ParameterStatus and NoticeResponse frames, as sent
   std::string ready_for_query;  // the ReadyForQuery frame that ended the login
@@ -76,7 +75,7 @@ class BackendConnector {
   boost::asio::steady_timer deadline_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket raw_;
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<TlsSocket> tls_;
   bool timed_out_ = false;
   bool cancelled_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -80,15 +80,13 @@ pgwire::DecoderOptions PooledBackend::relay_decoder_options() {
 }
 
 bool PooledBackend::reusable() const {
-  return !broken && stream && decoder.buffered_bytes() == 0 && stream->lowest_layer().is_open();
+  return !broken && stream && decoder.buffered_bytes() == 0 && stream->socket().is_open() &&
+         !stream->holds_unread();
 }
 
 bool PooledBackend::healthy() const {
   if (!reusable()) return false;
-  const auto& socket = stream->lowest_layer();
-  pollfd fd{.fd = const_cast<TlsStream::lowest_layer_type&>(socket).native_handle(),
-            .events = POLLIN | POLLRDHUP,
-            .revents = 0};
+  pollfd fd{.fd = stream->socket().native_handle(), .events = POLLIN | POLLRDHUP, .revents = 0};
   // Idle backends have nothing to say: anything readable (a FATAL before a restart, EOF, a
   // TLS alert) or a hang-up means it must not serve anyone.
   return ::poll(&fd, 1, 0) == 0;
@@ -320,8 +318,7 @@ awaitable<BackendPool::Borrowed> BackendPool::open_backend(const PoolKey& key,
     }
     if (!pool.profile) pool.baseline = reported;
     auto failed_setup = [&](std::string what, const Error& error) {
-      error_code ignored;
-      backend->stream->lowest_layer().close(ignored);
+      backend->stream->close();
       ++metrics_.database_connection_failures;
       return BackendLoginError{.reason = "backend_setup_failed",
                                .detail = what + ": " + error.message(),
@@ -360,9 +357,7 @@ awaitable<Result<std::vector<std::string>>> BackendPool::run_internal_query(Pool
                                                                             PoolState& pool) {
   std::string bytes;
   if (auto made = pgwire::encode_to(pgwire::Query{sql}, bytes); !made) co_return made.error();
-  error_code ec;
-  co_await asio::async_write(*backend.stream, asio::buffer(bytes),
-                             asio::redirect_error(use_awaitable, ec));
+  error_code ec = co_await backend.stream->write(bytes);
   if (ec) co_return Error::unavailable("write: " + ec.message());
   std::vector<std::string> rows;
   std::optional<Error> failed;
@@ -372,12 +367,11 @@ awaitable<Result<std::vector<std::string>>> BackendPool::run_internal_query(Pool
   deadline.async_wait(
       [stream = backend.stream.get(), alive = std::weak_ptr<int>(alive_)](error_code wait) {
         if (wait || alive.expired()) return;
-        error_code ignored;
-        stream->lowest_layer().close(ignored);
+        stream->close();
       });
   for (;;) {
-    const std::size_t n = co_await backend.stream->async_read_some(
-        asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    const auto [read_ec, n] = co_await backend.stream->read_some(asio::buffer(buf));
+    ec = read_ec;
     if (ec || n == 0) {
       deadline.cancel();
       co_return Error::unavailable("read: " + (ec ? ec.message() : std::string("closed")));
@@ -514,20 +508,13 @@ void BackendPool::close(BackendHandle backend) {
   unreserve();
   --metrics_.database_connections;
   if (backend->stream) {
-    // Terminate, then close; the write is best effort (the socket may be dead already).
+    // Terminate, then close; the write is best effort (the socket may be dead already, or
+    // full: then it is closed without).
     static constexpr std::string_view kTerminate("X\0\0\0\4", 5);
-    error_code ignored;
-    auto& socket = backend->stream->lowest_layer();
-    if (!backend->broken && socket.is_open()) {
-      auto* stream = backend->stream.get();
-      asio::async_write(*stream, asio::buffer(kTerminate.data(), kTerminate.size()),
-                        [backend](error_code, std::size_t) {
-                          error_code ignored_too;
-                          backend->stream->lowest_layer().close(ignored_too);
-                        });
-    } else {
-      socket.close(ignored);
+    if (!backend->broken && backend->stream->socket().is_open()) {
+      (void)backend->stream->try_write(kTerminate);
     }
+    backend->stream->close();
   }
   wake_first_waiter();
 }

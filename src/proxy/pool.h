@@ -64,7 +64,7 @@ struct PoolSettings {
 struct PooledBackend {
   std::uint64_t id = 0;
   std::string pool_id;
-  std::unique_ptr<TlsStream> stream;
+  std::unique_ptr<TlsSocket> stream;
   pgwire::BackendKeyData key;
   pgwire::FrameDecoder decoder = pgwire::FrameDecoder::backend(relay_decoder_options());
   StatementCache statements;

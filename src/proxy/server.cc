@@ -35,9 +35,9 @@
 #include "proxy/authenticator.h"
 #include "proxy/backend_connector.h"
 #include "proxy/client_login.h"
-#include "proxy/client_tls.h"
 #include "proxy/pool.h"
 #include "proxy/pooled_session.h"
+#include "proxy/tls_socket.h"
 
 namespace writegate::proxy {
 namespace asio = boost::asio;
@@ -243,6 +243,9 @@ struct ProxyServer::Shared {
   // RDS Proxy's DebugLogging (settings_file, re-read on SIGHUP): per-borrow, per-query and
   // per-release lines, never a value (queries appear as digests, literals as $n).
   std::atomic<bool> debug_logging{false};
+  // Set by SIGTERM before any worker hears of it: a connection a worker accepts after it is
+  // closed at once, as by a closed listener (each worker closes its own when its drain runs).
+  std::atomic<bool> draining{false};
   std::mutex settings_mutex;  // one reload at a time
   Metrics metrics;
   // The cap on database connections holds across the workers' pools.
@@ -362,7 +365,7 @@ struct ProxyServer::State : std::enable_shared_from_this<ProxyServer::State> {
   std::set<tcp::socket*> cancel_sockets;
   // Sessions' client TLS connections: every second, those idle since the last sweep give their
   // record buffers back (about half of an idle client's memory). Loop thread only.
-  std::map<std::uint64_t, ClientTls*> client_tls;
+  std::map<std::uint64_t, TlsSocket*> client_tls;
   asio::steady_timer buffer_sweep{io};
   static constexpr std::size_t kTrimAfterReleases = 64;  // about 2 MiB of record buffers
   bool buffer_sweep_armed = false;
@@ -595,7 +598,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       socket_.close(ignored);
     }
-    if (attached_ && attached_->stream) attached_->stream->lowest_layer().close(ignored);
+    if (attached_ && attached_->stream) attached_->stream->close();
   }
 
   // ---- client I/O ----
@@ -607,7 +610,7 @@ class Session : public std::enable_shared_from_this<Session> {
     error_code ec;
     std::size_t n = 0;
     if (tls_) {
-      const ClientTls::ReadResult read = co_await tls_->read_some(buf);
+      const TlsSocket::ReadResult read = co_await tls_->read_some(buf);
       ec = read.ec;
       n = read.bytes;
     } else {
@@ -738,7 +741,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The server side of the TLS handshake; false: failed (reason_ and detail_ say why).
   awaitable<bool> start_tls() {
-    auto made = ClientTls::make(std::move(socket_), state_->front_tls.native_handle());
+    auto made = TlsSocket::accept(std::move(socket_), state_->front_tls.native_handle());
     if (!made) {
       reason_ = "tls_handshake_failed";
       detail_ = made.error().message();
@@ -944,9 +947,7 @@ class Session : public std::enable_shared_from_this<Session> {
     waiting_on_database_ = true;
     if (!request_sent_at_) request_sent_at_ = std::chrono::steady_clock::now();
     writing_to_backend_ = true;
-    error_code ec;
-    co_await asio::async_write(*backend->stream, asio::buffer(bytes.data(), bytes.size()),
-                               asio::redirect_error(use_awaitable, ec));
+    const error_code ec = co_await backend->stream->write(bytes);
     writing_to_backend_ = false;
     if (ec) {
       // The reader sees the same dead connection and tells the client.
@@ -1014,9 +1015,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buf.empty()) buf.resize(kReadChunk * 4);  // once per backend, not per transaction
     std::string out;
     for (;;) {
-      error_code ec;
-      const std::size_t n = co_await backend->stream->async_read_some(
-          asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      const auto [ec, n] = co_await backend->stream->read_some(asio::buffer(buf));
       if (ec || n == 0) {
         backend->broken = true;
         const bool told = forwarded_fatal_;
@@ -1087,10 +1086,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (ready && protocol_->answers_owed() == 0) {
           std::string cleanup = protocol_->cleanup_messages();
           if (!cleanup.empty()) {
-            error_code wec;
-            co_await asio::async_write(*backend->stream, asio::buffer(cleanup),
-                                       asio::redirect_error(use_awaitable, wec));
-            if (wec) {
+            if (co_await backend->stream->write(cleanup)) {
               backend->broken = true;
               detach(backend, false);
               co_return;
@@ -1192,27 +1188,27 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!attached_) return;
     if (protocol_->pinned()) {
       // Session state on it: close it; the reader sees that and lets go.
-      error_code ignored;
-      attached_->stream->lowest_layer().close(ignored);
+      attached_->stream->close();
       return;
     }
     if (protocol_->answers_owed() == 0 && !writing_to_backend_) {
       auto cleanup = std::make_shared<std::string>(protocol_->cleanup_messages());
       if (!cleanup->empty()) {
-        // The buffer lives in the handler until the write is done.
-        asio::async_write(*attached_->stream, asio::buffer(cleanup->data(), cleanup->size()),
-                          [cleanup, backend = attached_](error_code ec, std::size_t) {
-                            if (ec) backend->broken = true;
-                          });
+        // The buffer and the backend live in the coroutine until the write is done.
+        asio::co_spawn(
+            socket_.get_executor(),
+            [cleanup, backend = attached_]() -> awaitable<void> {
+              if (co_await backend->stream->write(*cleanup)) backend->broken = true;
+            },
+            asio::detached);
       }
     }
     cleanup_timer_.expires_after(kCleanupTimeout);
     cleanup_timer_.async_wait([backend = std::weak_ptr<PooledBackend>(attached_)](error_code ec) {
       if (ec) return;
       if (auto held = backend.lock()) {
-        error_code ignored;
         held->broken = true;
-        held->stream->lowest_layer().close(ignored);
+        held->stream->close();
       }
     });
   }
@@ -1231,7 +1227,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ProxyServer::State> state_;
   tcp::socket socket_;
   AdmissionTicket ticket_;
-  std::unique_ptr<ClientTls> tls_;
+  std::unique_ptr<TlsSocket> tls_;
   PoolKey key_;
   std::string pool_id_;  // key_.id(), made once
   std::optional<PooledSession> protocol_;
@@ -1293,6 +1289,10 @@ awaitable<void> ProxyServer::State::accept_loop() {
       continue;
     }
     if (stopping) co_return;
+    if (shared->draining.load()) {
+      socket.close(ec);  // accepted before this worker closed its listener
+      continue;
+    }
     const auto peer = socket.remote_endpoint(ec);
     if (ec) continue;  // already gone
     const std::string source = peer.address().to_string();
@@ -1567,7 +1567,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
   SSL_CTX_set_num_tickets(state->front_tls.native_handle(), 0);
   SSL_CTX_set_session_cache_mode(state->front_tls.native_handle(), SSL_SESS_CACHE_OFF);
   // OpenSSL takes what was received in one call, not a record header and then its body (with
-  // a socket BIO this saved about a third of the read calls per login; ClientTls now hands it
+  // a socket BIO this saved about a third of the read calls per login; TlsSocket now hands it
   // the bytes Asio read).
   SSL_CTX_set_read_ahead(state->front_tls.native_handle(), 1);
   // No SSL_MODE_RELEASE_BUFFERS: it frees and makes the record buffers again at every record
@@ -1770,6 +1770,7 @@ void ProxyServer::stop() {
 }
 
 void ProxyServer::shutdown(std::chrono::milliseconds grace) {
+  shared_->draining = true;
   shared_->log.write({{"event", "draining"}, {"grace_ms", grace.count()}});
   for (auto& worker : workers_) {
     asio::post(worker->io, [worker, grace] { worker->drain(grace); });

@@ -1,4 +1,4 @@
-#include "proxy/client_tls.h"
+#include "proxy/tls_socket.h"
 
 #include <openssl/err.h>
 
@@ -47,10 +47,21 @@ error_code tls_error(int ssl_error) {
 
 }  // namespace
 
-Result<std::unique_ptr<ClientTls>> ClientTls::make(asio::ip::tcp::socket socket, SSL_CTX* context) {
+Result<std::unique_ptr<TlsSocket>> TlsSocket::accept(asio::ip::tcp::socket socket,
+                                                     SSL_CTX* context) {
+  return make(std::move(socket), context, true);
+}
+
+Result<std::unique_ptr<TlsSocket>> TlsSocket::connect(asio::ip::tcp::socket socket,
+                                                      SSL_CTX* context) {
+  return make(std::move(socket), context, false);
+}
+
+Result<std::unique_ptr<TlsSocket>> TlsSocket::make(asio::ip::tcp::socket socket, SSL_CTX* context,
+                                                   bool server) {
   error_code ec;
   socket.non_blocking(true, ec);
-  if (ec) return Error::io("client socket: " + ec.message());
+  if (ec) return Error::io("TLS socket: " + ec.message());
   SSL* ssl = SSL_new(context);
   BIO* read_bio = BIO_new(read_method());
   BIO* write_bio = BIO_new_socket(static_cast<int>(socket.native_handle()), BIO_NOCLOSE);
@@ -59,30 +70,36 @@ Result<std::unique_ptr<ClientTls>> ClientTls::make(asio::ip::tcp::socket socket,
     BIO_free(read_bio);
     BIO_free(write_bio);
     ERR_clear_error();
-    return Error::internal("client TLS: SSL_new/BIO_new failed");
+    return Error::internal("TLS: SSL_new/BIO_new failed");
   }
   SSL_set_bio(ssl, read_bio, write_bio);  // the SSL owns both now
-  SSL_set_accept_state(ssl);
-  std::unique_ptr<ClientTls> tls(new ClientTls(std::move(socket), ssl));
+  // OpenSSL takes what was received in one call, not a record header and then its body.
+  SSL_set_read_ahead(ssl, 1);
+  if (server) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+  }
+  std::unique_ptr<TlsSocket> tls(new TlsSocket(std::move(socket), ssl));
   BIO_set_data(read_bio, tls.get());
   return tls;
 }
 
-ClientTls::ClientTls(asio::ip::tcp::socket socket, SSL* ssl)
+TlsSocket::TlsSocket(asio::ip::tcp::socket socket, SSL* ssl)
     : socket_(std::move(socket)), ssl_(ssl) {}
 
-ClientTls::~ClientTls() {
+TlsSocket::~TlsSocket() {
   SSL_free(ssl_);
 }  // The socket BIO does not close the descriptor.
 
 // The read BIO: the bytes Asio received, then (once the peer closed) the end of the stream,
 // which OpenSSL reports as a truncation unless close_notify came first, as with a socket BIO.
-const BIO_METHOD* ClientTls::read_method() {
+const BIO_METHOD* TlsSocket::read_method() {
   static const BIO_METHOD* const method = [] {
     BIO_METHOD* made =
         BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "writegate received bytes");
-    BIO_meth_set_read_ex(made, &ClientTls::bio_read);
-    BIO_meth_set_ctrl(made, &ClientTls::bio_ctrl);
+    BIO_meth_set_read_ex(made, &TlsSocket::bio_read);
+    BIO_meth_set_ctrl(made, &TlsSocket::bio_ctrl);
     BIO_meth_set_create(made, [](BIO* bio) {
       BIO_set_init(bio, 1);
       return 1;
@@ -92,8 +109,8 @@ const BIO_METHOD* ClientTls::read_method() {
   return method;
 }
 
-int ClientTls::bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
-  auto* self = static_cast<ClientTls*>(BIO_get_data(bio));
+int TlsSocket::bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read) {
+  auto* self = static_cast<TlsSocket*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   *read = 0;
   const std::size_t have = self == nullptr ? 0 : self->pending_bytes();
@@ -112,8 +129,8 @@ int ClientTls::bio_read(BIO* bio, char* out, std::size_t size, std::size_t* read
   return 1;
 }
 
-long ClientTls::bio_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer*/) {
-  const auto* self = static_cast<const ClientTls*>(BIO_get_data(bio));
+long TlsSocket::bio_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer*/) {
+  const auto* self = static_cast<const TlsSocket*>(BIO_get_data(bio));
   if (self == nullptr) return 0;
   switch (command) {
     case BIO_CTRL_FLUSH:
@@ -127,7 +144,7 @@ long ClientTls::bio_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer
   }
 }
 
-asio::awaitable<error_code> ClientTls::wait_for(int ssl_error, asio::mutable_buffer scratch) {
+asio::awaitable<error_code> TlsSocket::wait_for(int ssl_error, asio::mutable_buffer scratch) {
   error_code ec;
   if (ssl_error == SSL_ERROR_WANT_READ) {
     if (scratch.size() == 0 || pending_bytes() != 0) {
@@ -155,7 +172,7 @@ asio::awaitable<error_code> ClientTls::wait_for(int ssl_error, asio::mutable_buf
   co_return ec;
 }
 
-asio::awaitable<error_code> ClientTls::handshake() {
+asio::awaitable<error_code> TlsSocket::handshake() {
   ++operations_;
   std::vector<char> scratch(kHandshakeChunk);  // a ClientHello is a few hundred bytes
   for (;;) {
@@ -169,7 +186,7 @@ asio::awaitable<error_code> ClientTls::handshake() {
   }
 }
 
-asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer buffer) {
+asio::awaitable<TlsSocket::ReadResult> TlsSocket::read_some(asio::mutable_buffer buffer) {
   ++operations_;
   for (;;) {
     if (!socket_.is_open()) co_return ReadResult{asio::error::bad_descriptor, 0};
@@ -185,7 +202,7 @@ asio::awaitable<ClientTls::ReadResult> ClientTls::read_some(asio::mutable_buffer
   }
 }
 
-asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
+asio::awaitable<error_code> TlsSocket::write(std::string_view bytes) {
   ++operations_;
   while (!bytes.empty()) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
@@ -203,7 +220,18 @@ asio::awaitable<error_code> ClientTls::write(std::string_view bytes) {
   co_return error_code{};
 }
 
-bool ClientTls::release_buffers_if_idle() {
+bool TlsSocket::try_write(std::string_view bytes) {
+  if (!socket_.is_open()) return false;
+  ++operations_;
+  ERR_clear_error();
+  std::size_t written = 0;
+  const bool all =
+      SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written) == 1 && written == bytes.size();
+  ERR_clear_error();
+  return all;
+}
+
+bool TlsSocket::release_buffers_if_idle() {
   bool released = false;
   if (operations_ != operations_seen_) {
     buffers_released_ = false;
@@ -216,7 +244,7 @@ bool ClientTls::release_buffers_if_idle() {
   return released;
 }
 
-bool ClientTls::try_close_notify() {
+bool TlsSocket::try_close_notify() {
   if (close_notify_sent_ || !socket_.is_open()) return true;
   ERR_clear_error();
   const int result = SSL_shutdown(ssl_);
@@ -231,7 +259,7 @@ bool ClientTls::try_close_notify() {
   return true;
 }
 
-asio::awaitable<void> ClientTls::shutdown() {
+asio::awaitable<void> TlsSocket::shutdown() {
   while (!try_close_notify()) {
     error_code ec;
     co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
@@ -240,12 +268,12 @@ asio::awaitable<void> ClientTls::shutdown() {
   }
 }
 
-void ClientTls::cancel() {
+void TlsSocket::cancel() {
   error_code ignored;
   socket_.cancel(ignored);
 }
 
-void ClientTls::close() {
+void TlsSocket::close() {
   error_code ignored;
   socket_.close(ignored);
 }

@@ -1,10 +1,10 @@
-// ClientTls over a real loopback TCP connection and a real TLS handshake (an Asio ssl::stream
+// TlsSocket over a real loopback TCP connection and a real TLS handshake (an Asio ssl::stream
 // client in the same event loop): idle clients give their record buffers back, busy ones keep
 // them, and no byte is lost either way.
 // clang-format off
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 // clang-format on
-#include "proxy/client_tls.h"
+#include "proxy/tls_socket.h"
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
-class ClientTlsTest : public ::testing::Test {
+class TlsSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto ca = pki::CertificateAuthority::create("client tls test CA");
@@ -34,7 +34,7 @@ class ClientTlsTest : public ::testing::Test {
     client_tls_.set_verify_mode(asio::ssl::verify_peer);
   }
 
-  // Runs `body` with a logged-in pair: the server's ClientTls and the client's stream.
+  // Runs `body` with a logged-in pair: the server's TlsSocket and the client's stream.
   template <typename Body>
   void with_connection(Body body) {
     asio::io_context io;
@@ -44,10 +44,10 @@ class ClientTlsTest : public ::testing::Test {
       asio::ssl::stream<tcp::socket> client(io, client_tls_);
       co_await client.next_layer().async_connect(acceptor.local_endpoint(), asio::use_awaitable);
       tcp::socket accepted = co_await acceptor.async_accept(asio::use_awaitable);
-      auto made = ClientTls::make(std::move(accepted), server_tls_.native_handle());
+      auto made = TlsSocket::accept(std::move(accepted), server_tls_.native_handle());
       EXPECT_TRUE(made.ok());
       if (!made.ok()) co_return;
-      std::unique_ptr<ClientTls> server = std::move(*made);
+      std::unique_ptr<TlsSocket> server = std::move(*made);
       error_code client_ec;
       bool client_done = false;
       asio::co_spawn(
@@ -73,7 +73,7 @@ class ClientTlsTest : public ::testing::Test {
     EXPECT_TRUE(finished) << "the exchange did not finish";
   }
 
-  static asio::awaitable<std::string> read_exactly(ClientTls& server, std::size_t size,
+  static asio::awaitable<std::string> read_exactly(TlsSocket& server, std::size_t size,
                                                    std::size_t chunk) {
     std::string got;
     while (got.size() < size) {
@@ -90,9 +90,9 @@ class ClientTlsTest : public ::testing::Test {
   asio::ssl::context client_tls_{asio::ssl::context::tls_client};
 };
 
-TEST_F(ClientTlsTest, AClientIdleForAWholeSweepGivesItsBuffersBackAndStillWorks) {
+TEST_F(TlsSocketTest, AClientIdleForAWholeSweepGivesItsBuffersBackAndStillWorks) {
   with_connection(
-      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+      [](TlsSocket& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
         // The handshake was activity: the first sweep only notes it.
         EXPECT_FALSE(server.release_buffers_if_idle());
         // Nothing since: freed now, and only once.
@@ -119,9 +119,9 @@ TEST_F(ClientTlsTest, AClientIdleForAWholeSweepGivesItsBuffersBackAndStillWorks)
       });
 }
 
-TEST_F(ClientTlsTest, BytesStillBufferedAreNeverFreed) {
+TEST_F(TlsSocketTest, BytesStillBufferedAreNeverFreed) {
   with_connection(
-      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+      [](TlsSocket& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
         const std::string record = "0123456789abcdefghij";
         co_await asio::async_write(client, asio::buffer(record), asio::use_awaitable);
         // Half of the record read: the rest waits decrypted in OpenSSL's buffer.
@@ -137,8 +137,8 @@ TEST_F(ClientTlsTest, BytesStillBufferedAreNeverFreed) {
 
 // Asio reads the socket into the caller's buffer and OpenSSL takes the bytes from there: bytes
 // that arrive in many TLS records and in reads smaller than a record all come out, in order.
-TEST_F(ClientTlsTest, ManyRecordsThroughReadsSmallerThanARecordComeOutWholeAndInOrder) {
-  with_connection([](ClientTls& server,
+TEST_F(TlsSocketTest, ManyRecordsThroughReadsSmallerThanARecordComeOutWholeAndInOrder) {
+  with_connection([](TlsSocket& server,
                      asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
     std::string sent;
     for (int i = 0; sent.size() < 200 * 1024; ++i)
@@ -154,9 +154,9 @@ TEST_F(ClientTlsTest, ManyRecordsThroughReadsSmallerThanARecordComeOutWholeAndIn
   });
 }
 
-TEST_F(ClientTlsTest, CloseNotifyIsTheEndOfTheStreamAndABareCloseIsATruncation) {
+TEST_F(TlsSocketTest, CloseNotifyIsTheEndOfTheStreamAndABareCloseIsATruncation) {
   with_connection(
-      [](ClientTls& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+      [](TlsSocket& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
         co_await asio::async_write(client, asio::buffer(std::string("last words")),
                                    asio::use_awaitable);
         // The client sends close_notify and then waits for the server's, which never comes.
@@ -181,7 +181,7 @@ TEST_F(ClientTlsTest, CloseNotifyIsTheEndOfTheStreamAndABareCloseIsATruncation) 
           co_await tick.async_wait(asio::use_awaitable);
         }
       });
-  with_connection([](ClientTls& server,
+  with_connection([](TlsSocket& server,
                      asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
     co_await asio::async_write(client, asio::buffer(std::string("cut off")), asio::use_awaitable);
     // A FIN without close_notify (a close() would reset: the client left the server's

@@ -1,24 +1,24 @@
-// The server side of a client's TLS connection: OpenSSL writes the socket itself (a socket
-// BIO) and reads what the event loop read for it (a BIO over the bytes received).
+// A TLS connection on a TCP socket, either side: the server side of a client's connection
+// (accept) or the proxy's connection to the database (connect). OpenSSL writes the socket itself
+// (a socket BIO) and reads what the event loop read for it (a BIO over the bytes received).
 //
 // Asio's ssl::stream runs OpenSSL over a BIO pair: two 17 KiB buffers of its own per
-// connection, every record copied through them, and several more event-loop operations per
-// handshake. For a client that logs in, runs one transaction and leaves (the Lambda pattern),
-// that is a measurable part of a login's CPU, and of an idle client's memory
-// (bench/README.md has the figures).
+// connection, every record copied through them, a composed operation per read and per write,
+// and several more event-loop operations per handshake. For a client that logs in, runs one
+// transaction and leaves (the Lambda pattern), that is a measurable part of a login's CPU and
+// of an idle client's memory; for a backend, of every transaction (bench/README.md).
 //
-//   auto tls = ClientTls::make(std::move(socket), front_context);
+//   auto tls = TlsSocket::accept(std::move(socket), front_context);  // or connect(...)
 //   if (!tls) ...;
 //   if (auto ec = co_await (*tls)->handshake(); ec) log("tls_handshake_failed", ec.message());
 //   auto [ec, n] = co_await (*tls)->read_some(buffer);
 //   ec = co_await (*tls)->write(bytes);
 //   co_await (*tls)->shutdown();  // close_notify, as PostgreSQL sends it: once, no waiting
 //
-// Reading: Asio reads the socket into the caller's buffer, and those bytes are handed to
-// OpenSSL. Asio knows when the last read emptied the socket and then waits for the next bytes
-// without a system call; OpenSSL reading the socket itself would first fail a read with EAGAIN,
-// and a wait for readiness (async_wait) costs an epoll_ctl each time: two calls per request
-// saved (bench/README.md, session 9).
+// Reading: Asio reads the socket into the caller's buffer and those bytes are handed to
+// OpenSSL. (When OpenSSL read the socket itself, each wait for more bytes was a failed read
+// plus Asio's async_wait, which in Boost 1.74 re-arms the descriptor with epoll_ctl every time:
+// a system call more per read. Asio 1.74 still tries a read before it waits.)
 //
 // One operation of each direction at a time (a read and a write may be in flight together),
 // all on the socket's executor. After close() no OpenSSL call touches the file descriptor
@@ -41,20 +41,24 @@
 
 namespace writegate::proxy {
 
-class ClientTls {
+class TlsSocket {
  public:
   struct ReadResult {
     boost::system::error_code ec;
     std::size_t bytes = 0;
   };
 
-  static Result<std::unique_ptr<ClientTls>> make(boost::asio::ip::tcp::socket socket,
-                                                 SSL_CTX* context);
-  ~ClientTls();
-  ClientTls(const ClientTls&) = delete;
-  ClientTls& operator=(const ClientTls&) = delete;
+  // The server side (a client's connection) and the client side (to the database; set the
+  // name to verify on native_handle() before the handshake).
+  static Result<std::unique_ptr<TlsSocket>> accept(boost::asio::ip::tcp::socket socket,
+                                                   SSL_CTX* context);
+  static Result<std::unique_ptr<TlsSocket>> connect(boost::asio::ip::tcp::socket socket,
+                                                    SSL_CTX* context);
+  ~TlsSocket();
+  TlsSocket(const TlsSocket&) = delete;
+  TlsSocket& operator=(const TlsSocket&) = delete;
 
-  // The server's handshake; an error as Asio's ssl::stream reports it (its message names
+  // The handshake (as the side made); an error as Asio's ssl::stream reports it (its message names
   // OpenSSL's reason, e.g. "wrong version number"; a peer that closed: stream truncated).
   boost::asio::awaitable<boost::system::error_code> handshake();
 
@@ -63,6 +67,10 @@ class ClientTls {
 
   // All of bytes, or an error.
   boost::asio::awaitable<boost::system::error_code> write(std::string_view bytes);
+
+  // Writes bytes if the socket takes them now, without waiting: true when all of them went.
+  // (Best effort, for a last message before close().)
+  bool try_write(std::string_view bytes);
 
   // Sends close_notify without waiting for the client's (PostgreSQL's server does the same).
   // True when it went out at once; false when the socket is full: then shutdown() finishes it.
@@ -77,13 +85,18 @@ class ClientTls {
   bool release_buffers_if_idle();
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
+  SSL* native_handle() { return ssl_; }
   // The received bytes OpenSSL has not taken yet (the read BIO's).
   std::size_t pending_bytes() const { return received_.size() - received_offset_; }
+  // Bytes received and not read yet: the read BIO's or OpenSSL's (records taken, not read).
+  bool holds_unread() const { return pending_bytes() != 0 || SSL_has_pending(ssl_) == 1; }
   void cancel();  // ends the waits in flight with operation_aborted
   void close();   // closes the socket; every later operation fails
 
  private:
-  ClientTls(boost::asio::ip::tcp::socket socket, SSL* ssl);
+  TlsSocket(boost::asio::ip::tcp::socket socket, SSL* ssl);
+  static Result<std::unique_ptr<TlsSocket>> make(boost::asio::ip::tcp::socket socket,
+                                                 SSL_CTX* context, bool server);
 
   // Meets OpenSSL's wish: WANT_READ reads the socket into `scratch` and hands the bytes over
   // (eof marks the stream's end, which OpenSSL then reports), WANT_WRITE waits until the socket
