@@ -88,6 +88,14 @@ struct PooledBackend {
 
 using BackendHandle = std::shared_ptr<PooledBackend>;
 
+// What a fresh backend of a pool reports at login: the ParameterStatus values, in order, and the
+// same as the bytes a client gets after AuthenticationOk. Made once per pool and shared (a login
+// copies nothing, and a backend handed to another worker brings it along).
+struct PoolProfile {
+  std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> baseline;
+  std::string greeting;
+};
+
 // The cap on open backends across every worker's pool (each worker has a pool of its own, on
 // its own thread): a backend is opened only with a place reserved here.
 struct PoolBudget {
@@ -96,8 +104,14 @@ struct PoolBudget {
   std::atomic<int> reserved{0};         // open or opening, all workers
   std::atomic<int> max_connections{0};  // the database's, once a backend has said
   int workers = 1;
-  // Asks the other workers to close one idle backend each (set by the server; may be empty).
-  std::function<void(int from_worker)> trim_elsewhere;
+  // Asks the other workers for room: each hands `from_worker` an idle backend of `pool_id`, or
+  // closes an idle one of another pool (set by the server, run on their threads; may be empty).
+  std::function<void(int from_worker, const std::string& pool_id)> trim_elsewhere;
+  // Hands a backend (detached from this worker's loop) to worker `to`, which adopts it on its
+  // thread (set by the server; when empty, a backend that would move is closed instead).
+  std::function<void(int to, std::shared_ptr<PooledBackend> backend,
+                     std::shared_ptr<const PoolProfile> profile)>
+      hand_over;
   // Per worker: its backends open or opening, and its borrowers in line. Each worker writes its
   // own; the others read them (relaxed) to share the cap fairly (BackendPool::give_back).
   std::array<std::atomic<int>, kMaxWorkers> held{};
@@ -132,20 +146,21 @@ class BackendPool {
   // Closes it (pinned by a client that left, broken, or in doubt).
   void discard(BackendHandle backend);
 
-  // What a fresh backend of this pool reports at login: the ParameterStatus values, in order,
-  // and the same as the bytes a client gets after AuthenticationOk. Made once per pool and
-  // shared (a login copies nothing); null until one backend of the pool has logged in.
-  struct Profile {
-    std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> baseline;
-    std::string greeting;
-  };
+  // What a backend of this pool reports at login; null until one backend of the pool has logged
+  // in on this worker (or was handed to it).
+  using Profile = PoolProfile;
   std::shared_ptr<const Profile> profile(const std::string& pool_id) const;
+
+  // A backend another worker handed over (PoolBudget::hand_over), on this worker's thread: it
+  // joins this worker's loop and goes to the first borrower in line for its pool, or idle.
+  void adopt(BackendHandle backend, std::shared_ptr<const Profile> profile);
 
   // Refuses new borrows, wakes every borrower in line and closes the idle backends.
   void shut_down();
-  // Closes the backend idle the longest, of any pool, if idle for kLendAfter (another worker
-  // needs the room).
-  void close_one_idle();
+  // Another worker's borrowers of `pool_id` wait and the cap is spent: hands it this worker's
+  // backend of that pool idle the longest, or else closes the one idle the longest of
+  // any pool; either only if idle for kLendAfter.
+  void make_room(int for_worker, const std::string& pool_id);
 
   int capacity() const;  // the cap on open backends now, all workers together
   int open() const { return open_; }
@@ -173,10 +188,15 @@ class BackendPool {
   void arm_janitor();
   void trim_idle();
   bool try_reserve();  // a place in the budget for one more backend
-  // Whether this worker, with `more` backends, holds more than its share of the cap (the cap
-  // over the workers, rounded up) while another worker has borrowers in line and holds less than
-  // its own (rounded down).
-  bool over_fair_share(int more) const;
+  // The worker owed a backend when this one, with `more` backends, holds more than its share
+  // of the cap (the cap over the workers, rounded up) while that one has borrowers in line and
+  // holds less than its own (rounded down); -1 when none is.
+  int worker_short_of_share(int more) const;
+  // Moves a backend no one holds to another worker (closed if it cannot move).
+  void lend(BackendHandle backend, int to);
+  // A backend no one holds: to the first borrower in line for its pool, else idle (or closed,
+  // if borrowers of another pool wait and the cap is spent).
+  void place(BackendHandle backend);
   void publish_counts();  // held / in_line of this worker, for the others
   void unreserve();
   Waiter* first_waiter() const;  // the first in line not handed a backend yet

@@ -1644,14 +1644,30 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
         state->budget, worker->index);
     state->workers.push_back(raw);
   }
-  // A worker whose borrowers wait while the budget is spent asks the others to close an idle
-  // backend (each on its own thread).
-  state->budget->trim_elsewhere = [shared = std::weak_ptr<Shared>(state)](int from) {
+  // A worker whose borrowers wait while the budget is spent asks the others for room (each on its
+  // own thread): an idle backend of the pool, handed over, or one of another pool closed.
+  state->budget->trim_elsewhere = [shared = std::weak_ptr<Shared>(state)](
+                                      int from, const std::string& pool_id) {
     auto alive = shared.lock();
     if (!alive) return;
     for (ProxyServer::State* worker : alive->workers) {
       if (worker->index == from) continue;
-      asio::post(worker->io, [worker] { worker->pool->close_one_idle(); });
+      asio::post(worker->io, [worker, from, pool_id] { worker->pool->make_room(from, pool_id); });
+    }
+  };
+  // A backend moves to another worker: adopted there, on its thread.
+  state->budget->hand_over = [shared = std::weak_ptr<Shared>(state)](
+                                 int to, BackendHandle backend,
+                                 std::shared_ptr<const BackendPool::Profile> profile) {
+    auto alive = shared.lock();
+    if (!alive) return;  // stopping: the backend's descriptor is closed with it
+    for (ProxyServer::State* worker : alive->workers) {
+      if (worker->index != to) continue;
+      asio::post(worker->io,
+                 [worker, backend = std::move(backend), profile = std::move(profile)]() mutable {
+                   worker->pool->adopt(std::move(backend), std::move(profile));
+                 });
+      return;
     }
   };
   state->auth = std::make_unique<IamAuthenticator>(

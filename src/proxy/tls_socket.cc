@@ -1,11 +1,13 @@
 #include "proxy/tls_socket.h"
 
 #include <openssl/err.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/ssl/error.hpp>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace writegate::proxy {
@@ -89,8 +91,9 @@ TlsSocket::TlsSocket(asio::ip::tcp::socket socket, SSL* ssl)
     : socket_(std::move(socket)), ssl_(ssl) {}
 
 TlsSocket::~TlsSocket() {
-  SSL_free(ssl_);
-}  // The socket BIO does not close the descriptor.
+  SSL_free(ssl_);  // The socket BIO does not close the descriptor.
+  if (detached_ >= 0) ::close(detached_);
+}
 
 // The read BIO: the bytes Asio received, then (once the peer closed) the end of the stream,
 // which OpenSSL reports as a truncation unless close_notify came first, as with a socket BIO.
@@ -276,6 +279,32 @@ void TlsSocket::cancel() {
 void TlsSocket::close() {
   error_code ignored;
   socket_.close(ignored);
+  if (detached_ >= 0) ::close(std::exchange(detached_, -1));
+}
+
+error_code TlsSocket::detach() {
+  if (!socket_.is_open()) return asio::error::bad_descriptor;
+  error_code ec;
+  const auto local = socket_.local_endpoint(ec);
+  if (ec) return ec;
+  const int fd = socket_.release(ec);
+  if (ec) return ec;
+  detached_ = fd;
+  detached_v6_ = local.protocol() == asio::ip::tcp::v6();
+  return {};
+}
+
+error_code TlsSocket::attach(const asio::any_io_executor& executor) {
+  if (detached_ < 0) return asio::error::bad_descriptor;
+  asio::ip::tcp::socket socket(executor);
+  error_code ec;
+  socket.assign(detached_v6_ ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), detached_, ec);
+  if (ec) return ec;  // still ours: close() or the destructor closes it
+  detached_ = -1;
+  socket_ = std::move(socket);
+  // Asio's own record that the descriptor is non-blocking (it already is: make()).
+  socket_.non_blocking(true, ec);
+  return ec;
 }
 
 }  // namespace writegate::proxy

@@ -93,6 +93,14 @@ class TlsSocket {
   void cancel();  // ends the waits in flight with operation_aborted
   void close();   // closes the socket; every later operation fails
 
+  // Moves the connection to another event loop (a pooled backend one worker hands to another),
+  // with no operation in flight: detach() on the thread of the loop it is on (the descriptor
+  // leaves that loop's epoll set), then attach() on the new loop's thread. The TLS session, its
+  // buffers and the descriptor stay as they are. Between the two, socket() is closed and the
+  // descriptor is this object's: close() or the destructor closes it if it never arrives.
+  boost::system::error_code detach();
+  boost::system::error_code attach(const boost::asio::any_io_executor& executor);
+
  private:
   TlsSocket(boost::asio::ip::tcp::socket socket, SSL* ssl);
   static Result<std::unique_ptr<TlsSocket>> make(boost::asio::ip::tcp::socket socket,
@@ -117,6 +125,8 @@ class TlsSocket {
   std::uint64_t operations_ = 0;       // handshakes, reads and writes started
   std::uint64_t operations_seen_ = 0;  // as of the last release_buffers_if_idle()
   bool buffers_released_ = false;      // and no operation since
+  int detached_ = -1;                  // the descriptor between detach() and attach()
+  bool detached_v6_ = false;
 };
 
 }  // namespace writegate::proxy

@@ -6,11 +6,13 @@
 // clang-format on
 #include "proxy/tls_socket.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/ssl.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "pki/pki.h"
 
@@ -193,6 +195,53 @@ TEST_F(TlsSocketTest, CloseNotifyIsTheEndOfTheStreamAndABareCloseIsATruncation) 
     EXPECT_EQ(end, asio::ssl::error::stream_truncated) << end.message();
     EXPECT_EQ(n, 0u);
   });
+}
+
+// A pooled backend handed to another worker moves to that worker's event loop: the TLS session
+// carries on there (bytes that came while it moved included), and back again; one that never
+// arrives has its descriptor closed.
+TEST_F(TlsSocketTest, AConnectionMovesToAnotherEventLoopAndBackWithItsSession) {
+  asio::io_context other;
+  auto keep = asio::make_work_guard(other);
+  std::thread other_thread([&] { other.run(); });
+  with_connection(
+      [&other](TlsSocket& server, asio::ssl::stream<tcp::socket>& client) -> asio::awaitable<void> {
+        const auto home = server.socket().get_executor();
+        EXPECT_EQ(server.attach(home), asio::error::bad_descriptor) << "attached without detach";
+        EXPECT_FALSE(server.detach());
+        EXPECT_FALSE(server.socket().is_open());
+        EXPECT_EQ(server.detach(), asio::error::bad_descriptor) << "detached twice";
+        // Sent while the connection belongs to no loop.
+        co_await asio::async_write(client, asio::buffer(std::string("while moving")),
+                                   asio::use_awaitable);
+        const std::thread::id there = co_await asio::co_spawn(
+            other,
+            [&server, &other]() -> asio::awaitable<std::thread::id> {
+              EXPECT_FALSE(server.attach(other.get_executor()));
+              EXPECT_TRUE(server.socket().is_open());
+              EXPECT_EQ(co_await read_exactly(server, 12, 64), "while moving");
+              EXPECT_FALSE(co_await server.write("from the other loop"));
+              EXPECT_FALSE(server.detach());
+              co_return std::this_thread::get_id();
+            },
+            asio::use_awaitable);
+        EXPECT_NE(there, std::this_thread::get_id());
+        std::string got(19, '\0');
+        co_await asio::async_read(client, asio::buffer(got), asio::use_awaitable);
+        EXPECT_EQ(got, "from the other loop");
+        // Home again.
+        EXPECT_FALSE(server.attach(home));
+        co_await asio::async_write(client, asio::buffer(std::string("home")), asio::use_awaitable);
+        EXPECT_EQ(co_await read_exactly(server, 4, 64), "home");
+        // Detached and closed without arriving anywhere: the descriptor is closed.
+        const int fd = server.socket().native_handle();
+        EXPECT_FALSE(server.detach());
+        EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "closed by detach";
+        server.close();
+        EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the descriptor of a detached connection leaked";
+      });
+  keep.reset();
+  other_thread.join();
 }
 
 }  // namespace
