@@ -174,9 +174,9 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
                                    "shutdown_grace",
                                    "workers"}));
     if (const auto p = root["pool"]) {
-      WG_RETURN_IF_ERROR(check_keys(
-          f, p, "pool",
-          {"max_database_connections", "max_prepared_statements", "connection_borrow_timeout_ms"}));
+      WG_RETURN_IF_ERROR(check_keys(f, p, "pool",
+                                    {"max_database_connections", "max_prepared_statements",
+                                     "connection_borrow_timeout_ms", "idle_timeout_ms"}));
       WG_RETURN_IF_ERROR(read_int(f, p["max_database_connections"], "pool.max_database_connections",
                                   1, 100000, c.max_database_connections));
       WG_RETURN_IF_ERROR(read_int(f, p["max_prepared_statements"], "pool.max_prepared_statements",
@@ -184,6 +184,8 @@ Result<ProxyConfig> load_config(const spec::Spec& spec, const std::string& confi
       WG_RETURN_IF_ERROR(read_int(f, p["connection_borrow_timeout_ms"],
                                   "pool.connection_borrow_timeout_ms", 1, 3'600'000,
                                   c.connection_borrow_timeout_ms));
+      WG_RETURN_IF_ERROR(read_int(f, p["idle_timeout_ms"], "pool.idle_timeout_ms", 1, 86'400'000,
+                                  c.pool_idle_timeout_ms));
     }
     if (root["listen"]) {
       const std::string listen = root["listen"].Scalar();

@@ -44,6 +44,8 @@
 //                                    # the database's max_connections)
 //     max_prepared_statements: 100   # per database connection
 //     connection_borrow_timeout_ms: 120000   # overrides the spec's (seconds), for tests
+//     idle_timeout_ms: 60000         # a backend over max_idle_connections_percent is closed
+//                                    # once idle this long
 #pragma once
 
 #include <cstdint>
@@ -115,6 +117,7 @@ struct ProxyConfig {
   int max_connections_percent = 100;
   int max_idle_connections_percent = 50;
   int connection_borrow_timeout_ms = 120'000;
+  int pool_idle_timeout_ms = 60'000;
   std::string init_query;
   bool exclude_variable_sets = false;  // session_pinning_filters: [EXCLUDE_VARIABLE_SETS]
   int max_database_connections = 0;

@@ -486,7 +486,7 @@ void BackendPool::place(BackendHandle backend) {
 void BackendPool::arm_janitor() {
   if (janitor_armed_ || shut_down_) return;
   janitor_armed_ = true;
-  janitor_.expires_after(kIdleGrace);
+  janitor_.expires_after(settings_.idle_timeout);
   janitor_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code ec) {
     if (ec || alive.expired()) return;
     janitor_armed_ = false;
@@ -494,7 +494,8 @@ void BackendPool::arm_janitor() {
   });
 }
 
-// Closes idle backends over the cap, those idle longest first, once idle for kIdleGrace.
+// Closes idle backends over the cap, those idle longest first, once idle for
+// settings_.idle_timeout.
 void BackendPool::trim_idle() {
   const auto now = Clock::now();
   while (idle_count_ > max_idle()) {
@@ -505,7 +506,7 @@ void BackendPool::trim_idle() {
         oldest = &pool;
       }
     }
-    if (!oldest || now - oldest->idle.front()->idle_since < kIdleGrace) break;
+    if (!oldest || now - oldest->idle.front()->idle_since < settings_.idle_timeout) break;
     BackendHandle victim = std::move(oldest->idle.front());
     oldest->idle.pop_front();
     --idle_count_;

@@ -59,6 +59,9 @@ struct PoolSettings {
   int max_database_connections = 0;           // > 0: an absolute cap instead of the percentage
   std::string init_query;                     // run on every new backend; empty: none
   std::size_t max_prepared_statements = 100;  // per backend
+  // Idle backends over MaxIdleConnectionsPercent are closed once idle this long (not at once:
+  // a bursty load would log in new backends at every burst).
+  std::chrono::milliseconds idle_timeout{60'000};
 };
 
 struct PooledBackend {
@@ -219,8 +222,6 @@ class BackendPool {
   int idle_count_ = 0;
   std::uint64_t next_id_ = 0;
   bool shut_down_ = false;
-  // Idle backends over MaxIdleConnectionsPercent are closed once idle this long.
-  static constexpr std::chrono::seconds kIdleGrace{5};
   // Another worker's request for room closes only a backend idle at least this long: one
   // given back a moment ago is this worker's next transaction's (closing it made both workers
   // log in new backends all the time: 800 backend logins in 8 s of pgbench -S -c 32).

@@ -1633,12 +1633,12 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(ProxyConfig config,
     ProxyServer::State* raw = worker.get();
     worker->pool = std::make_unique<BackendPool>(
         worker->io.get_executor(), state->back_tls, c.backend,
-        PoolSettings{
-            .max_connections_percent = c.max_connections_percent,
-            .max_idle_connections_percent = c.max_idle_connections_percent,
-            .max_database_connections = c.max_database_connections,
-            .init_query = c.init_query,
-            .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements)},
+        PoolSettings{.max_connections_percent = c.max_connections_percent,
+                     .max_idle_connections_percent = c.max_idle_connections_percent,
+                     .max_database_connections = c.max_database_connections,
+                     .init_query = c.init_query,
+                     .max_prepared_statements = static_cast<std::size_t>(c.max_prepared_statements),
+                     .idle_timeout = std::chrono::milliseconds(c.pool_idle_timeout_ms)},
         state->metrics,
         [raw](std::string user, bool fresh) { return fetch_password(raw, std::move(user), fresh); },
         state->budget, worker->index);

@@ -76,6 +76,18 @@ TEST_F(ProxyConfigTest, LogRotationAndTheSettingsFile) {
   EXPECT_THAT(c.error().message(), HasSubstr("log_keep: expected 1..1000"));
 }
 
+TEST_F(ProxyConfigTest, IdleBackendsOverTheIdleCapCloseAfterAMinuteUnlessSetOtherwise) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->pool_idle_timeout_ms, 60'000);
+  c = load("pool: {idle_timeout_ms: 2500}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->pool_idle_timeout_ms, 2'500);
+  c = load("pool: {idle_timeout_ms: 0}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error().message(), HasSubstr("pool.idle_timeout_ms"));
+}
+
 TEST_F(ProxyConfigTest, BackendAuthIamSendsTokensAsCleartextPasswordsOnly) {
   auto c = load("");
   ASSERT_TRUE(c.ok()) << c.error().message();
