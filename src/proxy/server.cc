@@ -1204,12 +1204,17 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     cleanup_timer_.expires_after(kCleanupTimeout);
-    cleanup_timer_.async_wait([backend = std::weak_ptr<PooledBackend>(attached_)](error_code ec) {
+    // Only while this session still holds it: a timer that had already fired when detach()
+    // cancelled it must not touch a backend that is back in the pool, or handed to another
+    // worker (its thread).
+    cleanup_timer_.async_wait([weak = weak_from_this(),
+                               backend = std::weak_ptr<PooledBackend>(attached_)](error_code ec) {
       if (ec) return;
-      if (auto held = backend.lock()) {
-        held->broken = true;
-        held->stream->close();
-      }
+      auto self = weak.lock();
+      auto held = backend.lock();
+      if (!self || !held || self->attached_ != held) return;
+      held->broken = true;
+      held->stream->close();
     });
   }
 

@@ -771,6 +771,39 @@ TEST_F(PoolTest, AClientThatVanishesMidTransactionIsRolledBackBeforeAnyoneElseGe
   PQfinish(b);
 }
 
+TEST_F(PoolTest, ABackendStillBusyTenSecondsAfterItsClientVanishedIsClosedNotReused) {
+  // The client leaves during a 14 s query: its backend owes an answer, so it cannot be rolled
+  // back yet; after the cleanup deadline (10 s) the proxy closes it rather than wait on.
+  auto proxy = proxy_with(1, 120'000, [](proxy::ProxyConfig& c) { c.workers = 1; });
+  ASSERT_NE(proxy, nullptr);
+  const std::string token = token_for(proxy->port());
+  const auto& m = proxy->server().metrics();
+  PGconn* a = open(proxy->port(), token);
+  ASSERT_EQ(run(a, "INSERT INTO foo.test_table (column1) VALUES ('before')"), "");
+  ASSERT_EQ(m.database_connections.load(), 1);
+  ASSERT_EQ(PQsendQuery(a, "SELECT pg_sleep(14)"), 1);
+  for (int i = 0; i < 100 && admin_count("SELECT count(*) FROM pg_stat_activity WHERE usename = "
+                                         "'lambda_writer' AND query LIKE 'SELECT pg_sleep%' "
+                                         "AND state = 'active'") != 1;
+       ++i)
+    std::this_thread::sleep_for(50ms);
+  const auto left = std::chrono::steady_clock::now();
+  ::shutdown(PQsocket(a), SHUT_RDWR);  // gone without a word
+  while (m.database_connections.load() != 0 &&
+         std::chrono::steady_clock::now() - left < std::chrono::seconds(13))
+    std::this_thread::sleep_for(50ms);
+  const auto waited = std::chrono::steady_clock::now() - left;
+  // Closed by the deadline, before the query's answer (14 s) could have let it go back.
+  EXPECT_EQ(m.database_connections.load(), 0) << "still open 13 s after its client left";
+  EXPECT_GE(waited, std::chrono::seconds(9)) << "closed before the cleanup deadline";
+  // The next client gets a new backend and works.
+  PGconn* b = open(proxy->port(), token);
+  EXPECT_EQ(run(b, "INSERT INTO foo.test_table (column1) VALUES ('after')"), "");
+  EXPECT_EQ(rows("column1 = 'after'"), 1);
+  PQfinish(a);
+  PQfinish(b);
+}
+
 TEST_F(PoolTest, APostgresqlRestartUnderLoadIsWaitedOutAndNoClientGetsABrokenBackend) {
   auto proxy = proxy_with(4);
   ASSERT_NE(proxy, nullptr);
