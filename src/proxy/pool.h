@@ -112,8 +112,7 @@ struct PoolBudget {
   std::function<void(int from_worker, const std::string& pool_id)> trim_elsewhere;
   // Hands a backend (detached from this worker's loop) to worker `to`, which adopts it on its
   // thread (set by the server; when empty, a backend that would move is closed instead).
-  std::function<void(int to, std::shared_ptr<PooledBackend> backend,
-                     std::shared_ptr<const PoolProfile> profile)>
+  std::function<void(int to, BackendHandle backend, std::shared_ptr<const PoolProfile> profile)>
       hand_over;
   // Per worker: its backends open or opening, and its borrowers in line. Each worker writes its
   // own; the others read them (relaxed) to share the cap fairly (BackendPool::give_back).
