@@ -301,8 +301,9 @@ Status read_proxy(const Reader& r, const YAML::Node& node, ProxySpec& proxy) {
 
 Status read_function(const Reader& r, const YAML::Node& node, FunctionSpec& fn) {
   const std::string f = "function";
-  WG_RETURN_IF_ERROR(r.expect_map(
-      node, f, {"name", "runtime", "architecture", "timeout", "memory_size", "security_group"}));
+  WG_RETURN_IF_ERROR(r.expect_map(node, f,
+                                  {"name", "runtime", "architecture", "timeout", "memory_size",
+                                   "reserved_concurrency", "security_group"}));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "name", fn.name));
   if (!std::regex_match(fn.name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
     return r.error_at(node["name"], "function.name",
@@ -315,7 +316,50 @@ Status read_function(const Reader& r, const YAML::Node& node, FunctionSpec& fn) 
   WG_RETURN_IF_ERROR(r.read_choice(node, f, "architecture", {"x86_64", "arm64"}, fn.architecture));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "timeout", 1, 900, fn.timeout_seconds));
   WG_RETURN_IF_ERROR(r.read_int(node, f, "memory_size", 128, 10240, fn.memory_mb));
+  WG_RETURN_IF_ERROR(
+      r.read_int(node, f, "reserved_concurrency", 0, 100000, fn.reserved_concurrency));
   WG_RETURN_IF_ERROR(r.read_string(node, f, "security_group", fn.security_group));
+  return {};
+}
+
+Status read_deploy(const Reader& r, const YAML::Node& node, DeploySpec& deploy) {
+  const std::string f = "deploy";
+  WG_RETURN_IF_ERROR(r.expect_map(node, f,
+                                  {"cluster", "engine_version", "instance_class", "min_capacity",
+                                   "max_capacity", "log_retention_days"}));
+  WG_RETURN_IF_ERROR(r.read_choice(node, f, "cluster", {"create", "existing"}, deploy.cluster));
+  WG_RETURN_IF_ERROR(r.read_matching(node, f, "engine_version", std::regex("[0-9]{2}\\.[0-9]{1,2}"),
+                                     "an Aurora PostgreSQL version such as 15.10",
+                                     deploy.engine_version));
+  WG_RETURN_IF_ERROR(r.read_matching(
+      node, f, "instance_class", std::regex("db\\.[a-z0-9]+(\\.[a-z0-9]+)?"),
+      "a DB instance class such as db.serverless or db.r6g.large", deploy.instance_class));
+  for (const char* key : {"min_capacity", "max_capacity"}) {
+    if (!node[key]) continue;
+    double& value = std::string(key) == "min_capacity" ? deploy.min_capacity : deploy.max_capacity;
+    double read = 0;
+    if (!node[key].IsScalar() || !YAML::convert<double>::decode(node[key], read)) {
+      return r.error_at(node[key], f + "." + key, "expected a number of ACUs");
+    }
+    // Serverless v2: 0 to 256 ACUs in steps of 0.5.
+    if (read < 0 || read > 256 || read * 2 != static_cast<double>(static_cast<int>(read * 2))) {
+      return r.error_at(node[key], f + "." + key, "expected 0 to 256 in steps of 0.5");
+    }
+    value = read;
+  }
+  if (deploy.min_capacity > deploy.max_capacity) {
+    return r.error_at(node["min_capacity"] ? node["min_capacity"] : node, f + ".min_capacity",
+                      "is above deploy.max_capacity");
+  }
+  WG_RETURN_IF_ERROR(r.read_int(node, f, "log_retention_days", 1, 3653, deploy.log_retention_days));
+  static const std::set<int> kRetention = {1,    3,    5,    7,    14,   30,  60,  90,
+                                           120,  150,  180,  365,  400,  545, 731, 1096,
+                                           1827, 2192, 2557, 2922, 3288, 3653};
+  if (!kRetention.contains(deploy.log_retention_days)) {
+    return r.error_at(node["log_retention_days"], f + ".log_retention_days",
+                      "CloudWatch Logs keeps 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, "
+                      "545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 days");
+  }
   return {};
 }
 
@@ -473,9 +517,9 @@ Result<Spec> parse(std::string_view yaml_text, std::string_view origin) {
   Spec spec;
   if (root.IsNull()) return spec;  // an empty file is the defaults
   try {
-    WG_RETURN_IF_ERROR(r.expect_map(
-        root, "",
-        {"region", "account_id", "database", "proxy", "function", "iam", "security_groups"}));
+    WG_RETURN_IF_ERROR(r.expect_map(root, "",
+                                    {"region", "account_id", "database", "proxy", "function", "iam",
+                                     "security_groups", "deploy"}));
     WG_RETURN_IF_ERROR(r.read_string(root, "", "region", spec.region));
     if (!std::regex_match(spec.region, kRegion)) {
       return r.error_at(root["region"], "region",
@@ -493,6 +537,7 @@ Result<Spec> parse(std::string_view yaml_text, std::string_view origin) {
     if (root["security_groups"]) {
       WG_RETURN_IF_ERROR(read_security_groups(r, root["security_groups"], spec.security_groups));
     }
+    if (root["deploy"]) WG_RETURN_IF_ERROR(read_deploy(r, root["deploy"], spec.deploy));
     WG_RETURN_IF_ERROR(check_attachments(r, root, spec));
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on conversions of odd nodes (e.g. a mapping as a key).
@@ -620,6 +665,8 @@ std::string emit(const Spec& s, bool comments) {
   out << "  architecture: " << s.function.architecture << "\n";
   out << "  timeout: " << s.function.timeout_seconds << "\n";
   out << "  memory_size: " << s.function.memory_mb << "\n";
+  c("  # ReservedConcurrentExecutions on AWS; 0: none reserved.\n");
+  out << "  reserved_concurrency: " << s.function.reserved_concurrency << "\n";
   c("  # The security group the function wears (one of security_groups below).\n");
   out << "  security_group: " << s.function.security_group << "\n\n";
   c("# IAM roles: the function's (rds-db:connect only) and the proxy's (its secret only).\n");
@@ -635,6 +682,16 @@ std::string emit(const Spec& s, bool comments) {
     emit_rules(out, "ingress", group.ingress);
     emit_rules(out, "egress", group.egress);
   }
+  c("\n# What only the AWS deployment needs (`writegate render`); the local stack ignores it.\n"
+    "# cluster: create (the template makes the Aurora cluster) or existing (database.cluster).\n");
+  out << "\ndeploy:\n";
+  out << "  cluster: " << s.deploy.cluster << "\n";
+  out << "  engine_version: \"" << s.deploy.engine_version << "\"\n";
+  out << "  instance_class: " << s.deploy.instance_class << "\n";
+  c("  # Serverless v2 capacity in ACUs (db.serverless only).\n");
+  out << "  min_capacity: " << s.deploy.min_capacity << "\n";
+  out << "  max_capacity: " << s.deploy.max_capacity << "\n";
+  out << "  log_retention_days: " << s.deploy.log_retention_days << "\n";
   return out.str();
 }
 }  // namespace

@@ -76,12 +76,28 @@ struct FunctionSpec {
   std::string architecture = "x86_64";
   int timeout_seconds = 30;
   int memory_mb = 256;
+  // ReservedConcurrentExecutions on AWS; 0: none reserved (the account's pool is shared).
+  int reserved_concurrency = 0;
   std::string security_group = "lambda-sg";  // the group the function wears (security_groups)
 };
 
 struct IamSpec {
   std::string lambda_role = "lambda-aurora-writer-role";
   std::string proxy_role = "rds-proxy-role";
+};
+
+// What only the AWS deployment needs (`writegate render`); the local stack ignores it.
+struct DeploySpec {
+  // "create": the template creates the Aurora cluster (IAM database authentication on, storage
+  // encrypted, master password managed by Secrets Manager, deletion protection). "existing":
+  // the cluster named database.cluster exists; the template takes its resource id as a
+  // parameter and the rendered CLI script turns IAM authentication on and attaches aurora-sg.
+  std::string cluster = "create";
+  std::string engine_version = "15.10";          // aurora-postgresql, the local stack's major
+  std::string instance_class = "db.serverless";  // the writer instance (Serverless v2 by default)
+  double min_capacity = 0.5;                     // Serverless v2 ACUs (db.serverless only)
+  double max_capacity = 4;
+  int log_retention_days = 30;  // the function's and the proxy's log groups
 };
 
 struct SecurityGroupRule {
@@ -105,6 +121,7 @@ struct Spec {
   FunctionSpec function;
   IamSpec iam;
   std::vector<SecurityGroup> security_groups = default_security_groups();
+  DeploySpec deploy;
 
   static std::vector<SecurityGroup> default_security_groups();
 };

@@ -79,8 +79,23 @@ INSTANTIATE_TEST_SUITE_P(
     Spec, BadSpecTest,
     ::testing::Values(
         BadSpec{"regoin: us-east-1\n",
-                "w.yaml:1:1: regoin: unknown key; allowed keys: account_id, database, function, "
-                "iam, proxy, region, security_groups"},
+                "w.yaml:1:1: regoin: unknown key; allowed keys: account_id, database, deploy, "
+                "function, iam, proxy, region, security_groups"},
+        BadSpec{"deploy:\n  cluster: maybe\n",
+                "w.yaml:2:12: deploy.cluster: 'maybe' is not allowed; use create | existing"},
+        BadSpec{"deploy:\n  log_retention_days: 31\n",
+                "w.yaml:2:23: deploy.log_retention_days: CloudWatch Logs keeps 1, 3, 5, 7, 14, 30, "
+                "60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or "
+                "3653 days"},
+        BadSpec{"deploy:\n  engine_version: latest\n",
+                "w.yaml:2:19: deploy.engine_version: 'latest' is not an Aurora PostgreSQL version "
+                "such as 15.10"},
+        BadSpec{"deploy:\n  min_capacity: 0.3\n",
+                "w.yaml:2:17: deploy.min_capacity: expected 0 to 256 in steps of 0.5"},
+        BadSpec{"deploy:\n  min_capacity: 8\n",
+                "w.yaml:2:17: deploy.min_capacity: is above deploy.max_capacity"},
+        BadSpec{"function:\n  reserved_concurrency: -1\n",
+                "w.yaml:2:25: function.reserved_concurrency: must be between 0 and 100000"},
         BadSpec{"database:\n  write_mode: loose\n",
                 "w.yaml:2:15: database.write_mode: 'loose' is not allowed; use strict | keyed"},
         BadSpec{"database:\n  port: many\n",
