@@ -148,8 +148,9 @@ Result<Decoded> FrameDecoder::decode_startup_packet() {
   if (data.size() < 4) return Decoded{};
   uint32_t length = read_u32(data, 0);
   if (length < 8) {
-    return Error::invalid_argument("invalid startup packet length " + std::to_string(length) +
-                                   " (less than 8)");
+    // Out of range as a length over the cap is: PostgreSQL closes on both without a word.
+    return Error::out_of_range("invalid startup packet length " + std::to_string(length) +
+                               " (less than 8)");
   }
   size_t body_size = size_t{length} - 4;
   if (length > 0x7fffffffu || body_size > options_.limits.max_startup_packet) {
@@ -173,8 +174,10 @@ Result<Decoded> FrameDecoder::decode_startup_packet() {
     kind = code == kSslRequestCode ? FrameKind::kSslRequest : FrameKind::kGssEncRequest;
   } else if (code == kCancelRequestCode) {
     if (length != 16) {
-      return Error::invalid_argument("CancelRequest has length " + std::to_string(length) +
-                                     " (expected 16)");
+      // Out of range, as PostgreSQL sees it too: it closes without a word ("invalid length of
+      // startup packet").
+      return Error::out_of_range("CancelRequest has length " + std::to_string(length) +
+                                 " (expected 16)");
     }
     kind = FrameKind::kCancelRequest;
   } else if ((code >> 16) != 3) {

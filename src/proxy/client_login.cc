@@ -130,6 +130,15 @@ LoginStep ClientLogin::on_token_frame(const pgwire::Frame& frame) {
 }
 
 LoginStep ClientLogin::on_decode_error(const Error& error) {
+  if (state_ == State::kStartup && error.code() == ErrorCode::kOutOfRange) {
+    // A startup packet whose length is out of range (node-postgres sends Terminate, 'X' 0 0 0
+    // 4, when it hangs up before TLS): PostgreSQL closes without a word and only logs "invalid
+    // length of startup packet". An answer here would be read as the answer to the client's
+    // SSLRequest.
+    LoginStep step = close("refused", "invalid_startup_length");
+    step.detail = error.message();
+    return step;
+  }
   return refuse(pgwire::sqlstate::kProtocolViolation,
                 "invalid message from client: " + error.message(), "protocol_violation");
 }

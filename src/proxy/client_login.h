@@ -80,7 +80,9 @@ class ClientLogin {
 
   // The next complete frame from the client; `bytes_after`: what the decoder holds beyond it.
   LoginStep on_client_frame(const pgwire::Frame& frame, std::size_t bytes_after);
-  // The client's bytes do not decode.
+  // The client's bytes do not decode: a FATAL 08P01, except for a startup packet whose length
+  // is out of range (the decoder's kOutOfRange before the startup message), closed without a
+  // word as PostgreSQL closes it.
   LoginStep on_decode_error(const Error& error);
   // The client closed or the read failed while the login waited for it (`reason` for the log:
   // client_closed, auth_timeout, ...). A client that leaves before its startup packet (a

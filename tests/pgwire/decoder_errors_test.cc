@@ -45,9 +45,9 @@ std::string startup_body(std::string_view params) {
 // ---- Startup phase ----------------------------------------------------------------------------
 
 TEST(StartupErrors, LengthBelowEight) {
-  expect_error(FrameDecoder::frontend(), be32(4), ErrorCode::kInvalidArgument,
+  expect_error(FrameDecoder::frontend(), be32(4), ErrorCode::kOutOfRange,
                "invalid startup packet length 4 (less than 8)");
-  expect_error(FrameDecoder::frontend(), be32(0), ErrorCode::kInvalidArgument,
+  expect_error(FrameDecoder::frontend(), be32(0), ErrorCode::kOutOfRange,
                "invalid startup packet length 0 (less than 8)");
 }
 
@@ -107,7 +107,7 @@ TEST(StartupErrors, SpecialRequestsWithWrongLengths) {
   expect_error(FrameDecoder::frontend(), be32(12) + be32(80877104) + be32(0),
                ErrorCode::kInvalidArgument, "GSSENCRequest has length 12 (expected 8)");
   expect_error(FrameDecoder::frontend(), be32(12) + be32(80877102) + be32(1),
-               ErrorCode::kInvalidArgument, "CancelRequest has length 12 (expected 16)");
+               ErrorCode::kOutOfRange, "CancelRequest has length 12 (expected 16)");
 }
 
 TEST(StartupErrors, EncryptionRequestsAtMostOnceEach) {

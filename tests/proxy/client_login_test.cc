@@ -97,6 +97,36 @@ class ClientLoginTest : public ::testing::Test {
   ClientLogin login_{ClientLoginSettings{.databases = {"mydb", "other"}}};
 };
 
+TEST_F(ClientLoginTest, AStartupLengthOutOfRangeClosesWithoutAWordAsPostgresqlDoes) {
+  // node-postgres hanging up before TLS: Terminate ('X' 0 0 0 4) where a startup packet goes.
+  auto step = feed(std::string("X\0\0\0\4", 5));
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->action, LoginAction::kClose);
+  EXPECT_EQ(step->to_client, "");
+  EXPECT_EQ(step->outcome, "refused");
+  EXPECT_EQ(step->reason, "invalid_startup_length");
+  EXPECT_EQ(step->detail, "startup packet length 1476395008 exceeds the limit of 10004 bytes");
+  EXPECT_EQ(login_.state(), ClientLogin::State::kClosed);
+}
+
+TEST_F(ClientLoginTest, AStartupLengthBelowEightClosesWithoutAWordToo) {
+  auto step = feed(std::string("\0\0\0\4", 4));
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->action, LoginAction::kClose);
+  EXPECT_EQ(step->to_client, "");
+  EXPECT_EQ(step->reason, "invalid_startup_length");
+  EXPECT_EQ(step->detail, "invalid startup packet length 4 (less than 8)");
+}
+
+TEST_F(ClientLoginTest, ACancelRequestOfTheWrongLengthClosesWithoutAWord) {
+  auto step = feed(std::string("\0\0\0\x0c\x04\xd2\x16\x2e\0\0\0\1", 12));
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(step->action, LoginAction::kClose);
+  EXPECT_EQ(step->to_client, "");
+  EXPECT_EQ(step->reason, "invalid_startup_length");
+  EXPECT_EQ(step->detail, "CancelRequest has length 12 (expected 16)");
+}
+
 TEST_F(ClientLoginTest, TheWholeLoginOverTls) {
   auto step = up_to_token({{"user", "lambda_writer"},
                            {"database", "mydb"},
@@ -199,7 +229,8 @@ TEST_F(ClientLoginTest, AMessageBeforeTheStartupPacketIsAProtocolViolation) {
 }
 
 TEST_F(ClientLoginTest, BytesThatDoNotDecodeAreAProtocolViolation) {
-  auto step = feed(std::string("\x00\x00\x00\x02", 4));  // a length below the minimum
+  // Protocol 2.0: PostgreSQL answers it too (a length out of range it does not: see below).
+  auto step = feed(std::string("\x00\x00\x00\x08\x00\x02\x00\x00", 8));
   ASSERT_TRUE(step);
   EXPECT_EQ(step->action, LoginAction::kClose);
   EXPECT_EQ(step->outcome, "refused");

@@ -343,5 +343,39 @@ TEST_F(ProxyAuthTest, GarbageAfterStartupGetsAProtocolErrorNotACrash) {
   EXPECT_TRUE(login(stack_->token(stack_->role_credentials())).ok());
 }
 
+// What a raw client reads after sending `bytes` and waiting for the server to close, as hex.
+std::string raw_answer(const std::string& host, int port, const std::string& bytes) {
+  std::string printf_arg;
+  for (const unsigned char ch : bytes) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", ch);
+    printf_arg += hex;
+  }
+  auto out = run_process({"bash", "-c",
+                          "exec 3<>/dev/tcp/" + host + "/" + std::to_string(port) + "; printf '" +
+                              printf_arg + "' >&3; timeout 5 od -An -tx1 <&3; echo \"rc=$?\""});
+  EXPECT_TRUE(out.ok());
+  return out ? out->output : "";
+}
+
+TEST_F(ProxyAuthTest, AMalformedStartupLengthBeforeTlsClosesAsPostgresqlDoes) {
+  // The same bytes to the harness's real PostgreSQL and to the proxy: both close without a word
+  // (od prints nothing and ends at the close, not at the 5 s timeout: rc=0).
+  auto& postgres = stack_->pg();
+  for (const std::string bytes :
+       {std::string("X\0\0\0\4", 5), std::string("\0\0\0\4", 4), std::string("\0\0\0\0", 4),
+        std::string("\x7f\xff\xff\xff\0\x03\0\0", 8),
+        std::string("\0\0\0\x0c\x04\xd2\x16\x2e\0\0\0\1", 12)}) {
+    const std::string direct = raw_answer(postgres.host(), postgres.port(), bytes);
+    EXPECT_EQ(direct, "rc=0\n") << "PostgreSQL itself";
+    const std::size_t before = stack_->connect_log_count();
+    EXPECT_EQ(raw_answer("127.0.0.1", stack_->port(), bytes), direct);
+    // The proxy keeps the reason in its log.
+    const std::string line = stack_->wait_connect_log(before);
+    EXPECT_THAT(line, HasSubstr("\"reason\":\"invalid_startup_length\"")) << line;
+  }
+  EXPECT_TRUE(login(stack_->token(stack_->role_credentials())).ok());
+}
+
 }  // namespace
 }  // namespace writegate::testing
