@@ -70,6 +70,7 @@ struct ServeArgs {
   std::string function_log;
   std::string function_log_dir;  // one stream file per execution environment
   std::string function_netns;    // the function's network namespace; empty: none
+  std::string function_root;     // the function's own root (an unzipped package); empty: none
   // NS=HOST:PORT: also serve on a socket opened in that network namespace (repeatable).
   std::vector<std::string> listen_netns;
   std::string spec_path;
@@ -149,6 +150,7 @@ int run_serve(const ServeArgs& args) {
     function.log_file = args.function_log;
     function.log_dir = args.function_log_dir;
     function.netns = args.function_netns;
+    function.root = args.function_root;
     for (const std::string& kv : args.function_env) {
       const std::size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
@@ -457,6 +459,11 @@ void install(CLI::App& root, writegate::cli::Globals& globals) {
                         "has one stream per environment (instead of --function-log)");
   serve_cmd->add_option("--function-netns", serve.function_netns,
                         "Run the function in this network namespace (needs root)");
+  serve_cmd->add_option("--function-root", serve.function_root,
+                        "Run the function chrooted to this folder in a mount namespace of its "
+                        "own, as Lambda runs the zip: ROOT/var/task holds the unzipped "
+                        "`writegate package`, ROOT/proc must exist, and --function-bootstrap "
+                        "names the executable inside ROOT (/var/task/bootstrap); needs root");
 #endif
   serve_cmd->callback([&globals] {
     serve.state = globals.state_dir;

@@ -16,14 +16,8 @@ using writegate::Error;
 using writegate::cli::fail;
 using writegate::cli::finish;
 using writegate::cli::Globals;
+using writegate::cli::own_bin_dir;
 namespace stack = writegate::stack;
-
-// The folder of this executable: writegate-proxy and bootstrap are built next to it.
-std::string own_bin_dir() {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : self.parent_path().string();
-}
 
 stack::StackState load_running(const Globals& globals) {
   auto state = stack::StackState::load(globals.state_dir);

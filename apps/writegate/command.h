@@ -51,6 +51,10 @@ bool register_command(CommandInstaller installer);
 // built-in defaults.
 Result<spec::Spec> effective_spec(const Globals& globals);
 
+// The folder of this executable (/proc/self/exe's): writegate-proxy and bootstrap are built next
+// to it.
+std::string own_bin_dir();
+
 // Adds `rotate-writer` to the `secrets` command (cmd_aws.cc owns `secrets`; cmd_rotate.cc).
 void install_rotate_writer(CLI::App& secrets, Globals& globals);
 

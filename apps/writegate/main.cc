@@ -30,6 +30,12 @@ Result<spec::Spec> effective_spec(const Globals& globals) {
   return spec::load_for_cli(globals.spec_path);
 }
 
+std::string own_bin_dir() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
 void finish(int exit_code) {
   if (exit_code == 0) throw CLI::Success();
   throw CLI::RuntimeError(exit_code);

@@ -3,7 +3,11 @@
 // connection it keeps open (what any warm client pays).
 //
 //   cold start     process start -> first GET /next (the emulator's Init Duration), and the
-//                  first invocation end to end (TLS, token signing, login through the proxy)
+//                  first invocation end to end (TLS, token signing, login through the proxy);
+//                  as root also the packaged zip (`writegate package`) unzipped into an empty
+//                  root and run there (a private mount namespace, chroot, /proc mounted: `unshare`
+//                  before the exec), and, to tell that sandbox's cost from the package's, the
+//                  host build started through the same `unshare` with / as its root
 //   warm           one invocation on a warm environment: Runtime API round trip + handler +
 //                  the insert through the proxy (FunctionPool, no HTTP), and the same through
 //                  the Lambda Invoke API over HTTP with SigV4 (the caller's side included)
@@ -11,16 +15,21 @@
 // Usage: function_bench [WARM_ITERATIONS=300] [COLD_ITERATIONS=10]
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "awslocal/client.h"
 #include "awslocal/endpoint.h"
+#include "common/process.h"
+#include "deploy/package.h"
 #include "lambda/emulator.h"
 #include "proxy/proxy_stack.h"
 
@@ -108,18 +117,62 @@ int main(int argc, char** argv) {
   const std::string arn = "arn:aws:lambda:us-east-1:000000000000:function:aurora-writer-lambda";
 
   // ---- cold starts: a new environment each time ---------------------------------------------
-  std::vector<double> init_ms;
-  std::vector<double> first_ms;
-  for (int i = 0; i < cold; ++i) {
-    lambda::FunctionPool pool(config);
-    const auto t = Clock::now();
-    auto r = pool.invoke("cold-" + std::to_string(i), payload, env_credentials, arn);
-    first_ms.push_back(since_ms(t));
-    if (!r || !r->function_error.empty()) {
-      std::cerr << "cold invocation failed: " << (r ? r->payload : r.error().message()) << "\n";
+  // As root, three variants in turn within each round (so that the machine's drift hits them
+  // alike): the host build; the packaged zip in an empty root; the host build started through
+  // the same sandbox (`unshare`, / as its root), which tells the sandbox's cost from the zip's.
+  struct ColdVariant {
+    std::string name;
+    lambda::FunctionConfig config;
+    std::vector<double> init_ms;
+    std::vector<double> first_ms;
+  };
+  std::vector<ColdVariant> variants = {{"host", config, {}, {}}};
+  std::string packaged_note = "skipped: needs root (a mount namespace and chroot)";
+  if (::geteuid() == 0) {
+    namespace fs = std::filesystem;
+    writegate::deploy::PackageOptions package;
+    package.bootstrap = bootstrap;
+    package.out = stack->dir() + "/function.zip";
+    package.ca_bundle = stack->proxy_ca_file();
+    auto packed = writegate::deploy::build_package(package);
+    if (!packed) {
+      std::cerr << "package: " << packed.error().message() << "\n";
       return 1;
     }
-    init_ms.push_back(r->init_duration_ms);
+    const fs::path root = stack->dir() + "/function-root";
+    for (const char* sub : {"var/task", "proc", "tmp", "etc"})
+      fs::create_directories(root / sub);
+    auto unzipped = writegate::run_process(
+        {"unzip", "-q", "-o", package.out, "-d", (root / "var/task").string()});
+    if (!unzipped || unzipped->exit_code != 0) {
+      std::cerr << "unzip failed: " << (unzipped ? unzipped->output : unzipped.error().message());
+      return 1;
+    }
+    lambda::FunctionConfig packaged = config;
+    packaged.bootstrap = "/var/task/bootstrap";
+    packaged.root = root.string();
+    std::erase_if(packaged.environment, [](const auto& kv) { return kv.first == "DB_CA_BUNDLE"; });
+    variants.push_back({"packaged", packaged, {}, {}});
+    lambda::FunctionConfig sandboxed = config;
+    sandboxed.root = "/";
+    variants.push_back({"host-unshare", sandboxed, {}, {}});
+    packaged_note = "zip " + writegate::deploy::human_bytes(packed->zip_bytes) + ", " +
+                    std::to_string(packed->files.size()) + " files";
+  }
+  for (int i = 0; i < cold; ++i) {
+    for (auto& variant : variants) {
+      lambda::FunctionPool pool(variant.config);
+      const auto t = Clock::now();
+      auto r =
+          pool.invoke(variant.name + "-cold-" + std::to_string(i), payload, env_credentials, arn);
+      variant.first_ms.push_back(since_ms(t));
+      if (!r || !r->function_error.empty()) {
+        std::cerr << variant.name
+                  << " cold invocation failed: " << (r ? r->payload : r.error().message()) << "\n";
+        return 1;
+      }
+      variant.init_ms.push_back(r->init_duration_ms);
+    }
   }
 
   // ---- warm: one environment, many invocations -----------------------------------------------
@@ -171,8 +224,16 @@ int main(int argc, char** argv) {
   std::printf("\nfunction_bench: %d warm, %d cold iterations\n", warm, cold);
   std::printf("  %-44s p50 %8.3f ms  p99 %8.3f ms\n",
               "baseline: libpq INSERT over TLS via the proxy", base.p50, base.p99);
-  print("cold: process start -> first /next", stats_of(init_ms), base.p50);
-  print("cold: first invocation end to end", stats_of(first_ms), base.p50);
+  print("cold: process start -> first /next", stats_of(variants[0].init_ms), base.p50);
+  print("cold: first invocation end to end", stats_of(variants[0].first_ms), base.p50);
+  if (variants.size() == 3) {
+    std::printf("  the packaged zip in an empty root (%s):\n", packaged_note.c_str());
+    print("cold, zip in own root: start -> first /next", stats_of(variants[1].init_ms), base.p50);
+    print("cold, zip in own root: first invocation", stats_of(variants[1].first_ms), base.p50);
+    print("cold, host build via unshare: -> first /next", stats_of(variants[2].init_ms), base.p50);
+  } else {
+    std::printf("  the packaged zip in an empty root: %s\n", packaged_note.c_str());
+  }
   print("warm: invocation (FunctionPool)", stats_of(warm_ms), base.p50);
   print("warm: Invoke API over HTTP + SigV4", stats_of(api_ms), base.p50);
   return 0;

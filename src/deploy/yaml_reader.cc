@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <regex>
 #include <set>
 #include <string>
@@ -12,6 +15,7 @@ namespace {
 using nlohmann::ordered_json;
 
 constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxKey = 1024;
 
 Error error_at(const YAML::Node& node, const std::string& what) {
   const YAML::Mark mark = node.Mark();
@@ -29,7 +33,12 @@ ordered_json plain_scalar(const std::string& text) {
     return nullptr;
   }
   if (std::regex_match(text, kInt) && text.size() < 19) return std::stoll(text);
-  if (std::regex_match(text, kFloat)) return std::stod(text);
+  if (std::regex_match(text, kFloat)) {
+    // Out of a double's range (1e400) stays the text CloudFormation would see.
+    errno = 0;
+    const double value = std::strtod(text.c_str(), nullptr);
+    if (errno != ERANGE && std::isfinite(value)) return value;
+  }
   return text;
 }
 
@@ -66,6 +75,11 @@ Result<ordered_json> convert(const YAML::Node& node, int depth) {
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) return error_at(entry.first, "a mapping key is not a string");
         const std::string key = entry.first.Scalar();
+        // YAML's implicit keys stop at 1024 characters; no CloudFormation name comes near (a
+        // logical id is at most 255).
+        if (key.size() > kMaxKey) {
+          return error_at(entry.first, "a mapping key longer than 1024 bytes");
+        }
         if (value.contains(key)) return error_at(entry.first, "duplicate key '" + key + "'");
         WG_ASSIGN_OR_RETURN(auto converted, convert(entry.second, depth + 1));
         value[key] = std::move(converted);

@@ -2,8 +2,9 @@
 // form: `!Ref x` becomes {"Ref": "x"}, `!GetAtt A.B` {"Fn::GetAtt": ["A", "B"]}, `!Sub s`
 // {"Fn::Sub": "s"}, `!Condition c` {"Condition": "c"}, any other `!Name` {"Fn::Name": ...}.
 // Plain scalars take YAML's core schema (integers, floats, true/false, null); quoted ones stay
-// strings. Bad YAML, an unknown tag, a mapping key that is not a string, or a document nested
-// deeper than 64 levels is an error naming the line and column.
+// strings. Bad YAML, an unknown tag, a mapping key that is not a string or is longer than 1024
+// bytes, a duplicate key, or a document nested deeper than 64 levels is an error naming the
+// line and column.
 //
 //   auto doc = deploy::read_cloudformation(text);   // Result<nlohmann::ordered_json>
 #pragma once

@@ -28,8 +28,11 @@ bool is_intrinsic(const ordered_json& value) {
 
 // A tag cannot be put on a node that has a tag already: an intrinsic whose argument is itself
 // an intrinsic stays a mapping (`Fn::Base64: !Sub ...`).
+// A tagged scalar reads back as a string, so only string, list and mapping arguments take a tag.
 bool is_tag_form(const ordered_json& value) {
-  return is_intrinsic(value) && !is_intrinsic(*value.begin());
+  if (!is_intrinsic(value)) return false;
+  const ordered_json& argument = *value.begin();
+  return !is_intrinsic(argument) && (argument.is_string() || argument.is_structured());
 }
 
 std::string tag_of(const std::string& key) {
@@ -83,7 +86,7 @@ class Writer {
   void mapping(const ordered_json& map, int indent) {
     for (auto it = map.begin(); it != map.end(); ++it) {
       pad(indent);
-      out_ << key(it.key()) << ":";
+      write_key(it.key(), indent);
       value_after_key(*it, indent);
     }
   }
@@ -94,6 +97,19 @@ class Writer {
   }
 
   void pad(int indent) { out_ << std::string(static_cast<std::size_t>(indent), ' '); }
+
+  // "key:" — or, for a key whose written form passes YAML's 1024-character limit on implicit
+  // keys (control characters escape to six each), the explicit "? key" and ":" on the next line.
+  void write_key(const std::string& name, int indent) {
+    const std::string text = key(name);
+    if (text.size() <= 1000) {
+      out_ << text << ":";
+      return;
+    }
+    out_ << "? " << text << "\n";
+    pad(indent);
+    out_ << ":";
+  }
 
   // After "key:" — a scalar or tag on the same line, a block below.
   void value_after_key(const ordered_json& value, int indent) {
@@ -171,7 +187,7 @@ class Writer {
         for (auto it = item.begin(); it != item.end(); ++it) {
           if (!first) pad(indent + 2);
           first = false;
-          out_ << key(it.key()) << ":";
+          write_key(it.key(), indent + 2);
           value_after_key(*it, indent + 2);
         }
       } else if (item.is_array() && !item.empty()) {

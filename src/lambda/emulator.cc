@@ -26,6 +26,7 @@
 #include "awslocal/api.h"
 #include "common/log_files.h"
 #include "common/netns.h"
+#include "common/process.h"
 #include "common/time.h"
 #include "iam/arn.h"
 #include "iam/evaluator.h"
@@ -92,6 +93,14 @@ std::string error_json(std::string_view type, std::string_view message) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The start of the command that runs the runtime in a root of its own (FunctionConfig::root):
+// a private mount namespace, chrooted to `root`, /proc mounted inside; unshare execs in place.
+std::vector<std::string> own_root_prefix(const std::string& root) {
+  const std::string unshare =
+      find_program("unshare", {"/usr/bin", "/bin"}).value_or("/usr/bin/unshare");
+  return {unshare, "--mount", "--propagation", "private", "--root", root, "--mount-proc"};
+}
+
 }  // namespace
 
 // One execution environment: a bootstrap process and the Runtime API server it talks to.
@@ -150,6 +159,12 @@ class Environment {
         "AWS_SECRET_ACCESS_KEY=" + std::string(credentials.secret_access_key.reveal()),
         "AWS_SESSION_TOKEN=" + std::string(credentials.session_token.reveal()),
     };
+    if (!config.root.empty()) {
+      // What Lambda sets for a custom runtime, with the package at /var/task.
+      vars.insert(vars.end(), {"LAMBDA_TASK_ROOT=/var/task", "LAMBDA_RUNTIME_DIR=/var/runtime",
+                               "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:"
+                               "/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"});
+    }
     (void)function_arn;
     for (const auto& [k, v] : config.environment)
       vars.push_back(k + "=" + v);
@@ -163,14 +178,21 @@ class Environment {
     envp.push_back(nullptr);
     std::string exe = config.bootstrap;
     // In a namespace: `ip netns exec NS bootstrap` execs in place, so the pid (its kill, its
-    // timeout, its process group) is the runtime's own.
+    // timeout, its process group) is the runtime's own. In a root of its own, `unshare` execs
+    // in place as well.
     std::vector<std::string> command = ip_netns_exec_prefix(config.netns);
+    if (!config.root.empty()) {
+      const std::vector<std::string> sandbox = own_root_prefix(config.root);
+      command.insert(command.end(), sandbox.begin(), sandbox.end());
+    }
     command.push_back(exe);
-    if (!config.netns.empty() && ::access(exe.c_str(), X_OK) != 0) {
+    const std::string exe_on_host = config.root.empty() ? exe : config.root + "/" + exe;
+    if ((!config.netns.empty() || !config.root.empty()) &&
+        ::access(exe_on_host.c_str(), X_OK) != 0) {
       const int error = errno;
       env->shutdown();
       return Error(ErrorCode::kFailedPrecondition,
-                   "cannot start " + exe + ": " + std::strerror(error))
+                   "cannot start " + exe_on_host + ": " + std::strerror(error))
           .with_subcode("Runtime.InitError");
     }
     std::vector<char*> argv;

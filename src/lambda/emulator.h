@@ -71,6 +71,13 @@ struct FunctionConfig {
   // the Runtime API listens on 127.0.0.1 inside it and the bootstrap starts through
   // `ip netns exec <netns>` (same pid). Needs root.
   std::string netns;
+  // The function's own root, as Lambda runs an unzipped package (empty: the host's): a folder
+  // holding the package at ROOT/var/task (`writegate package`) and an empty ROOT/proc, and
+  // nothing else of the host's. The runtime then starts through `unshare --mount
+  // --propagation private --root ROOT --mount-proc` (same pid): a private mount namespace,
+  // chrooted to ROOT, /proc mounted inside, so no host file or library is visible to it, and
+  // `bootstrap` names the executable inside that root (/var/task/bootstrap). Needs root.
+  std::string root;
   // Told of every invocation's start and end (from the invoking thread); may be empty.
   std::function<void(const InvocationEvent&)> observer;
 };

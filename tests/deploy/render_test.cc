@@ -100,6 +100,9 @@ TEST(YamlWriterTest, TagsAndValuesReadBackAsTheJsonTheyCameFrom) {
        {{"Fn::If",
          ordered_json::array({"C", ordered_json::array({"a"}), {{"Ref", "AWS::NoValue"}}})}}},
       {"M", {{"Condition", "IsProd"}}},
+      // Found by the fuzzer: 200 control characters escape to 1200, past YAML's 1024-character
+      // limit on implicit keys; written as an explicit key it reads back.
+      {std::string(200, '\x03'), {{"N", std::string(200, '\x01')}}},
   };
   const std::string yaml = to_cloudformation_yaml(doc);
   EXPECT_THAT(yaml, HasSubstr("A: !Ref VpcId\n"));
@@ -116,6 +119,8 @@ TEST(YamlReaderTest, RefusesUnknownTagsAndBadShapes) {
   EXPECT_FALSE(read_cloudformation("- a\n- b\n").ok());
   EXPECT_FALSE(read_cloudformation("A: [\n").ok());
   EXPECT_FALSE(read_cloudformation("A: 1\nA: 2\n").ok());
+  // No CloudFormation name is longer than 255; a key past YAML's implicit-key limit is refused.
+  EXPECT_FALSE(read_cloudformation("? " + std::string(1100, 'k') + "\n: 1\n").ok());
   std::string deep;
   for (int i = 0; i < 100; ++i)
     deep += "[";
