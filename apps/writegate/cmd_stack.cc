@@ -58,6 +58,10 @@ void install(CLI::App& root, Globals& globals) {
                  "or auto (the mode the stack had, else netns when root)")
       ->default_str("auto");
   up->callback([&globals] {
+    // `up` makes its stack where the README says: --state, else WRITEGATE_STATE, else this
+    // folder's ./.writegate/state. The last stack made elsewhere (which the other commands find
+    // by themselves) is not this folder's.
+    if (!globals.state_dir_chosen) globals.state_dir = writegate::cli::kDefaultStateDir;
     auto mode = stack::parse_network_mode(up_args.network);
     if (!mode) fail(mode.error());
     auto spec = writegate::cli::effective_spec(globals);

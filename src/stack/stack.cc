@@ -580,7 +580,9 @@ Status Bringup::aurora() {
     conf << "# written by writegate up\n"
          << "listen_addresses = '" << (netns() ? c.address + ",127.0.0.1" : c.address) << "'\n"
          << "port = " << c.port << "\n"
-         << "unix_socket_directories = '" << paths_.aurora() << "'\n"
+         // TCP only: pg_hba has no `local` line, so a socket would serve no one, and a socket
+         // path over 107 bytes (a clone deep in a home folder) stops PostgreSQL from starting.
+         << "unix_socket_directories = ''\n"
          << "ssl = on\n"
          << "ssl_cert_file = '" << paths_.aurora_cert() << "'\n"
          << "ssl_key_file = '" << paths_.aurora_key() << "'\n"

@@ -106,6 +106,42 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   EXPECT_FALSE(fs::exists(state_));
 }
 
+TEST_F(StackTest, UpInAFolderWithoutAStackMakesItsOwnThere) {
+  // A stack made elsewhere is the one later commands find by themselves...
+  ASSERT_FALSE(up_loopback().is_null());
+  const fs::path other = dir_ / "other-folder";
+  fs::create_directories(other);
+  const std::string other_state = (other / ".writegate" / "state").string();
+  ProcessOptions there;
+  there.extra_env = {"XDG_RUNTIME_DIR=" + (dir_ / "run").string()};
+  there.timeout = std::chrono::minutes(3);
+  auto in_other = [&](const std::string& args) {
+    auto out = run_process(
+        {"sh", "-c",
+         "cd '" + other.string() + "' && unset WRITEGATE_STATE && " + writegate_bin() + " " + args},
+        there);
+    EXPECT_TRUE(out.ok());
+    return out ? *out : ProcessOutput{};
+  };
+  // ...but `up` in a folder without one makes a second stack in ./.writegate/state there.
+  auto up = in_other("--spec '" + standard_mode_spec() + "' up --network loopback");
+  EXPECT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_TRUE(fs::exists(other_state + "/stack.json")) << up.output;
+  auto other_status = json_in(in_other("status --json").output);
+  ASSERT_TRUE(other_status.is_object());
+  EXPECT_EQ(other_status["status"], "up");
+  EXPECT_EQ(fs::path(other_status["state_dir"].get<std::string>()).lexically_normal(),
+            fs::path(other_state).lexically_normal());
+  // The first stack is still up, and still its own.
+  auto first = status();
+  EXPECT_EQ(first["status"], "up");
+  EXPECT_NE(first["proxy_resource_id"], other_status["proxy_resource_id"]);
+  auto down = in_other("down --purge");
+  EXPECT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_THAT(processes_mentioning(other_state), ::testing::IsEmpty());
+  EXPECT_EQ(status()["status"], "up");
+}
+
 TEST_F(StackTest, FailedUpNamesTheStepAndLeavesNothingRunning) {
   // The proxy starts, but every new database connection fails its InitQuery, so the last step
   // (a writer login through the proxy) fails after Aurora, the endpoint and the proxy started.
