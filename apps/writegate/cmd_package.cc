@@ -15,9 +15,12 @@ struct PackageArgs {
   bool keep_debug = false;
 };
 
-int run_package(const PackageArgs& args) {
+int run_package(const PackageArgs& args, const writegate::cli::Globals& globals) {
   namespace deploy = writegate::deploy;
+  auto spec = writegate::cli::effective_spec(globals);
+  if (!spec) writegate::cli::fail(spec.error());
   deploy::PackageOptions options;
+  options.architecture = spec->function.architecture;
   options.out = args.out;
   options.bootstrap =
       args.bootstrap.empty() ? writegate::cli::own_bin_dir() + "/bootstrap" : args.bootstrap;
@@ -35,7 +38,7 @@ int run_package(const PackageArgs& args) {
 }
 
 const bool kRegistered = writegate::cli::register_command([](CLI::App& root,
-                                                             writegate::cli::Globals&) {
+                                                             writegate::cli::Globals& globals) {
   auto args = std::make_shared<PackageArgs>();
   auto* cmd = root.add_subcommand(
       "package",
@@ -49,7 +52,8 @@ const bool kRegistered = writegate::cli::register_command([](CLI::App& root,
                   "roots from Debian's ca-certificates, which RDS Proxy's certificates chain to)");
   cmd->add_flag("--keep-debug", args->keep_debug,
                 "Ship bootstrap with its debug sections (by default they are stripped)");
-  cmd->callback([args] { writegate::cli::finish(run_package(*args)); });
+  cmd->footer("The executable must be built for the spec's function.architecture.");
+  cmd->callback([args, &globals] { writegate::cli::finish(run_package(*args, globals)); });
 });
 
 }  // namespace

@@ -45,9 +45,8 @@ ensure_sg() {
     id=$(aws ec2 create-security-group --group-name "$1" --description "$2" --vpc-id "$VPC_ID" \
       --query GroupId --output text)
   fi
-  # shellcheck disable=SC2016 # backquotes are JMESPath literals
   rules=$(aws ec2 describe-security-group-rules --filters "Name=group-id,Values=$id" \
-    --query 'SecurityGroupRules[?IsEgress && (CidrIpv4==`0.0.0.0/0` || CidrIpv6==`::/0`)].SecurityGroupRuleId' \
+    --query "SecurityGroupRules[?IsEgress && (CidrIpv4=='0.0.0.0/0' || CidrIpv6=='::/0')].SecurityGroupRuleId" \
     --output text)
   if [ -n "$rules" ] && [ "$rules" != "None" ]; then
     # shellcheck disable=SC2086 # one word per rule id
@@ -102,6 +101,24 @@ wait_for() {
 }
 )BASH";
 
+// A SCRAM-SHA-256 verifier of the password on standard input (RFC 5802/7677, PostgreSQL's
+// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"), made on this side.
+constexpr const char* kScramVerifier =
+    R"BASH(# A SCRAM-SHA-256 verifier of the password on standard input (PostgreSQL's format).
+# shellcheck disable=SC2016 # Python, not shell: nothing to expand
+SCRAM_VERIFIER='
+import base64, hashlib, hmac, os, sys
+password = sys.stdin.read().rstrip("\n").encode()
+salt, iterations = os.urandom(16), 4096
+salted = hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
+client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+stored_key = hashlib.sha256(client_key).digest()
+server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+b64 = lambda b: base64.b64encode(b).decode()
+print(f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}")
+'
+)BASH";
+
 }  // namespace
 
 std::string shell_quote(const std::string& value) {
@@ -151,8 +168,9 @@ std::string cli_script(const spec::Spec& spec) {
     << "DB_PORT=" << db.port << "\n"
     << "MASTER_USER=" << q(db.master_user) << "\n"
     << "DB_USER=" << q(db.user) << "\n";
-  if (!iam_backend) s << "WRITER_SECRET=" << q(db.user_secret) << "\n";
-  s;
+  if (!iam_backend) {
+    s << "WRITER_SECRET=" << q(db.user_secret) << "\n" << kScramVerifier;
+  }
   if (create_cluster) {
     s << "ENGINE_VERSION=" << q(spec.deploy.engine_version) << "\n"
       << "INSTANCE_CLASS=" << q(spec.deploy.instance_class) << "\n"
@@ -164,9 +182,6 @@ std::string cli_script(const spec::Spec& spec) {
     << (iam_backend ? "with IAM tokens of its role (end-to-end IAM)" : "with the writer's secret")
     << ".\n"
     << "IDLE_CLIENT_TIMEOUT=" << proxy.pool.idle_client_timeout_seconds << "\n"
-    << "MAX_CONNECTIONS_PERCENT=" << proxy.pool.max_connections_percent << "\n"
-    << "MAX_IDLE_CONNECTIONS_PERCENT=" << proxy.pool.max_idle_connections_percent << "\n"
-    << "CONNECTION_BORROW_TIMEOUT=" << proxy.pool.connection_borrow_timeout_seconds << "\n"
     << "FUNCTION=" << q(fn.name) << "\n"
     << "RUNTIME=" << q(fn.runtime) << "\n"
     << "ARCHITECTURE=" << q(fn.architecture) << "\n"
@@ -242,26 +257,25 @@ std::string cli_script(const spec::Spec& spec) {
          "fi\n"
          "aws rds wait db-instance-available --db-instance-identifier \"$CLUSTER-writer\"\n";
   } else {
-    s << "# An existing cluster: IAM authentication on, and aurora-sg added to its groups (the\n"
-         "# groups it already wears stay: remove any that admit other clients yourself).\n"
+    s << "# An existing cluster: IAM authentication on and " << db.security_group
+      << " added to its groups, in one change. The\n"
+         "# groups it already wears stay: remove any that admits other clients yourself.\n"
          "groups=$(aws rds describe-db-clusters --db-cluster-identifier \"$CLUSTER\" \\\n"
-         "  --query 'DBClusters[0].VpcSecurityGroups[].VpcSecurityGroupId' --output text)\n"
+         "  --query 'DBClusters[0].VpcSecurityGroups[].VpcSecurityGroupId' --output text | tr "
+         "'\\t' ' ')\n"
          "case \" $groups \" in\n"
          "  *\" "
       << aurora_sg
-      << " \"*) ;;\n"
+      << " \"*) extra=() ;;\n"
          "  *)\n"
-         "    # shellcheck disable=SC2086 # one word per group id\n"
-         "    aws rds modify-db-cluster --db-cluster-identifier \"$CLUSTER\" --apply-immediately "
-         "\\\n"
-         "      --vpc-security-group-ids $groups \""
+         "    # shellcheck disable=SC2206 # one word per group id\n"
+         "    extra=(--vpc-security-group-ids $groups \""
       << aurora_sg
-      << "\" >/dev/null\n"
+      << "\")\n"
          "    ;;\n"
          "esac\n"
-         "aws rds modify-db-cluster --db-cluster-identifier \"$CLUSTER\" "
-         "--enable-iam-database-authentication \\\n"
-         "  --apply-immediately >/dev/null\n";
+         "aws rds modify-db-cluster --db-cluster-identifier \"$CLUSTER\" --apply-immediately \\\n"
+         "  --enable-iam-database-authentication \"${extra[@]}\" >/dev/null\n";
   }
   s << "wait_for \"cluster $CLUSTER\" 3600 aws rds describe-db-clusters --db-cluster-identifier "
        "\"$CLUSTER\" \\\n"
@@ -306,6 +320,14 @@ std::string cli_script(const spec::Spec& spec) {
   }
 
   // 4. The proxy.
+  nlohmann::ordered_json pool_config = {
+      {"MaxConnectionsPercent", proxy.pool.max_connections_percent},
+      {"MaxIdleConnectionsPercent", proxy.pool.max_idle_connections_percent},
+      {"ConnectionBorrowTimeout", proxy.pool.connection_borrow_timeout_seconds}};
+  if (!proxy.pool.session_pinning_filters.empty()) {
+    pool_config["SessionPinningFilters"] = proxy.pool.session_pinning_filters;
+  }
+  if (!proxy.pool.init_query.empty()) pool_config["InitQuery"] = proxy.pool.init_query;
   s << "\nstep \"RDS Proxy $PROXY (TLS required, IAM authentication required)\"\n"
        "ensure_log_group \"/aws/rds/proxy/$PROXY\"\n"
        "if ! aws rds describe-db-proxies --db-proxy-name \"$PROXY\" >/dev/null 2>&1; then\n";
@@ -334,21 +356,12 @@ std::string cli_script(const spec::Spec& spec) {
        "fi\n"
        "wait_for \"proxy $PROXY\" 1800 aws rds describe-db-proxies --db-proxy-name \"$PROXY\" \\\n"
        "  --query 'DBProxies[0].Status' --output text\n"
+       "# The pool settings as JSON: the CLI's shorthand cannot carry an InitQuery's spaces and\n"
+       "# quotes.\n"
        "aws rds modify-db-proxy-target-group --db-proxy-name \"$PROXY\" --target-group-name "
        "default \\\n"
-       "  --connection-pool-config \"MaxConnectionsPercent=$MAX_CONNECTIONS_PERCENT,"
-       "MaxIdleConnectionsPercent=$MAX_IDLE_CONNECTIONS_PERCENT,"
-       "ConnectionBorrowTimeout=$CONNECTION_BORROW_TIMEOUT";
-  if (!proxy.pool.session_pinning_filters.empty()) {
-    s << ",SessionPinningFilters=" << proxy.pool.session_pinning_filters.front();
-  }
-  s << "\" >/dev/null\n";
-  if (!proxy.pool.init_query.empty()) {
-    s << "aws rds modify-db-proxy-target-group --db-proxy-name \"$PROXY\" --target-group-name "
-         "default \\\n"
-         "  --connection-pool-config "
-      << q("InitQuery=" + proxy.pool.init_query) << " >/dev/null\n";
-  }
+       "  --connection-pool-config "
+    << shell_quote(pool_config.dump()) << " >/dev/null\n";
   s << "if [ \"$(aws rds describe-db-proxy-targets --db-proxy-name \"$PROXY\" \\\n"
        "  --query 'length(Targets)' --output text)\" = \"0\" ]; then\n"
        "  aws rds register-db-proxy-targets --db-proxy-name \"$PROXY\" --db-cluster-identifiers "
@@ -372,18 +385,16 @@ std::string cli_script(const spec::Spec& spec) {
     << q(spec.iam.lambda_role + "-lambda-rds-connect-policy.json") << "\n"
     << "put_role_policy \"$LAMBDA_ROLE\" lambda-basic-execution-policy "
     << q(spec.iam.lambda_role + "-lambda-basic-execution-policy.json") << "\n"
-    << "aws iam attach-role-policy --role-name \"$LAMBDA_ROLE\" \\\n"
-       "  --policy-arn "
-       "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole\n";
+    << "put_role_policy \"$LAMBDA_ROLE\" lambda-vpc-access-policy "
+    << q(spec.iam.lambda_role + "-lambda-vpc-access-policy.json") << "\n";
   s << "\nstep \"function $FUNCTION (verify-full against the CA bundle in the zip)\"\n"
        "ensure_log_group \"/aws/lambda/$FUNCTION\"\n"
        "env_file=$(mktemp)\n"
        "printf '{\"Variables\":{\"PROXY_ENDPOINT\":\"%s\",\"DB_PORT\":\"%s\",\"DB_NAME\":\"%s\","
        "\"DB_REGION\":\"%s\",\"ALLOWED_SCHEMAS\":\"%s\",\"DB_CA_BUNDLE\":"
        "\"/var/task/rds-ca-bundle.pem\",\"PGSSLMODE\":\"verify-full\"}}' \\\n"
-       "  \"$PROXY_ENDPOINT\" \""
-    << proxy.port
-    << "\" \"$DB_NAME\" \"$REGION\" \"$ALLOWED_SCHEMAS\" >\"$env_file\"\n"
+       "  \"$PROXY_ENDPOINT\" \"5432\" \"$DB_NAME\" \"$REGION\" \"$ALLOWED_SCHEMAS\" "
+       ">\"$env_file\"\n"
        "if ! aws lambda get-function --function-name \"$FUNCTION\" >/dev/null 2>&1; then\n"
        "  # A new role takes a few seconds before Lambda may assume it: retry for a minute.\n"
        "  for attempt in 1 2 3 4 5 6; do\n"
@@ -425,9 +436,9 @@ std::string cli_script(const spec::Spec& spec) {
        "  [ \"$master_secret\" != \"None\" ] || die \"the cluster's master password is not managed "
        "by "
        "Secrets Manager: run sql/provision.sql yourself\"\n"
+       "  command -v jq >/dev/null || die \"RUN_SQL=yes needs jq (to read the secrets)\"\n"
        "  PGPASSWORD=$(aws secretsmanager get-secret-value --secret-id \"$master_secret\" \\\n"
-       "    --query SecretString --output text | sed -e "
-       "'s/.*\"password\":\"\\([^\"]*\\)\".*/\\1/')\n"
+       "    --query SecretString --output text | jq -r .password)\n"
        "  export PGPASSWORD\n"
        "  [ -f \"${PGSSLROOTCERT:-}\" ] || die \"set PGSSLROOTCERT to the RDS CA bundle "
        "(global-bundle.pem) "
@@ -437,17 +448,20 @@ std::string cli_script(const spec::Spec& spec) {
          "sslmode=verify-full\" \\\n"
          "    -v ON_ERROR_STOP=1 -f \"$SQL_DIR/provision.sql\"\n";
   } else {
-    s << "  writer_password=$(aws secretsmanager get-secret-value --secret-id \"$WRITER_SECRET\" "
-         "\\\n"
-         "    --query SecretString --output text | sed -e "
-         "'s/.*\"password\":\"\\([^\"]*\\)\".*/\\1/')\n"
-         "  # Through psql's standard input, never on a command line.\n"
-         "  { printf '\\\\set writer_password %s\\n' \"$writer_password\"; cat "
+    s << "  command -v python3 >/dev/null || die \"RUN_SQL=yes needs python3 (for the SCRAM "
+         "verifier)\"\n"
+         "  # The writer's password reaches the database only as a SCRAM-SHA-256 verifier made\n"
+         "  # here (as psql's \\password does), so no server log or pg_stat_activity holds it; it\n"
+         "  # goes through standard input, never a command line.\n"
+         "  verifier=$(aws secretsmanager get-secret-value --secret-id \"$WRITER_SECRET\" \\\n"
+         "    --query SecretString --output text | jq -r .password | python3 -c "
+         "\"$SCRAM_VERIFIER\")\n"
+         "  { printf '\\\\set writer_password %s\\n' \"'$verifier'\"; cat "
          "\"$SQL_DIR/provision.sql\"; } |\n"
          "    psql \"host=$CLUSTER_ENDPOINT port=$DB_PORT dbname=$DB_NAME user=$MASTER_USER "
          "sslmode=verify-full\" \\\n"
          "      -v ON_ERROR_STOP=1 -f -\n"
-         "  unset writer_password\n";
+         "  unset verifier\n";
   }
   s << "  unset PGPASSWORD\n"
        "else\n"

@@ -270,6 +270,24 @@ Result<std::vector<SharedLibrary>> merge_libraries(
   return merged;
 }
 
+Result<std::string> elf_lambda_architecture(std::string_view header) {
+  // e_ident: 0x7f 'E' 'L' 'F', EI_CLASS 2 (64-bit), EI_DATA 1 (little-endian); e_machine at 18.
+  if (header.size() < 20 || header.substr(0, 4) !=
+                                "\x7f"
+                                "ELF") {
+    return Error::invalid_argument("not an ELF file");
+  }
+  if (header[4] != 2 || header[5] != 1) {
+    return Error::invalid_argument("not a 64-bit little-endian ELF file");
+  }
+  const unsigned machine = static_cast<unsigned char>(header[18]) |
+                           (static_cast<unsigned>(static_cast<unsigned char>(header[19])) << 8);
+  if (machine == 62) return std::string("x86_64");  // EM_X86_64
+  if (machine == 183) return std::string("arm64");  // EM_AARCH64
+  return Error::invalid_argument("ELF machine " + std::to_string(machine) +
+                                 " is neither x86_64 nor arm64, what Lambda runs");
+}
+
 std::string human_bytes(std::uint64_t bytes) {
   char text[32];
   if (bytes < 1024) {
@@ -289,6 +307,19 @@ Result<PackageReport> build_package(const PackageOptions& options) {
   if (::access(options.bootstrap.c_str(), X_OK) != 0) {
     return Error::failed_precondition("the function executable " + options.bootstrap +
                                       " is not executable");
+  }
+  if (!options.architecture.empty()) {
+    std::ifstream in(options.bootstrap, std::ios::binary);
+    std::string header(64, '\0');
+    in.read(header.data(), static_cast<std::streamsize>(header.size()));
+    header.resize(static_cast<std::size_t>(in.gcount()));
+    WG_ASSIGN_OR_RETURN(const std::string built_for, elf_lambda_architecture(header));
+    if (built_for != options.architecture) {
+      return Error::failed_precondition(options.bootstrap + " is built for " + built_for +
+                                        " but the spec's function runs on " + options.architecture +
+                                        " (function.architecture): build bootstrap for " +
+                                        options.architecture + " or change the spec");
+    }
   }
   std::error_code ec;
   const fs::path out = fs::absolute(options.out, ec);

@@ -58,6 +58,9 @@ struct PackageOptions {
   std::string libpq;
   // Remove bootstrap's debug sections (`strip --strip-debug`; its symbols stay, for stack traces).
   bool strip_debug = true;
+  // The spec's function.architecture ("x86_64" or "arm64"); the executable must be built for
+  // it (Lambda cannot run an x86-64 binary on arm64). Empty: not checked.
+  std::string architecture;
 };
 
 struct PackedFile {
@@ -97,6 +100,11 @@ Result<std::vector<SharedLibrary>> parse_ldd(std::string_view output);
 // an error. The interpreter is kept once.
 Result<std::vector<SharedLibrary>> merge_libraries(
     const std::vector<std::vector<SharedLibrary>>& listings);
+
+// The Lambda architecture an ELF executable is built for, from its header's e_machine:
+// "x86_64" (EM_X86_64) or "arm64" (EM_AARCH64). Errors: not a 64-bit little-endian ELF file, or
+// a machine Lambda does not run.
+Result<std::string> elf_lambda_architecture(std::string_view header);
 
 // "123 B", "4.5 KiB", "7.8 MiB".
 std::string human_bytes(std::uint64_t bytes);

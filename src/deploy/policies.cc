@@ -48,9 +48,18 @@ std::vector<RoleDocuments> role_documents(const spec::Spec& spec) {
             "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
             "/aws/lambda/" +
                 spec.function.name + ":*"}}}))});
-  // The network interfaces a function in a VPC needs (ec2:CreateNetworkInterface, ...).
-  lambda.managed_policy_arns.push_back(
-      "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole");
+  // The network interfaces a function in a VPC needs, inline: the managed
+  // AWSLambdaVPCAccessExecutionRole would also grant logs:* on every log group.
+  lambda.inline_policies.push_back(
+      {"lambda-vpc-access-policy",
+       document(ordered_json::array({ordered_json{
+           {"Sid", "VpcNetworkInterfaces"},
+           {"Effect", "Allow"},
+           {"Action", ordered_json::array(
+                          {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                           "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface",
+                           "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"})},
+           {"Resource", "*"}}}))});
 
   RoleDocuments proxy;
   proxy.logical_id = "ProxyRole";

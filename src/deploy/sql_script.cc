@@ -44,8 +44,13 @@ std::string provision_sql(const spec::Spec& spec) {
     s << "-- Standard mode (proxy.backend_auth SECRETS): the writer logs in with the password of\n"
          "-- its secret "
       << db.user_secret
-      << ": pass it as -v writer_password=... (the CLI script reads it from Secrets\n"
-         "-- Manager); without it the password is left as it is.\n";
+      << ". Pass it as psql's variable writer_password, as a SCRAM-SHA-256\n"
+         "-- verifier made on your side (then no server log holds the password) and through\n"
+         "-- standard input, as cli/deploy.sh does:\n"
+         "--   { printf '\\\\set writer_password %s\\n' \"'SCRAM-SHA-256$4096:...'\"; cat "
+         "provision.sql; }\n"
+         "--     | psql ... -f -\n"
+         "-- Without it the password is left as it is.\n";
   }
   s << "\\set ON_ERROR_STOP on\n"
        "\\if :{?harden_public}\n\\else\n\\set harden_public off\n\\endif\n";

@@ -48,12 +48,6 @@ ordered_json cluster_resource_id(const spec::Spec& spec) {
                                : ref("ExistingClusterResourceId");
 }
 
-const spec::SecurityGroup* find_group(const spec::Spec& spec, const std::string& name) {
-  for (const auto& group : spec.security_groups)
-    if (group.name == name) return &group;
-  return nullptr;
-}
-
 ordered_json parameters(const spec::Spec& spec) {
   ordered_json p = ordered_json::object();
   p["VpcId"] = {{"Type", "AWS::EC2::VPC::Id"},
@@ -366,10 +360,12 @@ void add_dashboard(const spec::Spec& spec, ordered_json& resources) {
       {"Query latency (µs)",
        {{"AWS/RDS", "QueryDatabaseResponseLatency", "ProxyName", proxy, "Average",
          "query (proxy)"}}},
-      {"DML and commit latency (ms)",
-       {{"AWS/RDS", "DMLLatency", "DBClusterIdentifier", cluster, "Average", "DML"},
-        {"AWS/RDS", "CommitLatency", "DBClusterIdentifier", cluster, "Average",
-         "commit (WAL flush)"}}},
+      // Aurora PostgreSQL has no DMLLatency (Aurora MySQL only): commits, latency and rate.
+      {"Commit latency (ms) and commits",
+       {{"AWS/RDS", "CommitLatency", "DBClusterIdentifier", cluster, "Average",
+         "commit latency (ms)"},
+        {"AWS/RDS", "CommitThroughput", "DBClusterIdentifier", cluster, "Average",
+         "commits per second"}}},
       {"Invocations and errors",
        {{"AWS/Lambda", "Invocations", "FunctionName", fn, "Sum", "invocations"},
         {"AWS/Lambda", "Errors", "FunctionName", fn, "Sum", "errors"}}},
@@ -423,9 +419,11 @@ ordered_json function_environment(const spec::Spec& spec, const ordered_json& pr
   for (const auto& schema : spec.database.schemas)
     schemas += (schemas.empty() ? "" : ",") + schema;
   return {{"PROXY_ENDPOINT", proxy_endpoint},
-          {"DB_PORT", std::to_string(spec.proxy.port)},
+          // RDS Proxy for PostgreSQL listens on 5432 whatever the local proxy.port says.
+          {"DB_PORT", "5432"},
           {"DB_NAME", spec.database.name},
-          {"DB_REGION", spec.region},
+          // Where the stack runs: the token is signed for this region.
+          {"DB_REGION", ref("AWS::Region")},
           {"ALLOWED_SCHEMAS", schemas},
           // The CA bundle shipped in function.zip (`writegate package`); verify-full always.
           {"DB_CA_BUNDLE", "/var/task/rds-ca-bundle.pem"},
@@ -465,6 +463,20 @@ ordered_json cloudformation_template(const spec::Spec& spec) {
         {"Value", proxy_resource_id()}}},
       {"FunctionArn",
        {{"Description", "The writer function"}, {"Value", get_att(kFunctionLogicalId, "Arn")}}}};
+  if (!iam_backend(spec)) {
+    doc["Outputs"]["WriterSecretArn"] = {
+        {"Description",
+         "The writer's secret: its password goes on the database with "
+         "sql/provision.sql (-v writer_password=<SCRAM verifier>)"},
+        {"Value", ref("WriterSecret")}};
+  }
+  if (!creates_cluster(spec)) {
+    doc["Outputs"]["DatabaseSecurityGroupId"] = {
+        {"Description", "Attach it to the existing cluster " + spec.database.cluster +
+                            " (and remove any group that admits others): the proxy reaches the "
+                            "cluster through it only"},
+        {"Value", get_att(security_group_logical_id(spec.database.security_group), "GroupId")}};
+  }
   if (creates_cluster(spec)) {
     doc["Outputs"]["ClusterEndpoint"] = {
         {"Description",

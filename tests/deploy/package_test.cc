@@ -122,6 +122,29 @@ TEST(HumanBytesTest, Units) {
   EXPECT_EQ(human_bytes(7 * 1024 * 1024 + 838861), "7.8 MiB");
 }
 
+std::string elf_header(unsigned char elf_class, unsigned machine) {
+  std::string header(64, '\0');
+  header.replace(0, 4,
+                 "\x7f"
+                 "ELF");
+  header[4] = static_cast<char>(elf_class);
+  header[5] = 1;  // little-endian
+  header[18] = static_cast<char>(machine & 0xff);
+  header[19] = static_cast<char>(machine >> 8);
+  return header;
+}
+
+TEST(ElfArchitectureTest, TheMachinesLambdaRunsAndNothingElse) {
+  EXPECT_EQ(elf_lambda_architecture(elf_header(2, 62)).value(), "x86_64");
+  EXPECT_EQ(elf_lambda_architecture(elf_header(2, 183)).value(), "arm64");
+  EXPECT_EQ(elf_lambda_architecture(elf_header(2, 40)).error().message(),
+            "ELF machine 40 is neither x86_64 nor arm64, what Lambda runs");
+  EXPECT_EQ(elf_lambda_architecture(elf_header(1, 3)).error().message(),
+            "not a 64-bit little-endian ELF file");
+  EXPECT_EQ(elf_lambda_architecture("#!/bin/sh\necho hi\n").error().message(), "not an ELF file");
+  EXPECT_EQ(elf_lambda_architecture("").error().message(), "not an ELF file");
+}
+
 // ---- the zip, through the CLI ----------------------------------------------------------------
 
 class PackageCliTest : public ::testing::Test {
@@ -316,6 +339,19 @@ TEST_F(PackageCliTest, MissingInputsAreNamed) {
   EXPECT_EQ(no_folder.output, "writegate: package: the folder of " +
                                   (dir_ / "nowhere" / "function.zip").string() +
                                   " does not exist\n");
+  EXPECT_FALSE(fs::exists(zip));
+}
+
+TEST_F(PackageCliTest, ABootstrapBuiltForAnotherArchitectureThanTheSpecsIsRefused) {
+  const fs::path zip = dir_ / "function.zip";
+  const fs::path spec = dir_ / "arm.yaml";
+  std::ofstream(spec) << "function:\n  architecture: arm64\n";
+  auto refused = package({"--spec", spec.string(), "--out", zip.string()});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(refused.output, "writegate: package: " + bin_dir() +
+                                "/bootstrap is built for x86_64 but the spec's function runs on "
+                                "arm64 (function.architecture): build bootstrap for arm64 or "
+                                "change the spec\n");
   EXPECT_FALSE(fs::exists(zip));
 }
 

@@ -22,6 +22,7 @@
 #include "iam/lint.h"
 #include "iam/policy.h"
 #include "localpg/cluster.h"
+#include "pgclient/pgclient.h"
 #include "spec/spec.h"
 #include "support/pg_fixture.h"
 
@@ -39,16 +40,20 @@ spec::Spec default_spec() {
   return spec::Spec{};
 }
 
-spec::Spec other_spec() {
+spec::Spec spec_file(const std::string& name) {
   const char* source = std::getenv("WRITEGATE_SOURCE_DIR");
   if (source == nullptr) {
     ADD_FAILURE() << "WRITEGATE_SOURCE_DIR is not set (run through ctest)";
     return {};
   }
-  const std::string path = std::string(source) + "/tests/deploy/specs/other.yaml";
+  const std::string path = std::string(source) + "/tests/deploy/specs/" + name;
   auto spec = spec::load_file(path);
   EXPECT_TRUE(spec.ok()) << (spec ? "" : spec.error().message());
   return *spec;
+}
+
+spec::Spec other_spec() {
+  return spec_file("other.yaml");
 }
 
 std::map<std::string, std::string> files_of(const spec::Spec& spec, const RenderOptions& options) {
@@ -380,6 +385,14 @@ TEST(IamDocumentsTest, TheFunctionRoleMayConnectAsTheWriterToThisProxyOnly) {
   EXPECT_FALSE(
       allowed(fn, "logs:PutLogEvents",
               "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/other:log-stream:x"));
+  // The network interfaces of a function in a VPC.
+  EXPECT_TRUE(allowed(fn, "ec2:CreateNetworkInterface", "*"));
+  EXPECT_FALSE(allowed(fn, "ec2:RunInstances", "*"));
+  // Those files are the role's whole permissions: no managed policy (AWS's
+  // AWSLambdaVPCAccessExecutionRole would add logs:* on every log group).
+  const ordered_json role = cloudformation_template(default_spec())["Resources"]["LambdaRole"];
+  EXPECT_FALSE(role["Properties"].contains("ManagedPolicyArns"));
+  EXPECT_EQ(role["Properties"]["Policies"].size(), fn.policies.size());
 }
 
 TEST(IamDocumentsTest, TheProxyRoleConnectsAsTheWriterOnlyUnderEndToEndIam) {
@@ -433,6 +446,23 @@ TEST(IamDocumentsTest, InStandardModeTheProxyRoleReadsOnlyTheWritersSecret) {
   EXPECT_FALSE(allowed(
       fn, "rds-db:connect",
       "arn:aws:rds-db:eu-west-1:123456789012:dbuser:" + std::string(kProxyId) + "/lambda_writer"));
+}
+
+TEST(IamDocumentsTest, EveryPairingOfBackendAuthAndClusterLintsClean) {
+  for (const char* name : {"other.yaml", "iam-existing.yaml", "secrets-create.yaml"}) {
+    const spec::Spec spec = spec_file(name);
+    const auto files = files_of(spec, {kProxyId, kClusterId});
+    iam::LintOptions options;
+    options.backend_cluster_resource_id = kClusterId;
+    int documents = 0;
+    for (const auto& [path, content] : files) {
+      if (!path.starts_with("iam/") || path.ends_with("-trust.json")) continue;
+      ++documents;
+      for (const auto& finding : iam::lint_policy(content, options))
+        ADD_FAILURE() << name << ": " << iam::format_finding(path, finding);
+    }
+    EXPECT_EQ(documents, 4) << name;  // 3 for the function's role, 1 for the proxy's
+  }
 }
 
 TEST(IamDocumentsTest, WithoutTheIdsTheFilesKeepTheirVariablesForTheScript) {
@@ -545,6 +575,57 @@ TEST(SqlTest, TheOtherSpecsScriptLeavesNoAuditFindingEvenAppliedTwice) {
       "CREATE SCHEMA audit_log; CREATE TABLE audit_log.t2 (id int PRIMARY KEY, v text);");
 }
 
+TEST(SqlTest, InStandardModeTheScriptsVerifierOfTheSecretLogsTheWriterIn) {
+  // cli/deploy.sh's SCRAM_VERIFIER program makes the verifier; provision.sql sets it; the
+  // writer then logs in with the password itself, which never reached the server.
+  spec::Spec spec = other_spec();
+  spec.database.master_user = "postgres";
+  const std::string db = testing::fresh_database("renderpw");
+  spec.database.name = db;
+  auto& cluster = testing::shared_cluster();
+  {
+    auto admin = testing::must_connect(cluster.admin_dsn(db));
+    testing::must_exec(admin, "CREATE SCHEMA sales; CREATE SCHEMA audit_log;");
+  }
+  const auto files = files_of(spec, {});
+  const std::string script = files.at("cli/deploy.sh");
+  const std::size_t from = script.find("SCRAM_VERIFIER='\n");
+  ASSERT_NE(from, std::string::npos);
+  const std::size_t body = from + std::string("SCRAM_VERIFIER='\n").size();
+  const std::string program = script.substr(body, script.find("\n'\n", body) - body + 1);
+  const std::string password = "Wr1terPassw0rdFromTheSecret";
+  ProcessOptions stdin_password;
+  stdin_password.stdin_data = password + "\n";
+  auto made = run_process({"python3", "-c", program}, stdin_password);
+  ASSERT_TRUE(made.ok());
+  ASSERT_EQ(made->exit_code, 0) << made->output;
+  std::string verifier = made->output;
+  while (!verifier.empty() && verifier.back() == '\n')
+    verifier.pop_back();
+  EXPECT_TRUE(std::regex_match(
+      verifier,
+      std::regex(R"(SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)")))
+      << verifier;
+  ProcessOptions through_stdin;
+  through_stdin.stdin_data =
+      "\\set writer_password '" + verifier + "'\n" + files.at("sql/provision.sql");
+  auto applied = run_process({*find_program("psql"), cluster.admin_dsn(db), "-X", "-q", "-v",
+                              "ON_ERROR_STOP=1", "-v", "harden_public=on", "-f", "-"},
+                             through_stdin);
+  ASSERT_TRUE(applied.ok());
+  ASSERT_EQ(applied->exit_code, 0) << applied->output;
+  {
+    auto admin = testing::must_connect(cluster.admin_dsn(db));
+    EXPECT_EQ(testing::must_exec(admin, "SELECT rolpassword = '" + verifier +
+                                            "' AS same FROM pg_authid WHERE rolname = "
+                                            "'orders_writer'")
+                  .get(0, "same"),
+              "t");
+  }
+  EXPECT_TRUE(pgclient::Connection::open(cluster.dsn_for("orders_writer", password, db)).ok());
+  EXPECT_FALSE(pgclient::Connection::open(cluster.dsn_for("orders_writer", "wrong", db)).ok());
+}
+
 TEST(SqlTest, TheScriptStopsAndChangesNothingOnTheWrongDatabase) {
   const std::string db = testing::fresh_database("renderwrong");
   auto& cluster = testing::shared_cluster();
@@ -577,7 +658,7 @@ TEST(CliScriptTest, PassesBashAndShellcheckAndNamesNoPlaceholder) {
     ASSERT_TRUE(checked.ok());
     EXPECT_EQ(checked->exit_code, 0) << checked->output;
     // The document's placeholders, filled in or looked up.
-    for (const std::regex placeholder :
+    for (const std::regex& placeholder :
          {std::regex(":ACCOUNT_ID:"), std::regex("<[a-z_-]+>"), std::regex("prxy-"),
           std::regex("sg-[a-z]+123"), std::regex("xxx"), std::regex("sslmode=require")}) {
       EXPECT_FALSE(std::regex_search(script, placeholder)) << spec.function.name;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The templates `writegate render cloudformation` makes, for the default spec and for
-tests/deploy/specs/other.yaml, against AWS's CloudFormation resource schemas
+"""The templates `writegate render cloudformation` makes, for the default spec and the specs of
+tests/deploy/specs/ (each pairing of end-to-end IAM or SECRETS with a created or existing
+cluster), against AWS's CloudFormation resource schemas
 (cfn_schema_check.py): no finding, every resource type known, every Ref/GetAtt resolvable, no
 cycle. Usage: rendered_template_check_test.py WRITEGATE_BINARY
 """
@@ -25,6 +26,19 @@ EXPECTED_TYPES = {
         "AWS::RDS::DBProxyTargetGroup", "AWS::Lambda::Function", "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
     },
+    "iam-existing": {
+        "AWS::IAM::Role", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress", "AWS::Logs::LogGroup", "AWS::RDS::DBProxy",
+        "AWS::RDS::DBProxyTargetGroup", "AWS::Lambda::Function", "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    },
+    "secrets-create": {
+        "AWS::IAM::Role", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress", "AWS::SecretsManager::Secret", "AWS::RDS::DBSubnetGroup",
+        "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::Logs::LogGroup", "AWS::RDS::DBProxy",
+        "AWS::RDS::DBProxyTargetGroup", "AWS::Lambda::Function", "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+    },
     "other": {
         "AWS::IAM::Role", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
         "AWS::EC2::SecurityGroupEgress", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup",
@@ -45,7 +59,9 @@ def main() -> int:
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     failed = 0
-    specs = {"default": "/dev/null", "other": str(HERE / "specs" / "other.yaml")}
+    specs = {"default": "/dev/null", "other": str(HERE / "specs" / "other.yaml"),
+             "iam-existing": str(HERE / "specs" / "iam-existing.yaml"),
+             "secrets-create": str(HERE / "specs" / "secrets-create.yaml")}
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in specs.items():
             out = Path(tmp) / name
@@ -69,7 +85,7 @@ def main() -> int:
                 failed += 1
                 continue
             print(f"ok   {name}: {report.summary()}")
-    print(f"{2 - failed} passed, {failed} failed")
+    print(f"{len(specs) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -362,7 +362,7 @@ TEST_F(ProxyAuthTest, AMalformedStartupLengthBeforeTlsClosesAsPostgresqlDoes) {
   // The same bytes to the harness's real PostgreSQL and to the proxy: both close without a word
   // (od prints nothing and ends at the close, not at the 5 s timeout: rc=0).
   auto& postgres = stack_->pg();
-  for (const std::string bytes :
+  for (const std::string& bytes :
        {std::string("X\0\0\0\4", 5), std::string("\0\0\0\4", 4), std::string("\0\0\0\0", 4),
         std::string("\x7f\xff\xff\xff\0\x03\0\0", 8),
         std::string("\0\0\0\x0c\x04\xd2\x16\x2e\0\0\0\1", 12)}) {
