@@ -579,7 +579,8 @@ Status Bringup::aurora() {
     std::ofstream conf(paths_.aurora_data() + "/postgresql.auto.conf", std::ios::trunc);
     conf << "# written by writegate up\n"
          << "listen_addresses = '" << (netns() ? c.address + ",127.0.0.1" : c.address) << "'\n"
-         << "port = " << c.port << "\n"
+         << "port = " << c.port
+         << "\n"
          // TCP only: pg_hba has no `local` line, so a socket would serve no one, and a socket
          // path over 107 bytes (a clone deep in a home folder) stops PostgreSQL from starting.
          << "unix_socket_directories = ''\n"
