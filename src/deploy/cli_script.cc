@@ -84,7 +84,12 @@ put_role_policy() {
 }
 
 ensure_log_group() {
-  aws logs create-log-group --log-group-name "$1" 2>/dev/null || true
+  local found
+  found=$(aws logs describe-log-groups --log-group-name-prefix "$1" \
+    --query "logGroups[?logGroupName=='$1'].logGroupName" --output text)
+  if [ -z "$found" ] || [ "$found" = "None" ]; then
+    aws logs create-log-group --log-group-name "$1"
+  fi
   aws logs put-retention-policy --log-group-name "$1" --retention-in-days "$LOG_RETENTION_DAYS"
 }
 
