@@ -374,6 +374,10 @@ class Bringup {
   // End-to-end IAM (proxy.backend_auth IAM_AUTH): rds_iam members log in at the database with
   // IAM tokens only (pam_writegate.so), and the proxy signs its own.
   bool iam_backend() const { return spec_.proxy.backend_auth == "IAM_AUTH"; }
+  // The folder holding iam/ as the PAM module (postgres) reaches it.
+  std::string pam_state_dir() const {
+    return state_.share_dir.empty() ? state_.state_dir : state_.share_dir;
+  }
   std::string ns_of(Component c) const { return netns() ? plan_.member(c).netns : std::string(); }
   std::string address_of(Component c) const {
     return netns() ? plan_.member(c).address : std::string("127.0.0.1");
@@ -473,7 +477,7 @@ Status Bringup::iam_and_secrets() {
   if (iam_backend() && postgres_account_) {
     // The database's PAM module (run by postgres) reads the store to verify tokens.
     WG_RETURN_IF_ERROR(
-        iam::IamStore::share_read_with_group(state_.state_dir, postgres_account_->gid));
+        iam::IamStore::share_read_with_group(pam_state_dir(), postgres_account_->gid));
   }
   WG_ASSIGN_OR_RETURN(auto store, iam::IamStore::open(state_.state_dir));
   if (!store->user(kAdminUser)) {
@@ -647,10 +651,20 @@ Status Bringup::aurora() {
 // PostgreSQL's PAM service for rds_iam members: pam_writegate.so verifies each token against the
 // IAM store for the cluster endpoint and the cluster's dbuser ARN.
 Status Bringup::write_pam_service(int port) {
-  const std::string module = fs::weakly_canonical(options_.bin_dir + "/../lib/pam_writegate.so");
+  std::string module = fs::weakly_canonical(options_.bin_dir + "/../lib/pam_writegate.so");
   if (!fs::exists(module)) return Error::not_found("the PAM module " + module + " is not built");
+  if (!state_.share_dir.empty()) {
+    // postgres loads the module itself: a copy where it can reach it, root's, 0644.
+    const std::string copy = state_.share_dir + "/pam_writegate.so";
+    std::error_code ec;
+    fs::copy_file(module, copy + ".tmp", fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::permissions(copy + ".tmp", fs::perms(0644), ec);
+    if (!ec) fs::rename(copy + ".tmp", copy, ec);
+    if (ec) return Error::io("cannot copy the PAM module to " + copy + ": " + ec.message());
+    module = copy;
+  }
   const std::string args =
-      " state=" + state_.state_dir + " region=" + spec_.region + " account=" + spec_.account_id +
+      " state=" + pam_state_dir() + " region=" + spec_.region + " account=" + spec_.account_id +
       " resource=" + state_.cluster_resource_id + " host=" + state_.cluster_endpoint +
       " port=" + std::to_string(port) + " report_to_conversation";
   const std::string text = "# written by writegate up for " + state_.state_dir +
@@ -1005,9 +1019,27 @@ Result<StackState> up(const UpOptions& options) {
   WG_RETURN_IF_ERROR(make_dir(dir, root ? 0711 : 0700));
   if (state.aurora_dir.empty()) {
     state.aurora_dir = dir + "/aurora";
-    // As root the server runs as postgres, which must be able to walk down to its folder.
-    if (root && !others_can_traverse(dir))
+    // As root the server runs as postgres, which must be able to walk down to its folder, and
+    // its PAM module to the IAM store and to the module itself.
+    if (root && !others_can_traverse(dir)) {
       state.aurora_dir = "/var/lib/writegate/" + state.stack_id;
+      if (!fs::exists(dir + "/iam")) {
+        state.share_dir = "/var/lib/writegate/" + state.stack_id + "-share";
+      }
+    }
+  }
+  if (!state.share_dir.empty()) {
+    // The store lives in the shared folder; STATE/iam leads there, so every other part finds
+    // it where it always is.
+    WG_RETURN_IF_ERROR(make_dir("/var/lib/writegate", 0711));
+    WG_RETURN_IF_ERROR(make_dir(state.share_dir, 0711));
+    WG_RETURN_IF_ERROR(make_dir(state.share_dir + "/iam", 0700));
+    std::error_code ec;
+    if (!fs::is_symlink(dir + "/iam", ec)) {
+      fs::create_directory_symlink(state.share_dir + "/iam", dir + "/iam", ec);
+      if (ec)
+        return Error::io("cannot link " + dir + "/iam to " + state.share_dir + ": " + ec.message());
+    }
   }
   const Paths paths{dir, state.aurora_dir};
   WG_RETURN_IF_ERROR(make_dir(paths.logs(), 0700));
@@ -1130,6 +1162,7 @@ Status down(const DownOptions& options) {
   if (options.purge) {
     std::error_code ec;
     if (!state.aurora_dir.empty()) fs::remove_all(state.aurora_dir, ec);
+    if (!state.share_dir.empty()) fs::remove_all(state.share_dir, ec);
     fs::remove_all(dir, ec);
     if (ec) return Error::io("cannot remove " + dir + ": " + ec.message());
     out << "  state folder removed (--purge)" << std::endl;

@@ -69,6 +69,7 @@ Result<StackState> StackState::load(const std::string& state_dir) {
     s.cluster_resource_id = j.value("cluster_resource_id", "");
     s.ca_file = j.value("ca_file", "");
     s.aurora_dir = j.value("aurora_dir", "");
+    s.share_dir = j.value("share_dir", "");
     s.endpoint_url = j.value("endpoint_url", "");
     s.proxy_debug_logging = j.value("proxy_debug_logging", false);
     s.proxy_updated = j.value("proxy_updated", "");
@@ -111,6 +112,7 @@ Status StackState::save() const {
   j["cluster_resource_id"] = cluster_resource_id;
   j["ca_file"] = ca_file;
   j["aurora_dir"] = aurora_dir;
+  j["share_dir"] = share_dir;
   j["endpoint_url"] = endpoint_url;
   j["proxy_debug_logging"] = proxy_debug_logging;
   j["proxy_updated"] = proxy_updated;

@@ -55,6 +55,10 @@ struct StackState {
   // Aurora's folder (data, certificate, log): STATE/aurora, or /var/lib/writegate/<stack id>
   // when the postgres account cannot reach the state folder (a state folder under /root).
   std::string aurora_dir;
+  // What the database's PAM module (run by postgres) reads, when postgres cannot reach the
+  // state folder: /var/lib/writegate/<stack id>-share, root's, holding the IAM store (STATE/iam
+  // is a link to its iam/) and a copy of pam_writegate.so. Empty: the state folder itself.
+  std::string share_dir;
   std::string endpoint_url;  // the local AWS endpoint for the host (aws --endpoint-url)
   // RDS Proxy's DebugLogging as `aws rds modify-db-proxy` last set it (the proxy reads
   // STATE/proxy/settings.json on SIGHUP), and when (ISO 8601; empty: never changed).

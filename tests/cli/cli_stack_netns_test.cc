@@ -99,5 +99,39 @@ TEST_F(StackTest, NetnsEndToEndIamLeavesTheWriterNoPassword) {
   EXPECT_FALSE(fs::exists("/etc/pam.d/writegate-" + id));
 }
 
+TEST_F(StackTest, AStateFolderThePostgresAccountCannotReachStillLogsTheWriterIn) {
+  // As a clone under /root (0700): postgres can walk neither to Aurora's data, nor to the IAM
+  // store its PAM module reads, nor to the module in the build folder.
+  WG_REQUIRE_ROOT();
+  const fs::path closed = dir_ / "home-0700";
+  fs::create_directories(closed);
+  fs::permissions(closed, fs::perms::owner_all);
+  state_ = (closed / "state").string();
+  auto up = run({"up", "--network", "netns"});  // the spec's default: end-to-end IAM
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto s = status();
+  const std::string id = s["stack_id"];
+  const std::string share = "/var/lib/writegate/" + id + "-share";
+  EXPECT_TRUE(fs::is_symlink(state_ + "/iam"));
+  EXPECT_TRUE(fs::exists(share + "/iam/iam.json"));
+  EXPECT_TRUE(fs::exists(share + "/pam_writegate.so"));
+  std::ifstream pam("/etc/pam.d/writegate-" + id);
+  const std::string service((std::istreambuf_iterator<char>(pam)),
+                            std::istreambuf_iterator<char>());
+  EXPECT_THAT(service, HasSubstr(share + "/pam_writegate.so"));
+  EXPECT_THAT(service, HasSubstr("state=" + share + " "));
+  // The proxy's token login through PAM is what the writer's every write needs.
+  auto invoke = run({"invoke", "--payload", kDocumentEvent});
+  EXPECT_EQ(invoke.exit_code, 0) << invoke.output;
+  EXPECT_THAT(invoke.output, HasSubstr(R"("statusCode":200)"));
+  auto verify = run({"verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr(" 0 failed, 0 skipped"));
+  auto down = run({"down", "--purge"});
+  ASSERT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_FALSE(fs::exists(share));
+  EXPECT_FALSE(fs::exists("/var/lib/writegate/" + id));
+}
+
 }  // namespace
 }  // namespace writegate
