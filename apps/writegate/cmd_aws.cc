@@ -1,5 +1,6 @@
 // `writegate endpoint serve`, `writegate credentials`, `writegate secrets put|list`: the local
-// AWS endpoint (STS, Secrets Manager) and its admin commands on the state folder.
+// AWS endpoint (STS, Secrets Manager, KMS, Lambda, CloudWatch Logs, CloudWatch, RDS) and its
+// admin commands on the state folder.
 //
 // `writegate credentials --role NAME` is the local stand-in for an AWS service assuming its
 // role: on AWS, Lambda (lambda.amazonaws.com) or RDS Proxy (rds.amazonaws.com) receives the
@@ -415,7 +416,10 @@ int run_secrets_list(const std::string& state) {
 }
 
 void install(CLI::App& root, writegate::cli::Globals& globals) {
-  auto* endpoint = root.add_subcommand("endpoint", "The local AWS endpoint (STS, Secrets Manager)");
+  auto* endpoint = root.add_subcommand(
+      "endpoint",
+      "The local AWS endpoint (STS, Secrets Manager, KMS, Lambda, CloudWatch Logs, CloudWatch, "
+      "RDS)");
   endpoint->require_subcommand(1);
   static ServeArgs serve;
   auto* serve_cmd = endpoint->add_subcommand(

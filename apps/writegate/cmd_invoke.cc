@@ -1,7 +1,9 @@
 // `writegate invoke [--function NAME] --payload JSON|@file`: Lambda Invoke (RequestResponse)
 // signed with SigV4 against the local AWS endpoint (or AWS), as `aws lambda invoke` does.
-// The function's answer goes to stdout; a function error (X-Amz-Function-Error) is reported on
-// stderr and ends with exit code 1; an API error (AccessDenied, ...) with exit code 2.
+// The function's answer goes to stdout. Exit codes: 0 the function answered a statusCode below
+// 400 (or none); 1 the function failed (X-Amz-Function-Error: unhandled, timeout, crash); 2 an
+// API or usage error (AccessDenied, a bad argument); 3 the function answered a statusCode of 400
+// or more (400 a bad event, 403 a write it may not do, 500/503 the database), said on stderr.
 //
 // Compiled only when writegate_awslocal is linked (it defines WRITEGATE_HAVE_AWSLOCAL).
 #ifdef WRITEGATE_HAVE_AWSLOCAL
@@ -9,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "awslocal/client.h"
@@ -133,6 +136,14 @@ int run_invoke(const InvokeArgs& args, const writegate::cli::Globals& globals) {
     std::cerr << "writegate: the function failed (X-Amz-Function-Error: " << function_error
               << ")\n";
     return 1;
+  }
+  // The writer's own answers carry an HTTP-like statusCode: an error one is not a success.
+  const auto answer = nlohmann::json::parse(response->body, nullptr, false);
+  if (answer.is_object() && answer.contains("statusCode") &&
+      answer["statusCode"].is_number_integer() && answer["statusCode"].get<int>() >= 400) {
+    std::cerr << "writegate: the function answered statusCode " << answer["statusCode"].get<int>()
+              << "\n";
+    return 3;
   }
   return 0;
 }

@@ -55,6 +55,12 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   ASSERT_EQ(invoke.exit_code, 0) << invoke.output;
   EXPECT_THAT(invoke.output, HasSubstr(R"("statusCode":200)"));
   EXPECT_THAT(invoke.output, HasSubstr("Data inserted successfully"));
+  // The function's error answers are not a success: exit code 3, the status on stderr.
+  auto refused = run(
+      {"invoke", "--payload", R"({"schema":"public","table":"some_table","data":{"col":"x"}})"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr(R"("statusCode":400)"));
+  EXPECT_THAT(refused.output, HasSubstr("the function answered statusCode 400"));
 
   // psql as the writer: INSERT works, SELECT is denied.
   auto insert = run({"psql", "--", "-c",
@@ -90,6 +96,12 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
           {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
   EXPECT_EQ(who.exit_code, 0) << who.output;
   EXPECT_THAT(who.output, HasSubstr(":assumed-role/lambda-aurora-writer-role/"));
+  // psql's connect timeout: 10 s by default in exec, the caller's own value kept.
+  auto timeout = run({"exec", "lambda", "--", "sh", "-c", "echo timeout=$PGCONNECT_TIMEOUT"});
+  EXPECT_THAT(timeout.output, HasSubstr("timeout=10"));
+  auto own = run({"exec", "lambda", "--", "sh", "-c", "echo timeout=$PGCONNECT_TIMEOUT"},
+                 {"PGCONNECT_TIMEOUT=3"});
+  EXPECT_THAT(own.output, HasSubstr("timeout=3"));
 
   auto down = run({"down"});
   ASSERT_EQ(down.exit_code, 0) << down.output;
