@@ -86,7 +86,15 @@ Outcome outcome_for_sqlstate(std::string_view state, const WritePlan& plan) {
   }
   if (state == "23P01") return {409, "the row conflicts with an existing row of " + t, false};
   if (state == "42501") {
-    return {403, "permission denied: the function may not " + op + " in " + t, false};
+    if (plan.op == WriteOp::kInsert) {
+      return {403, "permission denied: the function may not insert in " + t, false};
+    }
+    // PostgreSQL says the same when the writer lacks UPDATE/DELETE and when it lacks SELECT on
+    // the key columns its WHERE reads (strict mode grants no SELECT at all): name both.
+    return {403,
+            "permission denied: the function may not " + op + " in " + t + " by key: a keyed " +
+                op + " needs SELECT on the key columns (database.write_mode: keyed) besides " + op,
+            false};
   }
   if (state == "42P01" || state == "3F000") {
     return {400, "table " + t + " does not exist", false};

@@ -255,6 +255,18 @@ TEST_P(Mapping, StatusAndRetry) {
   EXPECT_EQ(o.message.find("INSERT"), std::string::npos);
 }
 
+TEST(MappingMessages, AKeyedWriteRefusedSaysWhatIsReallyMissing) {
+  WritePlan plan;
+  plan.target = "foo.test_table";
+  plan.op = WriteOp::kDelete;
+  EXPECT_EQ(outcome_for_sqlstate("42501", plan).message,
+            "permission denied: the function may not delete in foo.test_table by key: a keyed "
+            "delete needs SELECT on the key columns (database.write_mode: keyed) besides delete");
+  plan.op = WriteOp::kInsert;
+  EXPECT_EQ(outcome_for_sqlstate("42501", plan).message,
+            "permission denied: the function may not insert in foo.test_table");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, Mapping,
     ::testing::Values(MappingCase{"23505", 409, false}, MappingCase{"23P01", 409, false},
