@@ -309,6 +309,16 @@ std::vector<std::string> trusted_services(const iam::NamedPolicy& trust) {
 
 // The local administrator's long-term key: the identity a person uses for the document's CLI
 // steps (printed as the command's purpose, like `aws iam create-access-key`).
+// What the aws CLI needs to reach the running stack's endpoint: its CA, and its URL for the CLIs
+// that read AWS_ENDPOINT_URL (aws CLI v2.13+, v1.29+; Debian 12's 2.9 needs --endpoint-url).
+void print_stack_endpoint(const std::string& state_dir) {
+  auto state = writegate::stack::StackState::load(state_dir);
+  if (!state || state->status != "up") return;
+  std::cout << "export AWS_CA_BUNDLE=" << state->ca_file << "\n"
+            << "export AWS_ENDPOINT_URL=" << state->endpoint_url << "\n"
+            << "# older aws CLIs: aws --endpoint-url " << state->endpoint_url << " ...\n";
+}
+
 int run_admin_credentials(const CredentialsArgs& args) {
   auto key = writegate::stack::admin_key(args.state);
   if (!key) fail(key.error());
@@ -319,10 +329,7 @@ int run_admin_credentials(const CredentialsArgs& args) {
             << "unset AWS_SESSION_TOKEN\n"
             << "export AWS_REGION=" << args.region << "\n"
             << "export AWS_DEFAULT_REGION=" << args.region << "\n";
-  if (auto state = writegate::stack::StackState::load(args.state); state && state->status == "up") {
-    std::cout << "# aws --endpoint-url " << state->endpoint_url << " --ca-bundle " << state->ca_file
-              << " ...\n";
-  }
+  print_stack_endpoint(args.state);
   return 0;
 }
 
@@ -371,6 +378,7 @@ int run_credentials(const CredentialsArgs& args) {
             << "export AWS_SESSION_TOKEN=" << session->session_token.reveal() << "\n"
             << "export AWS_REGION=" << args.region << "\n"
             << "export AWS_DEFAULT_REGION=" << args.region << "\n";
+  print_stack_endpoint(args.state);
   return 0;
 }
 

@@ -89,6 +89,13 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
   ASSERT_TRUE(aws.ok()) << aws.error().message();
   EXPECT_THAT(aws->output, HasSubstr("arn:aws:iam::000000000000:user/writegate-admin"));
 
+  // credentials: what the aws CLI needs to reach this stack's endpoint, too.
+  EXPECT_THAT(creds.output,
+              HasSubstr("\nexport AWS_CA_BUNDLE=" + s["ca_bundle"].get<std::string>() + "\n"));
+  EXPECT_THAT(
+      creds.output,
+      HasSubstr("\nexport AWS_ENDPOINT_URL=" + s["endpoint_url"].get<std::string>() + "\n"));
+
   // exec lambda: the function role's credentials in the environment.
   auto who =
       run({"exec", "lambda", "--", "aws", "--endpoint-url", s["endpoint_url"].get<std::string>(),
