@@ -99,6 +99,8 @@ int run_groups(const Globals& globals, bool as_json) {
   const auto groups = groups_of(globals);
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const auto& g : groups) {
+    // The group once, then each of its streams with its file.
+    if (!as_json) std::cout << g.name << "\n";
     for (const auto& s : g.streams) {
       const auto facts = observe::stream_facts(s);
       if (as_json) {
@@ -107,7 +109,7 @@ int run_groups(const Globals& globals, bool as_json) {
                        {"file", s.path},
                        {"storedBytes", facts.size}});
       } else {
-        std::cout << g.name << "\n  stream " << s.name << "\n  file   " << s.path << " ("
+        std::cout << "  stream " << s.name << "\n    file " << s.path << " ("
                   << (facts.exists ? std::to_string(facts.size) + " bytes" : "missing") << ")\n";
       }
     }

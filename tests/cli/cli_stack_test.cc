@@ -103,6 +103,21 @@ TEST_F(StackTest, LoopbackUpInvokePsqlCredentialsDown) {
           {"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"});
   EXPECT_EQ(who.exit_code, 0) << who.output;
   EXPECT_THAT(who.output, HasSubstr(":assumed-role/lambda-aurora-writer-role/"));
+  // logs groups: each group once, its streams under it.
+  auto groups = run({"logs", "groups"});
+  EXPECT_EQ(groups.exit_code, 0) << groups.output;
+  for (const std::string group :
+       {"/aws/lambda/aurora-writer-lambda", "/aws/rds/proxy/aurora-write-proxy"}) {
+    std::size_t lines = 0;
+    for (std::size_t at = groups.output.find(group); at != std::string::npos;
+         at = groups.output.find(group, at + 1)) {
+      if (at == 0 || groups.output[at - 1] == '\n') ++lines;
+    }
+    EXPECT_EQ(lines, 1u) << group << "\n" << groups.output;
+  }
+  // A stream's file under the stream (the group name was repeated on every stream before).
+  EXPECT_THAT(groups.output, ::testing::ContainsRegex("\n  stream [^\n]+\n    file [^\n]+\n"));
+
   // psql's connect timeout: 10 s by default in exec, the caller's own value kept.
   auto timeout = run({"exec", "lambda", "--", "sh", "-c", "echo timeout=$PGCONNECT_TIMEOUT"});
   EXPECT_THAT(timeout.output, HasSubstr("timeout=10"));
