@@ -1,5 +1,8 @@
 // The observe stack tests on loopback: the document's queries (observe_stack_fixture.h), debug
 // logging through `aws rds modify-db-proxy`, and no secret in any log after a full run.
+#include <chrono>
+#include <thread>
+
 #include "observe/observe_stack_fixture.h"
 
 namespace writegate {
@@ -55,7 +58,13 @@ TEST_F(ObserveStackTest, DebugLoggingTurnsOnAndOffWithoutARestart) {
       {"invoke", "--payload",
        R"({"schema":"foo","table":"test_table","data":{"column1":"s3cr3t-value","column2":"v"}})"});
   ASSERT_EQ(invoke.exit_code, 0) << invoke.output;
+  // The release is logged just after the backend's ReadyForQuery goes to the function, which
+  // may answer the invoke first: wait for it (up to 5 s), do not race it.
   auto lines = proxy_lines(on_at);
+  for (int i = 0; i < 50 && count_events(lines, "release") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lines = proxy_lines(on_at);
+  }
   EXPECT_GE(count_events(lines, "borrow"), 1u);
   EXPECT_GE(count_events(lines, "release"), 1u);
   bool insert_seen = false;
