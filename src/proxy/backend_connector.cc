@@ -135,6 +135,13 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
     co_return failure("backend_unreachable", "resolve " + config_.host + ": " + ec.message(),
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReach));
   }
+  // cancel() closes the socket, but a resolve that had already completed when it ran still
+  // resumes here, and the connect below would open a new socket no one cancels: a stop then
+  // waited out the whole connect timeout (120 s in proxy_controls_test under ASan).
+  if (cancelled_) {
+    co_return failure("backend_unreachable", "cancelled before the connect",
+                      pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReach));
+  }
   if (config_.source_address.empty()) {
     co_await asio::async_connect(raw_, endpoints, asio::redirect_error(use_awaitable, ec));
   } else {
@@ -144,6 +151,7 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
     for (const auto& candidate : endpoints) {
       const tcp::endpoint target = candidate.endpoint();
       if (target.protocol() != tcp::endpoint(source, 0).protocol()) continue;
+      if (cancelled_) break;  // no new socket after cancel()
       error_code step;
       if (raw_.is_open()) raw_.close(step);
       raw_.open(target.protocol(), step);
@@ -153,8 +161,9 @@ awaitable<std::variant<BackendLogin, BackendLoginError>> BackendConnector::run()
       if (!ec) break;
     }
   }
-  if (ec) {
-    co_return failure("backend_unreachable", "connect: " + ec.message(),
+  if (ec || cancelled_) {
+    co_return failure("backend_unreachable",
+                      ec ? "connect: " + ec.message() : "cancelled during the connect",
                       pgwire::sqlstate::kCannotConnectNow, std::string(kCannotReach));
   }
   raw_.set_option(tcp::no_delay(true), ec);
