@@ -20,6 +20,7 @@
 #include "lambda/emulator.h"
 #include "pgclient/pgclient.h"
 #include "proxy/proxy_stack.h"
+#include "support/files.h"
 #include "support/root_only.h"
 
 namespace writegate::deploy {
@@ -29,17 +30,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using writegate::testing::ProxyStack;
 
-std::string bin_dir() {
-  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
-  return dir ? dir : "bin";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using writegate::testing::bin_dir;
+using writegate::testing::read_file;
 
 // The process whose environment holds `marker` (KEY=VALUE), or -1.
 pid_t process_with_env(const std::string& marker) {

@@ -27,6 +27,7 @@
 #include "pgclient/pgclient.h"
 #include "proxy/proxy_stack.h"
 #include "sigv4/rds_token.h"
+#include "support/files.h"
 
 namespace writegate::lambda {
 namespace {
@@ -37,17 +38,8 @@ using writegate::testing::ProxyStack;
 constexpr const char* kAws = "/usr/bin/aws";
 constexpr const char* kFunction = "aurora-writer-lambda";
 
-std::string bin_dir() {
-  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
-  return dir ? dir : ".";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using writegate::testing::bin_dir;
+using writegate::testing::read_file;
 
 struct Served {
   std::unique_ptr<awslocal::Endpoint> endpoint;
