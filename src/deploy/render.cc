@@ -1,18 +1,14 @@
 #include "deploy/render.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <regex>
 
 #include "deploy/cli_script.h"
 #include "deploy/policies.h"
 #include "deploy/sql_script.h"
 #include "deploy/template.h"
 #include "deploy/yaml_writer.h"
+#include "iam/arn.h"
+#include "pki/pki.h"
 
 namespace writegate::deploy {
 namespace {
@@ -22,12 +18,12 @@ using nlohmann::ordered_json;
 Result<std::vector<RenderedFile>> iam_files(const spec::Spec& spec, const RenderOptions& options) {
   std::string proxy_id =
       options.proxy_resource_id.empty() ? spec.proxy.resource_id : options.proxy_resource_id;
-  if (!proxy_id.empty() && !std::regex_match(proxy_id, std::regex("prx-[0-9a-f]{17}"))) {
+  if (!proxy_id.empty() && !iam::is_proxy_resource_id(proxy_id)) {
     return Error::invalid_argument("the proxy resource id '" + proxy_id +
                                    "' is not prx- and 17 lowercase hex digits");
   }
   const std::string& cluster_id = options.cluster_resource_id;
-  if (!cluster_id.empty() && !std::regex_match(cluster_id, std::regex("cluster-[A-Z0-9]{26}"))) {
+  if (!cluster_id.empty() && !iam::is_cluster_resource_id(cluster_id)) {
     return Error::invalid_argument("the cluster resource id '" + cluster_id +
                                    "' is not cluster- and 26 of A-Z0-9");
   }
@@ -87,19 +83,7 @@ Status write_files(const std::string& dir, const std::vector<RenderedFile>& file
     if (ec) {
       return Error::io("cannot create " + path.parent_path().string() + ": " + ec.message());
     }
-    const fs::path temporary = path.string() + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out << file.content;
-      if (!out.flush()) {
-        return Error::io("cannot write " + temporary.string() + ": " + std::strerror(errno));
-      }
-    }
-    if (::chmod(temporary.c_str(), file.executable ? 0755 : 0644) != 0) {
-      return Error::io("cannot chmod " + temporary.string() + ": " + std::strerror(errno));
-    }
-    fs::rename(temporary, path, ec);
-    if (ec) return Error::io("cannot replace " + path.string() + ": " + ec.message());
+    WG_RETURN_IF_ERROR(pki::write_file(path.string(), file.content, file.executable ? 0755 : 0644));
   }
   return {};
 }

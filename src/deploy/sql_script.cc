@@ -215,19 +215,18 @@ std::string provision_sql(const spec::Spec& spec) {
       << ";\n"
       << "REVOKE ALL ON ALL SEQUENCES IN SCHEMA " << schema << " FROM " << user << ";\n"
       << "GRANT USAGE ON ALL SEQUENCES IN SCHEMA " << schema << " TO " << user << ";\n";
+    // Tables created later get the same grants: FOR ROLE each owner, or (none named) the role
+    // running this script.
     std::vector<std::string> owners = db.table_owners;
-    if (owners.empty()) {
-      s << "-- Tables created later by the role running this script get the same grants.\n";
-      const std::string prefix = "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema;
-      s << prefix << " REVOKE ALL ON TABLES FROM " << user << ";\n"
-        << prefix << " GRANT INSERT, UPDATE, DELETE ON TABLES TO " << user << ";\n"
-        << prefix << " REVOKE ALL ON SEQUENCES FROM " << user << ";\n"
-        << prefix << " GRANT USAGE ON SEQUENCES TO " << user << ";\n";
-    }
+    if (owners.empty()) owners.push_back("");
     for (const auto& owner_name : owners) {
-      s << "-- Tables created later by " << owner_name << " get the same grants.\n";
+      s << "-- Tables created later by "
+        << (owner_name.empty() ? "the role running this script" : owner_name)
+        << " get the same grants.\n";
       const std::string prefix =
-          "ALTER DEFAULT PRIVILEGES FOR ROLE " + quote_ident(owner_name) + " IN SCHEMA " + schema;
+          "ALTER DEFAULT PRIVILEGES" +
+          (owner_name.empty() ? "" : " FOR ROLE " + quote_ident(owner_name)) + " IN SCHEMA " +
+          schema;
       s << prefix << " REVOKE ALL ON TABLES FROM " << user << ";\n"
         << prefix << " GRANT INSERT, UPDATE, DELETE ON TABLES TO " << user << ";\n"
         << prefix << " REVOKE ALL ON SEQUENCES FROM " << user << ";\n"
