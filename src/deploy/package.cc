@@ -158,8 +158,12 @@ Result<std::string> locate_libpq() {
   return path;
 }
 
-Result<std::vector<SharedLibrary>> ldd(const std::string& ldd_program, const std::string& file) {
-  WG_ASSIGN_OR_RETURN(const std::string output, run_tool({ldd_program, file}));
+// Without LD_PRELOAD: ldd would list a preloaded library (faketime's, a profiler's) as one the
+// file needs, and the zip would carry it.
+Result<std::vector<SharedLibrary>> ldd(const std::string& env_program,
+                                       const std::string& ldd_program, const std::string& file) {
+  WG_ASSIGN_OR_RETURN(const std::string output,
+                      run_tool({env_program, "-u", "LD_PRELOAD", ldd_program, file}));
   auto libraries = parse_ldd(output);
   if (!libraries) return std::move(libraries).error().with_context("ldd " + file);
   // One name for one file: /lib and /usr/lib are the same folder on a merged-/usr system.
@@ -344,8 +348,8 @@ Result<PackageReport> build_package(const PackageOptions& options) {
   }
 
   // Everything bootstrap needs at load time, and libpq with its own closure for the dlopen.
-  WG_ASSIGN_OR_RETURN(auto of_bootstrap, ldd(ldd_program, options.bootstrap));
-  WG_ASSIGN_OR_RETURN(auto of_libpq, ldd(ldd_program, libpq));
+  WG_ASSIGN_OR_RETURN(auto of_bootstrap, ldd(env_program, ldd_program, options.bootstrap));
+  WG_ASSIGN_OR_RETURN(auto of_libpq, ldd(env_program, ldd_program, libpq));
   const std::string libpq_canonical = fs::canonical(libpq, ec).string();
   if (ec) return Error::not_found("libpq " + libpq + " does not exist");
   of_libpq.push_back({"libpq.so.5", libpq_canonical, false});

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "common/process.h"
+#include "support/files.h"
 
 namespace writegate::deploy {
 namespace {
@@ -26,17 +27,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 
-std::string bin_dir() {
-  const char* dir = std::getenv("WRITEGATE_BIN_DIR");
-  return dir ? dir : "bin";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using writegate::testing::bin_dir;
+using writegate::testing::read_file;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -170,8 +162,11 @@ class PackageCliTest : public ::testing::Test {
     EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().message());
     return out.ok() ? *out : ProcessOutput{};
   }
-  ProcessOutput package(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {bin_dir() + "/writegate", "package"};
+  // `prefix`: a command the package runs under (faketime).
+  ProcessOutput package(const std::vector<std::string>& args,
+                        const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> argv = prefix;
+    argv.insert(argv.end(), {bin_dir() + "/writegate", "package"});
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
@@ -290,8 +285,13 @@ TEST_F(PackageCliTest, TheSameInputsGiveTheSameBytes) {
   fs::create_directories(copy.parent_path());
   fs::copy_file(bin_dir() + "/bootstrap", copy);
   fs::last_write_time(copy, fs::file_time_type::clock::now() - std::chrono::hours(50));
-  ::sleep(1);  // a zip stamped with the time of day would differ now
-  ASSERT_EQ(package({"--out", second.string(), "--bootstrap", copy.string()}).exit_code, 0);
+  // A day later by the clock (faketime): a zip stamped with the time of day would differ.
+  const auto faketime = find_program("faketime");
+  ASSERT_TRUE(faketime.has_value()) << "faketime is not installed (scripts/install-packages)";
+  ASSERT_EQ(
+      package({"--out", second.string(), "--bootstrap", copy.string()}, {*faketime, "-f", "+1d"})
+          .exit_code,
+      0);
   const std::string a = read_file(first);
   const std::string b = read_file(second);
   ASSERT_GT(a.size(), 1000u);
